@@ -1,0 +1,1 @@
+"""The ``vqadesk`` command line: argparse front ends over the Qt-free engine."""

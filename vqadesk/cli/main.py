@@ -1,0 +1,76 @@
+"""Entry point of the ``vqadesk`` command and ``python -m vqadesk``.
+
+Each sub-command lives in its own module with ``register(subparsers)``, which
+adds its parser and sets ``func(args) -> int``. Heavy imports (torch, spaCy,
+Qt) happen inside ``func`` so ``vqadesk --help`` stays instant.
+
+Errors: a ``VqadeskError`` (bad file, field, image, ...) is printed as one
+line on stderr with exit code 1; argparse usage errors exit with 2; anything
+else is a bug and is reported in one line too (set ``VQADESK_DEBUG=1`` to see
+the traceback) with exit code 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+
+from vqadesk import __version__
+from vqadesk.errors import VqadeskError
+
+# Order is the order of ``vqadesk --help``.
+COMMAND_MODULES = (
+    "vqadesk.cli.gui_cmd",
+    "vqadesk.cli.shapes_cmd",
+    "vqadesk.cli.evaluate_cmd",
+)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_BUG = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vqadesk",
+        description="Visual question answering and image captioning on COCO-style data.",
+    )
+    parser.add_argument("--version", action="version", version=f"vqadesk {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        # A bare `vqadesk` is the desktop app with its default options.
+        from vqadesk.cli import gui_cmd
+
+        args = gui_cmd.parse_defaults()
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except VqadeskError as exc:
+        print(f"vqadesk: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("vqadesk: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `vqadesk ... | head` closed our stdout: not an error of ours.
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - last line of defence, never a traceback
+        if os.environ.get("VQADESK_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"vqadesk: internal error: {type(exc).__name__}: {exc} "
+            "(please report it; set VQADESK_DEBUG=1 to see the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_BUG

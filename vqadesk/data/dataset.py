@@ -1,0 +1,185 @@
+"""Open whatever folder the user points at as a browsable dataset.
+
+One entry point, ``open_dataset(path)``, recognises three layouts:
+
+- a COCO-style root (a COCO 2014/2017 download, or a Shapes world written by
+  ``vqadesk shapes``): ``annotations/captions_<split>.json`` and/or
+  ``annotations/instances_<split>.json`` with images in ``<split>/``, and
+  optionally VQA v2 questions/annotations for the same split (in ``vqa/``,
+  ``annotations/`` or the root);
+- a plain folder of photos with no annotations (one split, "photos");
+- a single COCO split folder whose parent is such a root is opened as the root.
+
+Each split joins a ``CocoIndex`` (images, captions, objects) with the split's
+VQA questions, so the browser, the Ask panel and the evaluation code all see
+the same records. Nothing here imports Qt.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from vqadesk.data.coco import CocoIndex
+from vqadesk.data.vqa import VqaAnnotation, VqaQuestion, read_vqa_annotations, read_vqa_questions
+from vqadesk.errors import VqadeskError
+
+_ANNOTATION_FILE = re.compile(r"^(captions|instances)_(?P<split>[\w.-]+)\.json$")
+
+
+class DatasetError(VqadeskError):
+    """The folder is not a dataset vqadesk can open."""
+
+
+@dataclass(frozen=True)
+class QuestionRecord:
+    """A question about one image, with its human answers when known."""
+
+    question: VqaQuestion
+    annotation: VqaAnnotation | None
+
+    @property
+    def text(self) -> str:
+        return self.question.question
+
+
+@dataclass
+class DatasetSplit:
+    """One split: its COCO index and the VQA questions about its images."""
+
+    name: str
+    coco: CocoIndex
+    questions_by_image: dict[int, list[QuestionRecord]] = field(default_factory=dict)
+    # Lower-cased id, file name, categories and captions per image, built on
+    # first search so opening a 40k-image split stays fast.
+    _search_text: dict[int, str] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def image_ids(self) -> list[int]:
+        return [image.id for image in self.coco.images]
+
+    @property
+    def question_count(self) -> int:
+        return sum(len(records) for records in self.questions_by_image.values())
+
+    def questions(self, image_id: int) -> list[QuestionRecord]:
+        return self.questions_by_image.get(image_id, [])
+
+    def filter_image_ids(self, query: str) -> list[int]:
+        """Image ids matching ``query``: an image id, a category name or caption text.
+
+        Several words must all match (each in the id, the file name, a
+        category name or a caption); matching is case-insensitive.
+        """
+        words = query.lower().split()
+        if not words:
+            return self.image_ids
+        matches = []
+        for image_id in self.image_ids:
+            haystack = self._text_of(image_id)
+            if all(word in haystack for word in words):
+                matches.append(image_id)
+        return matches
+
+    def _text_of(self, image_id: int) -> str:
+        text = self._search_text.get(image_id)
+        if text is None:
+            image = self.coco.image(image_id)
+            parts = [str(image_id), image.file_name]
+            parts += [obj.category_name for obj in self.coco.objects(image_id)]
+            parts += [caption.caption for caption in self.coco.captions(image_id)]
+            text = self._search_text[image_id] = " ".join(parts).lower()
+        return text
+
+
+@dataclass
+class Dataset:
+    """A dataset folder and its splits, in a stable order (train first)."""
+
+    root: Path
+    kind: str  # "coco" (COCO or Shapes layout) or "photos"
+    splits: dict[str, DatasetSplit]
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def split_names(self) -> list[str]:
+        return list(self.splits)
+
+    def split(self, name: str) -> DatasetSplit:
+        try:
+            return self.splits[name]
+        except KeyError:
+            raise DatasetError(f"{self.root}: no split named '{name}'") from None
+
+
+def open_dataset(path: str | Path) -> Dataset:
+    """Open a COCO/Shapes root, a split folder inside one, or a folder of photos."""
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise DatasetError(f"{root}: folder not found")
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a folder (open single images with File → Open image…)")
+    splits = discover_splits(root)
+    if not splits and (root.parent / "annotations").is_dir() and discover_splits(root.parent):
+        root, splits = root.parent, discover_splits(root.parent)
+    if splits:
+        return Dataset(root=root, kind="coco", splits={s: _open_split(root, s) for s in splits})
+    coco = CocoIndex.from_folder(root)
+    if not coco.images:
+        raise DatasetError(
+            f"{root}: no images found (expected a COCO folder with annotations/ or a folder of photos)"
+        )
+    return Dataset(root=root, kind="photos", splits={"photos": DatasetSplit("photos", coco)})
+
+
+def discover_splits(root: Path) -> list[str]:
+    """Split names with a captions or instances file in ``root/annotations``."""
+    folder = root / "annotations"
+    if not folder.is_dir():
+        return []
+    names = {m["split"] for p in folder.iterdir() if (m := _ANNOTATION_FILE.match(p.name))}
+    # Training splits first, then validation, then the rest alphabetically.
+    return sorted(names, key=lambda s: (not s.startswith("train"), not s.startswith("val"), s))
+
+
+def find_vqa_files(root: Path, split: str) -> tuple[Path | None, Path | None]:
+    """The VQA v2 questions and annotations files for ``split``, if present.
+
+    Official names are ``v2_OpenEnded_mscoco_<split>_questions.json`` and
+    ``v2_mscoco_<split>_annotations.json``; the Shapes world writes ``shapes``
+    in place of ``mscoco``. They are looked for in ``vqa/``, ``annotations/``
+    and the root.
+    """
+    questions = annotations = None
+    for folder in (root / "vqa", root / "annotations", root):
+        if not folder.is_dir():
+            continue
+        questions = questions or _first(folder.glob(f"v2_OpenEnded_*_{split}_questions.json"))
+        annotations = annotations or _first(folder.glob(f"v2_*_{split}_annotations.json"))
+    return questions, annotations
+
+
+def _first(paths) -> Path | None:
+    found = sorted(paths)
+    return found[0] if found else None
+
+
+def _open_split(root: Path, split: str) -> DatasetSplit:
+    coco = CocoIndex.from_dataset_root(root, split)
+    dataset_split = DatasetSplit(split, coco)
+    questions_path, annotations_path = find_vqa_files(root, split)
+    if questions_path is None:
+        return dataset_split
+    questions = read_vqa_questions(questions_path).questions
+    annotations = read_vqa_annotations(annotations_path) if annotations_path else {}
+    by_image: dict[int, list[QuestionRecord]] = {}
+    for question in questions:
+        record = QuestionRecord(question, annotations.get(question.question_id))
+        by_image.setdefault(question.image_id, []).append(record)
+    dataset_split.questions_by_image = by_image
+    return dataset_split

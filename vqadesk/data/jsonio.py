@@ -1,0 +1,136 @@
+"""JSON in and out, with errors that name the file and the field.
+
+Every reader of COCO / VQA v2 / results files goes through ``read_json`` and
+the ``field`` helpers, so a malformed file or a missing key ends in one
+``DataFormatError`` ("captions_val2014.json: field 'annotations[12].caption':
+missing") instead of a ``KeyError`` traceback. ``write_json_atomic`` writes to
+a temporary file in the same folder and renames it, so a crash never leaves a
+half-written file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from vqadesk.errors import DataFormatError
+
+_TYPE_NAMES = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Parse a JSON file; any failure becomes a ``DataFormatError`` naming it."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataFormatError(path, "file not found") from None
+    except IsADirectoryError:
+        raise DataFormatError(path, "is a folder, expected a JSON file") from None
+    except OSError as exc:
+        raise DataFormatError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if not raw.strip():
+        raise DataFormatError(path, "file is empty, expected JSON")
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, f"not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(
+            path, f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    except RecursionError:
+        raise DataFormatError(path, "JSON nested too deeply") from None
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, indent: int | None = None) -> None:
+    """Write ``obj`` as UTF-8 JSON via a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(obj, handle, ensure_ascii=False, indent=indent)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+
+
+def describe_type(value: Any) -> str:
+    """'an object', 'a list', ... as used in error messages."""
+    if isinstance(value, bool):
+        return _TYPE_NAMES[bool]
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def expect(value: Any, types: type | tuple[type, ...], path: str | os.PathLike[str], field: str) -> Any:
+    """Return ``value`` if it has one of ``types``, else raise naming ``field``.
+
+    ``bool`` is not accepted where ``int`` or ``float`` is asked for (JSON
+    ``true`` is not an id), and ``int`` is accepted where ``float`` is.
+    """
+    wanted = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, bool) and bool not in wanted:
+        ok = False
+    elif float in wanted and isinstance(value, int):
+        ok = True
+    else:
+        ok = isinstance(value, wanted)
+    if not ok:
+        names = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in wanted)
+        raise DataFormatError(path, f"expected {names}, got {describe_type(value)}", field)
+    return value
+
+
+def field(
+    obj: Any,
+    key: str,
+    types: type | tuple[type, ...],
+    path: str | os.PathLike[str],
+    where: str = "",
+) -> Any:
+    """``obj[key]`` checked for presence and type; ``where`` prefixes the field name.
+
+    >>> field({"id": 3}, "id", int, "x.json", "images[0]")
+    3
+    """
+    name = f"{where}.{key}" if where else key
+    if not isinstance(obj, dict):
+        raise DataFormatError(path, f"expected an object, got {describe_type(obj)}", where or None)
+    try:
+        value = obj[key]
+    except KeyError:
+        raise DataFormatError(path, "missing", name) from None
+    return expect(value, types, path, name)
+
+
+def optional_field(
+    obj: dict,
+    key: str,
+    types: type | tuple[type, ...],
+    path: str | os.PathLike[str],
+    where: str = "",
+    default: Any = None,
+) -> Any:
+    """Like ``field`` but returns ``default`` when the key is absent (or null)."""
+    value = obj.get(key)
+    if value is None:
+        return default
+    return expect(value, types, path, f"{where}.{key}" if where else key)

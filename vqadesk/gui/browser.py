@@ -1,0 +1,210 @@
+"""The browser panel: a lazily filled thumbnail grid with split and text filters.
+
+Thumbnails are decoded by pool threads only for the rows the view asks for
+(``data(DecorationRole)``), so a 40k-image split opens at once and scrolls
+smoothly; until its thumbnail arrives a row shows a neutral placeholder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vqadesk.data.dataset import Dataset, DatasetSplit
+from vqadesk.data.images import load_image
+from vqadesk.errors import VqadeskError
+from vqadesk.gui.qimage import pil_to_qimage
+from vqadesk.gui.workers import Task
+
+THUMBNAIL_SIZE = 96
+
+
+def make_thumbnail(path: Path, size: int) -> QImage:
+    """Decode ``path`` with the project's loader and shrink it (pool thread)."""
+    image = load_image(path)
+    image.thumbnail((size, size))
+    return pil_to_qimage(image)
+
+
+class ThumbnailModel(QAbstractListModel):
+    """Image ids of one split, with thumbnails made on demand in the background."""
+
+    def __init__(self, parent: QWidget | None = None, *, thumbnail_size: int = THUMBNAIL_SIZE):
+        super().__init__(parent)
+        self._split: DatasetSplit | None = None
+        self._ids: list[int] = []
+        self._size = thumbnail_size
+        self._icons: dict[int, QIcon] = {}
+        self._pending: set[int] = set()
+        self._tasks: dict[int, Task] = {}  # keep the Python side alive until done
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(2)
+        placeholder = QPixmap(thumbnail_size, thumbnail_size)
+        placeholder.fill(QColor(128, 128, 128, 60))
+        self._placeholder = QIcon(placeholder)
+
+    def set_images(self, split: DatasetSplit | None, image_ids: list[int]) -> None:
+        self.beginResetModel()
+        if split is not self._split:
+            self._icons.clear()
+        self._split = split
+        self._ids = list(image_ids)
+        self.endResetModel()
+
+    def image_id(self, row: int) -> int:
+        return self._ids[row]
+
+    def row_of(self, image_id: int) -> int | None:
+        try:
+            return self._ids.index(image_id)
+        except ValueError:
+            return None
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt
+        return 0 if parent.isValid() else len(self._ids)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or self._split is None:
+            return None
+        image_id = self._ids[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return str(image_id)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._split.coco.image(image_id).file_name
+        if role == Qt.ItemDataRole.DecorationRole:
+            icon = self._icons.get(image_id)
+            if icon is None:
+                self._request(image_id)
+                return self._placeholder
+            return icon
+        return None
+
+    def loaded_count(self) -> int:
+        return len(self._icons)
+
+    def _request(self, image_id: int) -> None:
+        if image_id in self._pending or self._split is None:
+            return
+        try:
+            path = self._split.coco.image_path(image_id)
+        except VqadeskError:
+            return  # the viewer reports the missing file when the image is opened
+        self._pending.add(image_id)
+        task = Task(make_thumbnail, path, self._size)
+        split = self._split
+        task.signals.finished.connect(lambda image, i=image_id, s=split: self._done(s, i, image))
+        task.signals.failed.connect(lambda _msg, i=image_id, s=split: self._done(s, i, None))
+        self._tasks[image_id] = task
+        self._pool.start(task)
+
+    def _done(self, split: DatasetSplit, image_id: int, image: QImage | None) -> None:
+        self._pending.discard(image_id)
+        self._tasks.pop(image_id, None)
+        if split is not self._split:
+            return
+        if image is None:
+            pixmap = QPixmap(self._size, self._size)
+            pixmap.fill(QColor(200, 60, 60, 90))  # unreadable image: a red tile
+        else:
+            pixmap = QPixmap.fromImage(image)
+        self._icons[image_id] = QIcon(pixmap)
+        row = self.row_of(image_id)
+        if row is not None:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+    def shutdown(self) -> None:
+        self._pool.clear()
+        self._pool.waitForDone(2000)
+
+
+class BrowserPanel(QWidget):
+    """Split selector, filter box and the thumbnail grid."""
+
+    image_selected = Signal(int)
+    split_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._dataset: Dataset | None = None
+        self.split_box = QComboBox()
+        self.split_box.setToolTip("Dataset split to browse")
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter: caption words, category or image id")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setToolTip("Every word must match the image id, a category or a caption")
+        self.count_label = QLabel("No dataset")
+        self.model = ThumbnailModel(self)
+        self.view = QListView()
+        self.view.setViewMode(QListView.ViewMode.IconMode)
+        self.view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.view.setUniformItemSizes(True)
+        self.view.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        self.view.setGridSize(QSize(THUMBNAIL_SIZE + 16, THUMBNAIL_SIZE + 26))
+        self.view.setMovement(QListView.Movement.Static)
+        self.view.setLayoutMode(QListView.LayoutMode.Batched)
+        self.view.setBatchSize(200)
+        self.view.setModel(self.model)
+
+        top = QHBoxLayout()
+        top.addWidget(self.split_box)
+        top.addWidget(self.filter_edit, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.count_label)
+
+        # Filtering 40k captions per keystroke would stutter: wait for a pause.
+        self._filter_timer = QTimer(self, singleShot=True, interval=250)
+        self._filter_timer.timeout.connect(self._apply_filter)
+        self.filter_edit.textChanged.connect(self._filter_timer.start)
+        self.split_box.currentTextChanged.connect(self._on_split)
+        self.view.selectionModel().currentChanged.connect(self._on_current)
+
+    @property
+    def split(self) -> DatasetSplit | None:
+        if self._dataset is None or not self.split_box.currentText():
+            return None
+        return self._dataset.splits.get(self.split_box.currentText())
+
+    def set_dataset(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+        self.split_box.blockSignals(True)
+        self.split_box.clear()
+        self.split_box.addItems(dataset.split_names)
+        self.split_box.blockSignals(False)
+        self._on_split(self.split_box.currentText())
+
+    def select_row(self, row: int) -> None:
+        if 0 <= row < self.model.rowCount():
+            self.view.setCurrentIndex(self.model.index(row))
+
+    def _on_split(self, name: str) -> None:
+        if name:
+            self.split_changed.emit(name)
+        self._apply_filter()
+        self.select_row(0)
+
+    def _apply_filter(self) -> None:
+        split = self.split
+        ids = split.filter_image_ids(self.filter_edit.text()) if split else []
+        self.model.set_images(split, ids)
+        total = len(split.image_ids) if split else 0
+        shown = f"{len(ids):,} of {total:,} images" if len(ids) != total else f"{total:,} images"
+        self.count_label.setText(shown if split else "No dataset")
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.image_selected.emit(self.model.image_id(current.row()))
