@@ -30,14 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_defaults() -> argparse.Namespace:
-    """The arguments of a bare ``vqadesk``: the app with every default."""
-    parser = argparse.ArgumentParser(prog="vqadesk")
-    add_arguments(parser)
-    parser.set_defaults(func=run)
-    return parser.parse_args([])
-
-
 def run(args: argparse.Namespace) -> int:
     if args.dataset is not None and not Path(args.dataset).expanduser().is_dir():
         raise VqadeskError(f"{args.dataset}: folder not found")

@@ -28,6 +28,8 @@ COMMAND_MODULES = (
     "vqadesk.cli.evaluate_cmd",
 )
 
+_TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -48,12 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in _TOP_LEVEL_OPTIONS):
+        # A bare `vqadesk [--dataset ...]` is the desktop app: `vqadesk gui ...`.
+        argv.insert(0, "gui")
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        # A bare `vqadesk` is the desktop app with its default options.
-        from vqadesk.cli import gui_cmd
-
-        args = gui_cmd.parse_defaults()
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     try:
         return int(args.func(args) or EXIT_OK)
     except VqadeskError as exc:

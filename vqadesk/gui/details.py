@@ -34,6 +34,8 @@ class DetailsPanel(QWidget):
         self.header.setTextFormat(self.header.textFormat().RichText)
         self.captions = QListWidget()
         self.captions.setWordWrap(True)
+        self.captions.setAlternatingRowColors(True)
+        self.captions.setSpacing(2)
         self.captions.setToolTip("Reference captions from the dataset")
         self.questions = QTableWidget(0, 3)
         self.questions.setHorizontalHeaderLabels(["Question", "Answer", "Type"])
@@ -41,6 +43,7 @@ class DetailsPanel(QWidget):
         self.questions.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.questions.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.questions.setWordWrap(True)
+        self.questions.setAlternatingRowColors(True)
         header = self.questions.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
@@ -62,7 +65,7 @@ class DetailsPanel(QWidget):
         objects = split.coco.objects(image_id)
         size = f"{image.width} × {image.height}" if image.width and image.height else "size unknown"
         counts = Counter(obj.category_name for obj in objects)
-        summary = ", ".join(f"{n} {name}" for name, n in sorted(counts.items())) or "no annotated objects"
+        summary = ", ".join(f"{name} × {n}" for name, n in sorted(counts.items())) or "no annotated objects"
         self.header.setText(
             f"<b>{image.file_name}</b><br>image id {image_id} · {size} · {split.name}<br>{summary}"
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QGraphicsItem,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
@@ -15,7 +16,11 @@ from PySide6.QtWidgets import (
 
 from vqadesk.data.coco import CocoObject
 
-BOX_COLOUR = QColor(255, 200, 0)
+# Boxes must stay visible on any image, whatever its colours (the Shapes world
+# uses all the bright hues): a white line on a dark outline, labels on a dark tab.
+BOX_LINE = QColor(255, 255, 255)
+BOX_OUTLINE = QColor(0, 0, 0, 200)
+LABEL_BACKGROUND = QColor(0, 0, 0, 170)
 
 
 class ImageViewer(QGraphicsView):
@@ -43,7 +48,7 @@ class ImageViewer(QGraphicsView):
         self._pixmap_item = scene.addPixmap(QPixmap.fromImage(image))
         self._pixmap_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         scene.setSceneRect(QRectF(0, 0, image.width(), image.height()))
-        self._add_boxes(objects, image.width())
+        self._add_boxes(objects)
         self._fit = True
         self._fit_view()
 
@@ -64,24 +69,40 @@ class ImageViewer(QGraphicsView):
             item.setVisible(visible)
 
     def boxes_count(self) -> int:
-        return sum(isinstance(item, QGraphicsRectItem) for item in self._box_items)
+        """How many objects have a box (each box is drawn with three items)."""
+        return len(self._box_items) // 3
 
-    def _add_boxes(self, objects: list[CocoObject], image_width: int) -> None:
-        # Line and label sizes follow the image size so boxes read the same on
+    def _add_boxes(self, objects: list[CocoObject]) -> None:
+        # Lines and labels keep their size on screen whatever the zoom (cosmetic
+        # pens, labels that ignore the view transform), so they read the same on
         # a 128 px Shapes scene and a 640 px photo.
-        pen = QPen(BOX_COLOUR, max(1.0, image_width / 320))
-        pen.setCosmetic(False)
+        outline = QPen(BOX_OUTLINE, 3.5)
+        outline.setCosmetic(True)
+        line = QPen(BOX_LINE, 1.5)
+        line.setCosmetic(True)
         font = QFont()
-        font.setPixelSize(max(7, image_width // 30))
+        font.setPixelSize(12)
+        scene = self.scene()
         for obj in objects:
             x, y, w, h = obj.bbox
-            rect = self.scene().addRect(QRectF(x, y, w, h), pen)
-            label = self.scene().addSimpleText(obj.category_name, font)
-            label.setBrush(QBrush(BOX_COLOUR))
-            label.setPos(x, max(0.0, y - font.pixelSize() - 2))
-            for item in (rect, label):
+            items = [scene.addRect(QRectF(x, y, w, h), outline), scene.addRect(QRectF(x, y, w, h), line)]
+            label = QGraphicsSimpleTextItem(obj.category_name)
+            label.setFont(font)
+            label.setBrush(QBrush(BOX_LINE))
+            text = label.boundingRect()
+            # The tab sits just above the box's top-left corner, in screen pixels.
+            tab = QGraphicsRectItem(QRectF(0, -text.height() - 2, text.width() + 6, text.height() + 2))
+            tab.setPen(QPen(Qt.PenStyle.NoPen))
+            tab.setBrush(QBrush(LABEL_BACKGROUND))
+            tab.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+            tab.setPos(x, y)
+            label.setParentItem(tab)
+            label.setPos(3, -text.height() - 1)
+            scene.addItem(tab)
+            items.append(tab)
+            for item in items:
                 item.setVisible(self._boxes_visible)
-                self._box_items.append(item)
+            self._box_items.extend(items)
 
     def _fit_view(self) -> None:
         if self._pixmap_item is not None and self._fit:
