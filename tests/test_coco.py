@@ -478,3 +478,10 @@ def test_search(tmp_path: Path) -> None:
     assert index.search(image_id=7) == [7] and index.search(image_id=8) == []
     assert index.search("dogs", category="cat") == []
     assert index.search("000000000007") == [7]  # the file name counts too
+
+
+def test_search_words_match_id_categories_and_captions_anywhere(tmp_path: Path) -> None:
+    index = CocoIndex([captions_file(tmp_path), instances_file(tmp_path)])
+    assert index.search("couch cat") == [42]  # a category word and a caption word
+    assert index.search("  42  ") == [42]  # the id itself
+    assert index.search("couch snow") == []  # every word must match

@@ -59,7 +59,7 @@ class CocoIndex:
         self._captions: dict[int, list[tuple[int, int, str]]] = {}
         self._objects: dict[int, list[dict]] = {}
         self._read_sizes: dict[int, tuple[int, int]] = {}
-        self._search_cache: dict[int, str] = {}  # lower-cased file name + captions, built on first search
+        self._search_cache: dict[int, str] = {}  # lower-cased id, file name, categories, captions; built on first search
 
         contents = [read_coco_file(path) for path in self._files]
         image_blocks = [c for c in contents if c.images is not None]
@@ -211,18 +211,21 @@ class CocoIndex:
     def search(
         self, text: str = "", *, category: int | str | None = None, image_id: int | None = None
     ) -> list[int]:
-        """Image ids, in order, whose captions or file name contain ``text``
-        (case-insensitive), that hold ``category`` and have id ``image_id``;
-        criteria left out match everything."""
+        """Image ids, in order, matching every criterion given.
+
+        ``text``: every whitespace-separated word must occur (case-insensitive)
+        in the image's id, file name, object category names or captions — what
+        the browser's filter box does. ``category`` and ``image_id`` select
+        exactly; criteria left out match everything."""
         ids: Iterable[int] = self._image_ids
         if image_id is not None:
             ids = [image_id] if image_id in self._images else []
         if category is not None:
             allowed = set(self.image_ids_with_category(category))
             ids = [i for i in ids if i in allowed]
-        needle = text.strip().lower()
-        if needle:
-            ids = [i for i in ids if needle in self._searchable_text(i)]
+        words = text.lower().split()
+        if words:
+            ids = [i for i in ids if all(w in self._searchable_text(i) for w in words)]
         return list(ids)
 
     # -- building ------------------------------------------------------------------------------
@@ -345,7 +348,9 @@ class CocoIndex:
     def _searchable_text(self, image_id: int) -> str:
         text = self._search_cache.get(image_id)
         if text is None:
-            parts = [self._images[image_id].file_name] + [row[2] for row in self._captions.get(image_id, ())]
+            parts = [str(image_id), self._images[image_id].file_name]
+            parts += sorted({obj.category_name for obj in self.objects(image_id)})
+            parts += [row[2] for row in self._captions.get(image_id, ())]
             text = self._search_cache[image_id] = "\n".join(parts).lower()
         return text
 
