@@ -58,12 +58,18 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, indent: int | N
     """Write ``obj`` as UTF-8 JSON via a temporary file and an atomic rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # json.dumps in one go uses the C encoder; json.dump streams through the
+    # pure-Python one and is ~2.5x slower on dataset-sized files.
+    text = json.dumps(obj, ensure_ascii=False, indent=indent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(obj, handle, ensure_ascii=False, indent=indent)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp creates the file 0600; give it the permissions a plain
+        # open() would have (0666 less the umask) so others can read datasets.
+        os.chmod(tmp_name, 0o666 & ~_UMASK)
         os.replace(tmp_name, path)
     except BaseException:
         try:
@@ -71,6 +77,17 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, indent: int | N
         except OSError:
             pass
         raise
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; do it once, at import time,
+    # rather than racing other threads on every write.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def describe_type(value: Any) -> str:
