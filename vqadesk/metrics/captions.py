@@ -1,0 +1,88 @@
+"""Caption evaluation: tokenise, then BLEU-1..4 and CIDEr-D over one set of images.
+
+Follows pycocoevalcap's ``COCOEvalCap``: the images scored are the images
+that have a candidate caption (CIDEr's document frequencies and N come from
+exactly those images), every reference and candidate goes through the same
+tokenizer, and each image needs at least one reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from vqadesk.errors import EvaluationError
+from vqadesk.metrics.bleu import corpus_bleu
+from vqadesk.metrics.caption_tokenize import tokenize_for_evaluation
+from vqadesk.metrics.cider import corpus_cider
+
+__all__ = ["CaptionEvaluation", "METRIC_NAMES", "evaluate_captions"]
+
+METRIC_NAMES: tuple[str, ...] = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr")
+
+_IDS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class CaptionEvaluation:
+    """Corpus scores (fractions, not percent, as the reference tool reports them)."""
+
+    bleu: tuple[float, float, float, float]
+    cider: float
+    per_image_bleu: dict[int, tuple[float, float, float, float]]
+    per_image_cider: dict[int, float]
+
+    @property
+    def num_images(self) -> int:
+        return len(self.per_image_cider)
+
+    def scores(self) -> dict[str, float]:
+        """``{"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr"}``."""
+        return dict(zip(METRIC_NAMES, (*self.bleu, self.cider)))
+
+
+def _id_list(ids: Sequence[int]) -> str:
+    shown = ", ".join(str(i) for i in ids[:_IDS_SHOWN])
+    more = len(ids) - _IDS_SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def evaluate_captions(
+    references: Mapping[int, Sequence[str]],
+    candidates: Mapping[int, str],
+    *,
+    pretokenized: bool = False,
+) -> CaptionEvaluation:
+    """Score ``candidates`` (image id -> caption) against ``references`` (image id -> captions).
+
+    Only the candidates' images are scored. ``pretokenized=True`` takes every
+    string as already tokenised (split on whitespace), which is what the
+    equality tests against pycocoevalcap feed both tools.
+    """
+    if not candidates:
+        raise EvaluationError("no captions to evaluate: the results are empty")
+    unknown = [image_id for image_id in candidates if image_id not in references]
+    if unknown:
+        raise EvaluationError(
+            f"{len(unknown)} result image(s) have no reference captions: image_id {_id_list(unknown)}"
+        )
+    without_references = [image_id for image_id in candidates if not references[image_id]]
+    if without_references:
+        raise EvaluationError(
+            f"{len(without_references)} image(s) have an empty reference list: "
+            f"image_id {_id_list(without_references)}"
+        )
+
+    tokenize = str.split if pretokenized else tokenize_for_evaluation
+    tokenized_candidates = {image_id: tokenize(caption) for image_id, caption in candidates.items()}
+    tokenized_references = {
+        image_id: [tokenize(caption) for caption in references[image_id]] for image_id in candidates
+    }
+    bleu = corpus_bleu(tokenized_references, tokenized_candidates)
+    cider = corpus_cider(tokenized_references, tokenized_candidates)
+    return CaptionEvaluation(
+        bleu=bleu.corpus,  # type: ignore[arg-type]  # max_n=4 gives four scores
+        cider=cider.corpus,
+        per_image_bleu=bleu.per_image,  # type: ignore[arg-type]
+        per_image_cider=cider.per_image,  # type: ignore[arg-type]
+    )

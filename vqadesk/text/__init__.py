@@ -1,0 +1,1 @@
+"""Text handling: answer normalisation, tokenisers and vocabularies (Qt-free, torch-free)."""
