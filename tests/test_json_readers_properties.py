@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from vqadesk.data.answer_vocabulary import AnswerVocabulary
 from vqadesk.data.coco import CocoIndex
 from vqadesk.data.jsonio import read_json
-from vqadesk.data.vqa import AnswerVocabulary, read_vqa_annotations, read_vqa_questions
+from vqadesk.data.vqa import read_vqa_annotations, read_vqa_questions
 from vqadesk.errors import VqadeskError
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from vqadesk.data.answer_vocabulary import AnswerVocabulary
 from vqadesk.data.coco import CocoIndex
 from vqadesk.data.vqa import (
-    AnswerVocabulary,
     VqaAnnotation,
     VqaDataset,
     VqaQuestion,

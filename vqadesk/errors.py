@@ -9,7 +9,11 @@ GUI shows it in the window. Anything else escaping is a bug.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from os import PathLike
+
+# How many ids a message lists before summarising the rest ("... and 12 more").
+_IDS_SHOWN = 5
 
 
 class VqadeskError(Exception):
@@ -42,3 +46,10 @@ class ImageLoadError(VqadeskError):
 
 class EvaluationError(VqadeskError):
     """Results and ground truth do not fit together (missing or extra ids...)."""
+
+
+def list_ids(ids: Sequence[int]) -> str:
+    """The first few ids for an error message: ``"3, 7, 9, 12, 15 and 4 more"``."""
+    shown = ", ".join(str(i) for i in ids[:_IDS_SHOWN])
+    more = len(ids) - _IDS_SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown

@@ -17,10 +17,9 @@ import argparse
 import json
 import sys
 
-from vqadesk.errors import EvaluationError
+from vqadesk.errors import EvaluationError, list_ids
 
 _WORST_QUESTION_TYPES = 10
-_IDS_SHOWN = 5
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,12 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _missing_kind(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return 2
-
-
-def _id_list(ids: list[int]) -> str:
-    shown = ", ".join(str(i) for i in ids[:_IDS_SHOWN])
-    more = len(ids) - _IDS_SHOWN
-    return f"{shown} and {more} more" if more > 0 else shown
 
 
 # -- VQA ------------------------------------------------------------------------------------
@@ -124,18 +117,18 @@ def run_captions(args: argparse.Namespace) -> int:
     if duplicated:
         raise EvaluationError(
             f"{args.results}: {len(duplicated)} image(s) have more than one caption: "
-            f"image_id {_id_list(list(duplicated))}"
+            f"image_id {list_ids(list(duplicated))}"
         )
     unknown = [image_id for image_id in candidates if image_id not in references]
     if unknown:
         raise EvaluationError(
-            f"{args.results}: {len(unknown)} image(s) are not in {args.annotations}: image_id {_id_list(unknown)}"
+            f"{args.results}: {len(unknown)} image(s) are not in {args.annotations}: image_id {list_ids(unknown)}"
         )
     uncaptioned = [image_id for image_id in candidates if not references[image_id]]
     if uncaptioned:
         raise EvaluationError(
             f"{args.annotations}: {len(uncaptioned)} result image(s) have no reference caption: "
-            f"image_id {_id_list(uncaptioned)}"
+            f"image_id {list_ids(uncaptioned)}"
         )
     try:
         evaluation = evaluate_captions(references, candidates)

@@ -23,6 +23,8 @@ in particular): a truncated file is an error, not a half-grey picture.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
@@ -60,11 +62,40 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     """
     path = Path(path)
     _check_is_readable_file(path)
+    with _pillow_errors(path, max_pixels), Image.open(path) as image:
+        _check_pixel_count(path, image.size, max_pixels)
+        image.load()  # the first frame only, for animated files
+        upright = _apply_exif_orientation(image)
+    return _to_rgb(path, upright)
+
+
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(width, height)`` as displayed, from the header only (no pixel decoding).
+
+    EXIF orientations that rotate by 90 degrees swap the two, so the size
+    matches what ``load_image`` returns.
+    """
+    path = Path(path)
+    _check_is_readable_file(path)
+    with _pillow_errors(path, DEFAULT_MAX_PIXELS), Image.open(path) as image:
+        width, height = image.size
+        orientation = _header_orientation(image)
+    if orientation in _SWAPPING_ORIENTATIONS:
+        return height, width
+    return width, height
+
+
+# -- Pillow's exceptions -> ImageLoadError -------------------------------------
+
+
+@contextmanager
+def _pillow_errors(path: Path, max_pixels: int) -> Iterator[None]:
+    """Turn whatever Pillow raises while opening or decoding ``path`` into one ``ImageLoadError``.
+
+    ``max_pixels`` only words the message of a decompression bomb Pillow caught itself.
+    """
     try:
-        with Image.open(path) as image:
-            _check_pixel_count(path, image.size, max_pixels)
-            image.load()  # the first frame only, for animated files
-            upright = _apply_exif_orientation(image)
+        yield
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -82,34 +113,6 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
         # Pillow's decoders report damage with all of these, depending on the
         # format and on where the data stops.
         raise ImageLoadError(path, _decode_failure_message(exc)) from None
-    return _to_rgb(path, upright)
-
-
-def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
-    """``(width, height)`` as displayed, from the header only (no pixel decoding).
-
-    EXIF orientations that rotate by 90 degrees swap the two, so the size
-    matches what ``load_image`` returns.
-    """
-    path = Path(path)
-    _check_is_readable_file(path)
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            orientation = _header_orientation(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageLoadError(path, _too_large_message(None, DEFAULT_MAX_PIXELS)) from None
-    except UnidentifiedImageError:
-        raise ImageLoadError(path, _unidentified_message(path)) from None
-    except FileNotFoundError:
-        raise ImageLoadError(path, "file not found") from None
-    except PermissionError:
-        raise ImageLoadError(path, "permission denied") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
-        raise ImageLoadError(path, _decode_failure_message(exc)) from None
-    if orientation in _SWAPPING_ORIENTATIONS:
-        return height, width
-    return width, height
 
 
 # -- checks before decoding ---------------------------------------------------

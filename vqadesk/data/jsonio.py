@@ -151,3 +151,34 @@ def optional_field(
     if value is None:
         return default
     return expect(value, types, path, f"{where}.{key}" if where else key)
+
+
+def check_format(
+    data: Any,
+    *,
+    name: str,
+    version: int,
+    source: str | os.PathLike[str],
+    where: str = "",
+    what: str,
+    version_label: str = "version",
+) -> None:
+    """Check the ``"format"`` / ``"version"`` header of one of vqadesk's own files.
+
+    ``data["format"]`` must be the string ``name`` and ``data["version"]`` the
+    integer ``version``, else a ``DataFormatError`` names the field
+    (``{where}.format`` / ``{where}.version``). ``what`` says, article included,
+    what the object should have been ("not a vqadesk vocabulary");
+    ``version_label`` words the version problem ("unsupported vocabulary version 2").
+    """
+    prefix = f"{where}." if where else ""
+    found = field(data, "format", str, source, where)
+    if found != name:
+        raise DataFormatError(source, f"expected {name!r}, got {found!r} (not {what})", f"{prefix}format")
+    found_version = field(data, "version", int, source, where)
+    if found_version != version:
+        raise DataFormatError(
+            source,
+            f"unsupported {version_label} {found_version} (this vqadesk reads {version})",
+            f"{prefix}version",
+        )

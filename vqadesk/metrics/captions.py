@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from vqadesk.errors import EvaluationError
+from vqadesk.errors import EvaluationError, list_ids
 from vqadesk.metrics.bleu import corpus_bleu
 from vqadesk.metrics.caption_tokenize import tokenize_for_evaluation
 from vqadesk.metrics.cider import corpus_cider
@@ -19,8 +19,6 @@ from vqadesk.metrics.cider import corpus_cider
 __all__ = ["CaptionEvaluation", "METRIC_NAMES", "evaluate_captions"]
 
 METRIC_NAMES: tuple[str, ...] = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr")
-
-_IDS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -41,12 +39,6 @@ class CaptionEvaluation:
         return dict(zip(METRIC_NAMES, (*self.bleu, self.cider)))
 
 
-def _id_list(ids: Sequence[int]) -> str:
-    shown = ", ".join(str(i) for i in ids[:_IDS_SHOWN])
-    more = len(ids) - _IDS_SHOWN
-    return f"{shown} and {more} more" if more > 0 else shown
-
-
 def evaluate_captions(
     references: Mapping[int, Sequence[str]],
     candidates: Mapping[int, str],
@@ -64,13 +56,13 @@ def evaluate_captions(
     unknown = [image_id for image_id in candidates if image_id not in references]
     if unknown:
         raise EvaluationError(
-            f"{len(unknown)} result image(s) have no reference captions: image_id {_id_list(unknown)}"
+            f"{len(unknown)} result image(s) have no reference captions: image_id {list_ids(unknown)}"
         )
     without_references = [image_id for image_id in candidates if not references[image_id]]
     if without_references:
         raise EvaluationError(
             f"{len(without_references)} image(s) have an empty reference list: "
-            f"image_id {_id_list(without_references)}"
+            f"image_id {list_ids(without_references)}"
         )
 
     tokenize = str.split if pretokenized else tokenize_for_evaluation

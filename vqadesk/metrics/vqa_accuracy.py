@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, Protocol
 
-from vqadesk.errors import EvaluationError
+from vqadesk.errors import EvaluationError, list_ids
 from vqadesk.text.answers import clean_whitespace, normalize_answer, process_punctuation
 
 __all__ = ["RULES", "VqaEvaluation", "answer_accuracy", "evaluate_vqa"]
@@ -42,8 +42,6 @@ RULES: tuple[str, ...] = ("official", "legacy")
 
 # The official reports round to this many decimals (VQAEval's n=2).
 _DECIMALS = 2
-# How many ids an error message lists before summarising the rest.
-_IDS_SHOWN = 5
 
 
 class AnnotatedQuestion(Protocol):
@@ -144,12 +142,6 @@ def _percent(values: list[float]) -> float:
     return round(100 * sum(values) / len(values), _DECIMALS)
 
 
-def _id_list(ids: Sequence[int]) -> str:
-    shown = ", ".join(str(qid) for qid in ids[:_IDS_SHOWN])
-    more = len(ids) - _IDS_SHOWN
-    return f"{shown} and {more} more" if more > 0 else shown
-
-
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
@@ -189,32 +181,32 @@ def _check_coverage(
     if repeated_questions:
         raise EvaluationError(
             f"the questions list has {_plural(len(repeated_questions), 'repeated question id')}: "
-            f"{_id_list(repeated_questions)}"
+            f"{list_ids(repeated_questions)}"
         )
     unannotated = [qid for qid in question_ids if qid not in annotations]
     if unannotated:
         where = f"{annotations_path}: " if annotations_path is not None else ""
         raise EvaluationError(
             f"{where}the annotations lack {_plural(len(unannotated), 'evaluated question')}: "
-            f"question_id {_id_list(unannotated)}"
+            f"question_id {list_ids(unannotated)}"
         )
     problems = []
     missing = [qid for qid in question_ids if qid not in answers]
     if missing:
         problems.append(
             f"{_plural(len(missing), 'evaluated question')} without an answer "
-            f"(question_id {_id_list(missing)})"
+            f"(question_id {list_ids(missing)})"
         )
     extra = [qid for qid in answers if qid not in seen]
     if extra:
         problems.append(
             f"{_plural(len(extra), 'answer')} to questions that are not evaluated "
-            f"(question_id {_id_list(extra)})"
+            f"(question_id {list_ids(extra)})"
         )
     if duplicated:
         problems.append(
             f"{_plural(len(duplicated), 'question')} answered more than once "
-            f"(question_id {_id_list(duplicated)})"
+            f"(question_id {list_ids(duplicated)})"
         )
     if problems:
         where = f"{results_path}: " if results_path is not None else ""

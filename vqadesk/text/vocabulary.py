@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from vqadesk.data.jsonio import expect, field, read_json, write_json_atomic
+from vqadesk.data.jsonio import check_format, expect, field, read_json, write_json_atomic
 from vqadesk.errors import DataFormatError
 
 PAD, UNK, START, END = "<pad>", "<unk>", "<start>", "<end>"
@@ -229,19 +229,15 @@ class Vocabulary:
         object inside it (e.g. ``"question_vocabulary"`` in a checkpoint).
         """
         prefix = f"{where}." if where else ""
-        name = field(data, "format", str, source, where)
-        if name != FORMAT_NAME:
-            raise DataFormatError(
-                source, f"expected {FORMAT_NAME!r}, got {name!r} (not a vqadesk vocabulary)",
-                f"{prefix}format",
-            )
-        version = field(data, "version", int, source, where)
-        if version != FORMAT_VERSION:
-            raise DataFormatError(
-                source,
-                f"unsupported vocabulary version {version} (this vqadesk reads {FORMAT_VERSION})",
-                f"{prefix}version",
-            )
+        check_format(
+            data,
+            name=FORMAT_NAME,
+            version=FORMAT_VERSION,
+            source=source,
+            where=where,
+            what="a vqadesk vocabulary",
+            version_label="vocabulary version",
+        )
         tokens = field(data, "tokens", list, source, where)
         counts = field(data, "counts", list, source, where)
         if len(counts) != len(tokens):
