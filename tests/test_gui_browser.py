@@ -149,3 +149,18 @@ def test_first_launch_generates_the_shapes_world_then_reuses_it(tmp_path):
     assert second.returncode == 0, second.stderr
     assert marker.stat().st_mtime_ns == stamp  # reopened, not regenerated
     assert "shapes-world" in (data / "settings.ini").read_text()
+
+
+def test_real_coco_photos_folder(qtbot, window, coco_real):
+    """The 15 real COCO photos open as a folder of photos, sizes read from the files."""
+    open_and_wait(qtbot, window, coco_real)
+    split = window.dataset.split("photos")
+    assert len(split.image_ids) == 15
+    assert 262148 in split.image_ids and 39769 in split.image_ids  # ids from both naming styles
+    qtbot.waitUntil(lambda: window.viewer._pixmap_item is not None, timeout=10000)
+    first = split.coco.image(split.image_ids[0])
+    assert first.file_name in window.details.header.text()
+    assert "640 × 425" in window.details.header.text()
+    assert window.details.no_questions.isVisibleTo(window.details)
+    assert not window.details.questions.isVisibleTo(window.details)
+    qtbot.waitUntil(lambda: window.browser.model.loaded_count() >= 10, timeout=15000)

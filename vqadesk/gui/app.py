@@ -43,7 +43,9 @@ def run_gui(
 
     from vqadesk.gui.main_window import MainWindow
 
-    window = MainWindow(open_settings())
+    # Screenshots always show the default 1280x800 layout, whatever the user
+    # last resized the window to.
+    window = MainWindow(open_settings(), restore_geometry=screenshot is None)
     window.show()
 
     start = dataset

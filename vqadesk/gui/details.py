@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from vqadesk.data.dataset import DatasetSplit
+from vqadesk.errors import VqadeskError
 
 
 class DetailsPanel(QWidget):
@@ -52,8 +54,18 @@ class DetailsPanel(QWidget):
 
         self.captions_box = QGroupBox("Captions")
         QVBoxLayout(self.captions_box).addWidget(self.captions)
+        self.no_questions = QLabel(
+            "No VQA questions for this image in the dataset.\n"
+            "Datasets with VQA v2 files (vqa/ or annotations/) list them here."
+        )
+        self.no_questions.setWordWrap(True)
+        self.no_questions.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.no_questions.setEnabled(False)  # greyed: a hint, not content
         self.questions_box = QGroupBox("Questions")
-        QVBoxLayout(self.questions_box).addWidget(self.questions)
+        questions_layout = QVBoxLayout(self.questions_box)
+        questions_layout.addWidget(self.questions)
+        questions_layout.addWidget(self.no_questions)
+        self.no_questions.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.header)
@@ -63,7 +75,12 @@ class DetailsPanel(QWidget):
     def show_image(self, split: DatasetSplit, image_id: int) -> None:
         image = split.coco.image(image_id)
         objects = split.coco.objects(image_id)
-        size = f"{image.width} × {image.height}" if image.width and image.height else "size unknown"
+        try:
+            # Plain photos have no size in annotations: this reads the file header.
+            width, height = split.coco.image_size(image_id)
+            size = f"{width} × {height}"
+        except VqadeskError:
+            size = "unreadable file"
         counts = Counter(obj.category_name for obj in objects)
         summary = ", ".join(f"{name} × {n}" for name, n in sorted(counts.items())) or "no annotated objects"
         self.header.setText(
@@ -86,6 +103,8 @@ class DetailsPanel(QWidget):
                 human = ", ".join(f"{a} ×{n}" for a, n in Counter(annotation.answers).most_common())
                 self.questions.item(row, 1).setToolTip(f"10 human answers: {human}")
         self.questions.resizeRowsToContents()
+        self.questions.setVisible(bool(records))
+        self.no_questions.setVisible(not records)
         self.questions_box.setTitle(f"Questions ({len(records)})")
 
     def clear(self, message: str = "Select an image") -> None:

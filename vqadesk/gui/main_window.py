@@ -38,7 +38,7 @@ class MainWindow(QMainWindow):
     sig_ready = Signal()
     sig_dataset_changed = Signal(object)
 
-    def __init__(self, settings: QSettings, parent: QWidget | None = None):
+    def __init__(self, settings: QSettings, parent: QWidget | None = None, *, restore_geometry: bool = True):
         super().__init__(parent)
         self.settings = settings
         self.dataset: Dataset | None = None
@@ -66,7 +66,7 @@ class MainWindow(QMainWindow):
 
         self.browser.image_selected.connect(self.show_image)
         geometry = settings.value("window/geometry")
-        if geometry is not None:
+        if restore_geometry and geometry is not None:
             self.restoreGeometry(geometry)
 
     # -- menus -------------------------------------------------------------
