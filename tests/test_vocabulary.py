@@ -392,3 +392,20 @@ def test_default_pipeline_when_installed_or_not():
 
 def test_paths_are_strings(tmp_path):
     assert isinstance(load_pipeline_vectors(Vocabulary([]), Path(tmp_path)).pipeline, str)
+
+
+def test_vocabularies_survive_pickling():
+    """DataLoader workers started with spawn pickle the datasets that hold them."""
+    import pickle
+
+    from vqadesk.data.answer_vocabulary import AnswerVocabulary
+    from vqadesk.text.vocabulary import Vocabulary
+
+    words = Vocabulary.build([["a", "red", "circle"], ["a", "square"]])
+    assert pickle.loads(pickle.dumps(words)).to_dict() == words.to_dict()
+    answers = AnswerVocabulary.from_dict({
+        "format": "vqadesk.answer_vocabulary", "version": 1, "normalization": "vqa-official",
+        "question_count": 3, "coverage": 1.0, "coverage_by_answer_type": {"yes/no": 1.0},
+        "answers": ["yes", "no"], "counts": [2, 1],
+    })
+    assert pickle.loads(pickle.dumps(answers)).to_dict() == answers.to_dict()

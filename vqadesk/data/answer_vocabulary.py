@@ -127,6 +127,11 @@ class AnswerVocabulary:
 
     # -- files ------------------------------------------------------------------------------------
 
+    def __reduce__(self):
+        # Read-only mapping proxies cannot be pickled; rebuild from the JSON
+        # form instead (DataLoader workers started with spawn pickle datasets).
+        return (_from_dict_for_pickle, (self.to_dict(),))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": ANSWER_VOCABULARY_FORMAT,
@@ -205,3 +210,7 @@ def _fraction(value: float, source: PathLike, name: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise DataFormatError(source, f"must be a fraction between 0 and 1, got {value}", name)
     return value
+
+
+def _from_dict_for_pickle(data: dict[str, Any]) -> AnswerVocabulary:
+    return AnswerVocabulary.from_dict(data)

@@ -201,6 +201,11 @@ class Vocabulary:
 
     # --- files -------------------------------------------------------------
 
+    def __reduce__(self):
+        # Read-only mapping proxies cannot be pickled; rebuild from the JSON
+        # form instead (DataLoader workers started with spawn pickle datasets).
+        return (_from_dict_for_pickle, (self.to_dict(),))
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON object described in the module docstring."""
         return {
@@ -289,3 +294,7 @@ __all__ = [
     "UNK_ID",
     "Vocabulary",
 ]
+
+
+def _from_dict_for_pickle(data: dict[str, Any]) -> Vocabulary:
+    return Vocabulary.from_dict(data)

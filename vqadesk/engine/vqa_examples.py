@@ -1,0 +1,447 @@
+"""VQA training data: one split of a dataset root as tensors, one example per question.
+
+``VqaExamples.from_dataset(root, split)`` reads a COCO-style root (a Shapes
+world written by ``vqadesk shapes``, or COCO with VQA v2 files) and holds:
+
+* ``images`` -- ``uint8 (N_img, 3, S, S)``, every image asked about, loaded
+  once (see ``image_tensors``; full-scale COCO uses the feature store of
+  issue 5 instead of pixels in memory);
+* per question: ``image_rows`` (row in ``images``), ``questions`` -- token ids
+  ``long (N_q, T)`` padded with ``<pad>`` = 0, ``lengths``, ``answers`` -- the
+  class of the normalised ``multiple_choice_answer`` or -1 when it is not in
+  the answer vocabulary, soft targets, ``question_ids``, ``annotations``
+  (answer and question types, the ten raw human answers, for the official
+  metric).
+
+Vocabularies: the training split builds the question ``Vocabulary`` and the
+top-K ``AnswerVocabulary`` from itself; the validation split is given the
+training ones and maps words it does not know to ``<unk>`` and answers it
+does not know to -1.
+
+Soft targets (as in Teney et al. 2017 and MMF): every human answer is
+normalised with the official ``normalize_answer``, like the answers of the
+answer vocabulary (the bottom-up baseline counts human answers raw, so "Net"
+misses the "net" class there), equal ones are counted, and each answer in the
+vocabulary scores ``min(count / 3, 1)`` (``soft_score="min3"``, the VQA
+paper's formula), or the official accuracy a prediction of it would earn, the
+mean over the ten leave-one-out subsets (``"official"``: 1 -> 0.3, 2 -> 0.6,
+3 -> 0.9, 4+ -> 1). They are kept sparse (the classes each question has,
+padded with -1) and made dense, ``(K,)``, per item (docs/training-data.md).
+
+Questions whose answer is out of the vocabulary are kept, with ``answer`` -1
+and an all-zero soft target when no human answer is in it either. The
+official baselines (Antol et al.'s VQA_LSTM_CNN) drop them from training with
+their single-answer cross-entropy; soft-score (BCE) training keeps them.
+``trainable_mask()`` selects the questions a single-answer loss can use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch.utils.data import Dataset
+
+from vqadesk.data.answer_vocabulary import AnswerVocabulary
+from vqadesk.data.coco import CocoIndex
+from vqadesk.data.dataset import DatasetError, find_vqa_files
+from vqadesk.data.vqa import VqaAnnotation, VqaDataset, VqaSample
+from vqadesk.engine.image_tensors import gather_images, load_image_tensors
+from vqadesk.text.answers import normalize_answer
+from vqadesk.text.tokenizer import tokenize_questions
+from vqadesk.text.vocabulary import PAD_ID, UNK_ID, Vocabulary
+
+PathLike = str | os.PathLike[str]
+SoftScore = Literal["min3", "official"]
+SOFT_SCORES: tuple[str, ...] = ("min3", "official")
+
+
+class VqaExamples(Dataset):
+    """One split's questions as tensors; ``examples[i]`` is a dict of tensors.
+
+    Build it with ``from_dataset``; ``subset``/``first`` make smaller views
+    that share the image tensor and the vocabularies.
+    """
+
+    def __init__(
+        self,
+        *,
+        split: str,
+        question_vocab: Vocabulary,
+        answer_vocab: AnswerVocabulary,
+        images: torch.Tensor,
+        image_ids: Sequence[int],
+        image_rows: torch.Tensor,
+        questions: torch.Tensor,
+        lengths: torch.Tensor,
+        token_counts: torch.Tensor,
+        answers: torch.Tensor,
+        target_classes: torch.Tensor,
+        target_scores: torch.Tensor,
+        question_ids: Sequence[int],
+        question_texts: Sequence[str],
+        annotations: Sequence[VqaAnnotation],
+        soft_score: SoftScore,
+    ):
+        count = len(question_ids)
+        for name, tensor in (
+            ("image_rows", image_rows),
+            ("questions", questions),
+            ("lengths", lengths),
+            ("token_counts", token_counts),
+            ("answers", answers),
+            ("target_classes", target_classes),
+            ("target_scores", target_scores),
+        ):
+            if tensor.shape[0] != count:
+                raise ValueError(f"{name} has {tensor.shape[0]} rows for {count} questions")
+        if len(question_texts) != count or len(annotations) != count:
+            raise ValueError("question_texts and annotations need one entry per question")
+        self.split = split
+        self.question_vocab = question_vocab
+        self.answer_vocab = answer_vocab
+        self.images = images  # (N_img, 3, S, S) uint8
+        self.image_ids: tuple[int, ...] = tuple(image_ids)  # image id of each row of ``images``
+        self.image_rows = image_rows  # (N_q,) long
+        self.questions = questions  # (N_q, T) long, <pad> = 0
+        self.lengths = lengths  # (N_q,) long, 1..T
+        self.token_counts = token_counts  # (N_q,) long, before truncation (0 for an empty question)
+        self.answers = answers  # (N_q,) long, -1 = not in the answer vocabulary
+        self.target_classes = target_classes  # (N_q, W) long, -1 padded
+        self.target_scores = target_scores  # (N_q, W) float32, 0 where padded
+        self.question_ids: tuple[int, ...] = tuple(question_ids)
+        self.question_texts: tuple[str, ...] = tuple(question_texts)
+        self.annotations_list: tuple[VqaAnnotation, ...] = tuple(annotations)
+        self.soft_score = soft_score
+
+    # Vocabularies hold read-only mapping proxies, which pickle refuses; DataLoader
+    # workers started by "spawn" (macOS, Windows) pickle the dataset, so send
+    # the vocabularies as their JSON dicts.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["question_vocab"] = self.question_vocab.to_dict()
+        state["answer_vocab"] = self.answer_vocab.to_dict()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        state["question_vocab"] = Vocabulary.from_dict(state["question_vocab"])
+        state["answer_vocab"] = AnswerVocabulary.from_dict(state["answer_vocab"])
+        self.__dict__.update(state)
+
+    # -- building -------------------------------------------------------------------------------
+
+    @classmethod
+    def from_dataset(
+        cls,
+        root: PathLike,
+        split: str,
+        *,
+        question_vocab: Vocabulary | None = None,
+        answer_vocab: AnswerVocabulary | None = None,
+        top_k: int = 1000,
+        max_question_len: int = 20,
+        image_size: int = 128,
+        min_word_count: int = 1,
+        soft_score: SoftScore = "min3",
+    ) -> VqaExamples:
+        """Read ``split`` of ``root``; vocabularies not given are built from it.
+
+        ``top_k`` answers make the answer vocabulary; questions are cut to
+        ``max_question_len`` tokens; words seen fewer than ``min_word_count``
+        times stay out of a question vocabulary built here.
+        """
+        if max_question_len < 1:
+            raise ValueError(f"max_question_len must be at least 1, got {max_question_len}")
+        if soft_score not in SOFT_SCORES:
+            raise ValueError(f"unknown soft_score {soft_score!r}; expected one of {SOFT_SCORES}")
+        samples = _read_split(Path(root), split)
+        records = [sample.annotation for sample in samples]  # join_questions: never None here
+
+        token_lists = tokenize_questions([sample.question.question for sample in samples])
+        if question_vocab is None:
+            question_vocab = Vocabulary.build(token_lists, min_count=min_word_count)
+        if answer_vocab is None:
+            answer_vocab = AnswerVocabulary.build(records, k=top_k)
+        questions, lengths, token_counts = _encode_questions(token_lists, question_vocab, max_question_len)
+
+        lookup = _AnswerLookup(answer_vocab)
+        answers = torch.tensor([lookup.index(r.multiple_choice_answer) for r in records], dtype=torch.long)
+        target_classes, target_scores = _soft_targets(records, lookup, soft_score)
+
+        # Images in the order questions first ask about them.
+        path_of = {s.question.image_id: s.image_path for s in samples}
+        image_ids = list(path_of)
+        row_of = {image_id: row for row, image_id in enumerate(image_ids)}
+        images = load_image_tensors([path_of[i] for i in image_ids], image_size)
+        image_rows = torch.tensor([row_of[s.question.image_id] for s in samples], dtype=torch.long)
+
+        return cls(
+            split=split,
+            question_vocab=question_vocab,
+            answer_vocab=answer_vocab,
+            images=images,
+            image_ids=image_ids,
+            image_rows=image_rows,
+            questions=questions,
+            lengths=lengths,
+            token_counts=token_counts,
+            answers=answers,
+            target_classes=target_classes,
+            target_scores=target_scores,
+            question_ids=[s.question.question_id for s in samples],
+            question_texts=[s.question.question for s in samples],
+            annotations=records,
+            soft_score=soft_score,
+        )
+
+    # -- Dataset ----------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.question_ids)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        index = _check_index(index, len(self))
+        return {
+            "image": self.images[self.image_rows[index]],  # (3, S, S) uint8
+            "question": self.questions[index],  # (T,) long
+            "length": self.lengths[index],  # () long
+            "answer": self.answers[index],  # () long, -1 = out of vocabulary
+            "soft_target": self._dense_targets(
+                self.target_classes[index : index + 1], self.target_scores[index : index + 1]
+            )[0],  # (K,) float32
+            "index": torch.tensor(index, dtype=torch.long),
+        }
+
+    def batch(self, indices: Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
+        """The items at ``indices`` already stacked, as the default collate would give them.
+
+        Whole-tensor indexing: much faster than collating one dict per item.
+        """
+        rows = _index_tensor(indices, len(self))
+        return {
+            "image": gather_images(self.images, self.image_rows[rows]),  # (B, 3, S, S) uint8
+            "question": self.questions[rows],  # (B, T)
+            "length": self.lengths[rows],  # (B,)
+            "answer": self.answers[rows],  # (B,)
+            "soft_target": self._dense_targets(self.target_classes[rows], self.target_scores[rows]),  # (B, K)
+            "index": rows,
+        }
+
+    def _dense_targets(self, classes: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        dense = torch.zeros((classes.shape[0], len(self.answer_vocab)), dtype=torch.float32)  # (B, K)
+        # Padding (-1) goes to class 0 with score 0: scatter_add leaves it unchanged.
+        dense.scatter_add_(1, classes.clamp(min=0), scores)
+        return dense
+
+    # -- views ------------------------------------------------------------------------------------
+
+    def subset(self, indices: Iterable[int] | torch.Tensor) -> VqaExamples:
+        """The questions at ``indices``, in that order, sharing images and vocabularies."""
+        rows = _index_tensor(indices, len(self))
+        picked = rows.tolist()
+        return VqaExamples(
+            split=self.split,
+            question_vocab=self.question_vocab,
+            answer_vocab=self.answer_vocab,
+            images=self.images,
+            image_ids=self.image_ids,
+            image_rows=self.image_rows[rows],
+            questions=self.questions[rows],
+            lengths=self.lengths[rows],
+            token_counts=self.token_counts[rows],
+            answers=self.answers[rows],
+            target_classes=self.target_classes[rows],
+            target_scores=self.target_scores[rows],
+            question_ids=[self.question_ids[i] for i in picked],
+            question_texts=[self.question_texts[i] for i in picked],
+            annotations=[self.annotations_list[i] for i in picked],
+            soft_score=self.soft_score,
+        )
+
+    def first(self, n: int) -> VqaExamples:
+        """The first ``n`` questions (all when there are fewer): ``--overfit N``."""
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        return self.subset(range(min(n, len(self))))
+
+    def trainable_mask(self) -> torch.Tensor:
+        """``bool (N_q,)``: the questions whose answer is in the vocabulary.
+
+        A single-answer (cross-entropy) loss can only use these, as the
+        official baselines do: ``examples.subset(examples.trainable_mask().nonzero().flatten())``.
+        """
+        return self.answers >= 0
+
+    # -- per-question metadata --------------------------------------------------------------------
+
+    @property
+    def annotations(self) -> dict[int, VqaAnnotation]:
+        """``{question_id: annotation}`` of these questions: ground truth for ``evaluate_vqa``."""
+        return dict(zip(self.question_ids, self.annotations_list))
+
+    @property
+    def answer_types(self) -> tuple[str, ...]:
+        return tuple(a.answer_type for a in self.annotations_list)
+
+    @property
+    def question_types(self) -> tuple[str, ...]:
+        return tuple(a.question_type for a in self.annotations_list)
+
+    @property
+    def human_answers(self) -> tuple[tuple[str, ...], ...]:
+        """The raw human answers (usually ten) of each question, as in the file."""
+        return tuple(a.answers for a in self.annotations_list)
+
+    @property
+    def question_image_ids(self) -> tuple[int, ...]:
+        return tuple(a.image_id for a in self.annotations_list)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.images.shape[-1])
+
+    @property
+    def max_question_len(self) -> int:
+        return int(self.questions.shape[1])
+
+    def summary(self) -> dict[str, Any]:
+        """Sizes and coverage for the training routine's ``start`` event (JSON-ready)."""
+        in_vocab = self.answers >= 0
+        by_type: dict[str, list[bool]] = {}
+        for answer_type, known in zip(self.answer_types, in_vocab.tolist()):
+            by_type.setdefault(answer_type, []).append(known)
+        words = int(self.lengths.sum())
+        return {
+            "split": self.split,
+            "questions": len(self),
+            "images": int(self.image_rows.unique().numel()),
+            "image_size": self.image_size,
+            "question_vocab_size": len(self.question_vocab),
+            "answer_vocab_size": len(self.answer_vocab),
+            # Coverage of the split the answer vocabulary was built from (training).
+            "answer_vocab_coverage": self.answer_vocab.coverage,
+            # Coverage of these questions (differs on a validation split).
+            "answer_coverage": _fraction(int(in_vocab.sum()), len(self)),
+            "answer_coverage_by_type": {t: _fraction(sum(v), len(v)) for t, v in sorted(by_type.items())},
+            "unanswerable_questions": int((~in_vocab).sum()),
+            "max_question_len": self.max_question_len,
+            "truncated_questions": int((self.token_counts > self.max_question_len).sum()),
+            "unknown_word_rate": _fraction(int((self.questions == UNK_ID).sum()), words),
+            "soft_score": self.soft_score,
+        }
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def _read_split(root: Path, split: str) -> list[VqaSample]:
+    """The split's questions joined with their annotations and image files."""
+    coco = CocoIndex.from_dataset_root(root, split)  # names the missing annotations/ files
+    questions_path, annotations_path = find_vqa_files(root, split)
+    places = "in vqa/, annotations/ or the root"
+    if questions_path is None:
+        raise DatasetError(
+            f"{root}: no VQA questions for split '{split}' "
+            f"(expected v2_OpenEnded_<source>_{split}_questions.json {places})"
+        )
+    if annotations_path is None:
+        raise DatasetError(
+            f"{root}: no VQA annotations (answers) for split '{split}' "
+            f"(expected v2_<source>_{split}_annotations.json {places}); training needs the answers"
+        )
+    dataset = VqaDataset.load(questions_path, annotations_path, coco=coco, require_images=True)
+    if not dataset.samples:
+        raise DatasetError(f"{questions_path}: no questions to train on")
+    return dataset.samples
+
+
+def _encode_questions(
+    token_lists: list[list[str]], vocab: Vocabulary, max_len: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Ids ``(N, T)`` padded with ``<pad>``, lengths, and the token counts before truncation.
+
+    An empty question (only punctuation, say) becomes one ``<unk>`` of length
+    1: packed RNNs refuse length 0, and "unknown question" is what it is.
+    """
+    ids = torch.full((len(token_lists), max_len), PAD_ID, dtype=torch.long)  # (N, T)
+    lengths = torch.empty(len(token_lists), dtype=torch.long)
+    counts = torch.tensor([len(tokens) for tokens in token_lists], dtype=torch.long)
+    for row, tokens in enumerate(token_lists):
+        encoded = vocab.encode(tokens, max_len=max_len) or [UNK_ID]
+        ids[row, : len(encoded)] = torch.tensor(encoded, dtype=torch.long)
+        lengths[row] = len(encoded)
+    return ids, lengths, counts
+
+
+class _AnswerLookup:
+    """Answer text -> class index (-1 if absent), normalising each distinct text once."""
+
+    def __init__(self, vocab: AnswerVocabulary):
+        self._vocab = vocab
+        self._cache: dict[str, int] = {}
+
+    def index(self, text: str) -> int:
+        found = self._cache.get(text)
+        if found is None:
+            position = self._vocab.index_of(normalize_answer(text))
+            found = self._cache[text] = -1 if position is None else position
+        return found
+
+
+def _soft_targets(
+    records: Sequence[VqaAnnotation], lookup: _AnswerLookup, soft_score: SoftScore
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sparse soft targets: ``(N, W)`` class indices padded with -1 and their scores."""
+    per_question: list[list[tuple[int, float]]] = []
+    for record in records:
+        # Count by class: answers that normalise alike ("Net", "net.") are one answer.
+        counts = Counter(lookup.index(answer) for answer in record.answers)
+        total = len(record.answers)
+        per_question.append(
+            [(cls, _score(count, total, soft_score)) for cls, count in sorted(counts.items()) if cls >= 0]
+        )
+    width = max((len(pairs) for pairs in per_question), default=0) or 1
+    classes = torch.full((len(records), width), -1, dtype=torch.long)  # (N, W)
+    scores = torch.zeros((len(records), width), dtype=torch.float32)  # (N, W)
+    for row, pairs in enumerate(per_question):
+        if pairs:
+            classes[row, : len(pairs)] = torch.tensor([cls for cls, _ in pairs])
+            scores[row, : len(pairs)] = torch.tensor([score for _, score in pairs])
+    return classes, scores
+
+
+def _score(count: int, total: int, soft_score: SoftScore) -> float:
+    """Soft score of an answer ``count`` of ``total`` humans gave."""
+    if soft_score == "min3":
+        return min(count / 3, 1.0)
+    # The official accuracy: leave each human answer out in turn; the other
+    # total - 1 answers hold count - 1 matches (left-out one matched) or count.
+    left_out_matching = count * min((count - 1) / 3, 1.0)
+    left_out_other = (total - count) * min(count / 3, 1.0)
+    return (left_out_matching + left_out_other) / total
+
+
+def _index_tensor(indices: Iterable[int] | torch.Tensor, length: int) -> torch.Tensor:
+    """``indices`` as a 1-D long tensor of positions in ``0..length-1`` (negatives count from the end)."""
+    if not isinstance(indices, torch.Tensor):
+        indices = list(indices)
+    rows = torch.as_tensor(indices, dtype=torch.long).reshape(-1)
+    if rows.numel() and (int(rows.min()) < -length or int(rows.max()) >= length):
+        raise IndexError(f"subset index out of range for {length} examples")
+    return rows % length if rows.numel() else rows
+
+
+def _check_index(index: int, length: int) -> int:
+    index = int(index)
+    if not -length <= index < length:
+        raise IndexError(f"index {index} out of range for {length} examples")
+    return index % length
+
+
+def _fraction(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
