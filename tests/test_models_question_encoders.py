@@ -1,0 +1,130 @@
+"""Question encoders: shapes, padding and lengths, word vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vqadesk.models.question_encoders import (
+    BagOfWords,
+    LstmQuestionEncoder,
+    TransformerQuestionEncoder,
+    attention_heads_for,
+    build_question_encoder,
+    sinusoidal_positions,
+)
+
+VOCAB = 30
+
+
+def make_encoders() -> dict[str, torch.nn.Module]:
+    torch.manual_seed(0)
+    return {
+        "bow": BagOfWords(vocab_size=VOCAB, embed_dim=8),
+        "bow_projected": BagOfWords(vocab_size=VOCAB, embed_dim=8, output_dim=5),
+        "lstm_all": LstmQuestionEncoder(vocab_size=VOCAB, embed_dim=8, hidden_dim=6),
+        "lstm_last": LstmQuestionEncoder(vocab_size=VOCAB, embed_dim=8, hidden_dim=6, states="last"),
+        "transformer_mean": TransformerQuestionEncoder(vocab_size=VOCAB, embed_dim=12, ff_dim=16),
+        "transformer_first": TransformerQuestionEncoder(
+            vocab_size=VOCAB, embed_dim=12, num_layers=1, ff_dim=16, pooling="first"
+        ),
+    }
+
+
+EXPECTED_DIMS = {
+    "bow": 8, "bow_projected": 5, "lstm_all": 2 * 2 * 6, "lstm_last": 6,
+    "transformer_mean": 12, "transformer_first": 12,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_DIMS))
+def test_output_shape_and_dim(name):
+    encoder = make_encoders()[name]
+    questions = torch.randint(4, VOCAB, (3, 7))
+    output = encoder(questions, torch.tensor([7, 4, 1]))
+    assert output.shape == (3, EXPECTED_DIMS[name]) == (3, encoder.output_dim)
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_DIMS))
+def test_padding_and_tokens_past_the_length_do_not_change_the_output(name):
+    encoder = make_encoders()[name].eval()
+    question = torch.tensor([[5, 9, 12, 7]])
+    alone = encoder(question, torch.tensor([4]))
+    padded = torch.tensor([[5, 9, 12, 7, 0, 0, 0], [6, 6, 6, 6, 6, 6, 6]])
+    in_batch = encoder(padded, torch.tensor([4, 7]))
+    garbage_after_length = torch.tensor([[5, 9, 12, 7, 13, 14, 3]])
+    ignored = encoder(garbage_after_length, torch.tensor([4]))
+    assert torch.allclose(in_batch[0], alone[0], atol=1e-5)
+    assert torch.allclose(ignored[0], alone[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["lstm_all", "lstm_last", "transformer_mean"])
+def test_order_matters_except_for_the_bag_of_words(name):
+    encoders = make_encoders()
+    forward, backward = torch.tensor([[5, 9, 12]]), torch.tensor([[12, 9, 5]])
+    lengths = torch.tensor([3])
+    bow = encoders["bow"]
+    assert torch.allclose(bow(forward, lengths), bow(backward, lengths))
+    encoder = encoders[name].eval()
+    assert not torch.allclose(encoder(forward, lengths), encoder(backward, lengths))
+
+
+def test_bag_of_words_is_the_mean_embedding():
+    encoder = BagOfWords(vocab_size=VOCAB, embed_dim=4)
+    output = encoder(torch.tensor([[5, 9, 0]]), torch.tensor([2]))
+    expected = (encoder.embedding.weight[5] + encoder.embedding.weight[9]) / 2
+    assert torch.allclose(output[0], expected)
+
+
+def test_lstm_all_states_are_hidden_and_cell_of_each_layer():
+    encoder = LstmQuestionEncoder(vocab_size=VOCAB, embed_dim=8, hidden_dim=6)
+    questions = torch.randint(4, VOCAB, (2, 5))
+    output = encoder(questions, torch.tensor([5, 5]))
+    _, (hidden, cell) = encoder.lstm(torch.tanh(encoder.embedding(questions)))
+    expected = torch.cat((hidden[0], cell[0], hidden[1], cell[1]), dim=1)
+    assert torch.allclose(output, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_DIMS))
+def test_an_empty_question_does_not_crash(name):
+    encoder = make_encoders()[name]
+    output = encoder(torch.tensor([[0, 0], [5, 6]]), torch.tensor([0, 2]))
+    assert torch.isfinite(output).all()
+
+
+def test_transformer_rejects_questions_longer_than_its_positions():
+    encoder = TransformerQuestionEncoder(vocab_size=VOCAB, embed_dim=12, max_len=4)
+    with pytest.raises(ValueError, match="exceed max_len 4"):
+        encoder(torch.ones(1, 5, dtype=torch.long), torch.tensor([5]))
+
+
+def test_init_embeddings_copies_vectors_and_keeps_pad_at_zero():
+    encoder = LstmQuestionEncoder(vocab_size=VOCAB, embed_dim=8, hidden_dim=6)
+    vectors = np.random.default_rng(0).normal(size=(VOCAB, 8)).astype(np.float32)
+    encoder.init_embeddings(vectors)
+    assert torch.allclose(encoder.embedding.weight[1:], torch.from_numpy(vectors[1:]))
+    assert encoder.embedding.weight[0].abs().sum() == 0
+    with pytest.raises(ValueError, match=r"do not fit the embedding \(30, 8\)"):
+        encoder.init_embeddings(vectors[:, :5])
+
+
+def test_sinusoidal_positions():
+    table = sinusoidal_positions(10, 6)
+    assert table.shape == (10, 6)
+    assert torch.allclose(table[0], torch.tensor([0.0, 1.0, 0.0, 1.0, 0.0, 1.0]))
+    assert torch.allclose(table[3, 0], torch.sin(torch.tensor(3.0)))
+    assert sinusoidal_positions(4, 5).shape == (4, 5)  # odd sizes work too
+
+
+def test_attention_heads_divide_the_width():
+    assert [attention_heads_for(d) for d in (300, 256, 30, 7)] == [6, 8, 6, 1]
+
+
+def test_build_question_encoder_names():
+    sizes = dict(vocab_size=VOCAB, embed_dim=12, hidden_dim=8, dropout=0.5, max_len=20)
+    kinds = {"bow": BagOfWords, "lstm": LstmQuestionEncoder, "transformer": TransformerQuestionEncoder}
+    for name, kind in kinds.items():
+        assert isinstance(build_question_encoder(name, **sizes), kind)
+    with pytest.raises(ValueError, match="unknown question encoder 'gru'"):
+        build_question_encoder("gru", **sizes)
