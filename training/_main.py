@@ -1,0 +1,29 @@
+"""What ``python -m training.vqa`` and ``python -m training.captioning`` share."""
+
+from __future__ import annotations
+
+import argparse
+
+from vqadesk.engine.routine import run_routine
+from vqadesk.engine.training_config import add_training_arguments, config_from_args
+from vqadesk.errors import VqadeskError
+
+
+def main(task: str, description: str, argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m training.{task}", description=description)
+    add_training_arguments(parser, "vqa" if task == "vqa" else "captioning")
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args, "vqa" if task == "vqa" else "captioning")
+    except VqadeskError as exc:  # an option value that cannot work: a usage error (exit 2)
+        parser.error(str(exc))
+
+    def events(stop):
+        # Imported here so --help and option errors answer before torch loads.
+        from vqadesk.engine.caption_task import CaptionTask
+        from vqadesk.engine.trainer import train
+        from vqadesk.engine.vqa_task import VqaTask
+
+        return train(config, VqaTask() if task == "vqa" else CaptionTask(), stop)
+
+    return run_routine(events)

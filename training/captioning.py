@@ -1,0 +1,14 @@
+"""Train a captioner: ``python -m training.captioning --data DIR --out DIR [options]``.
+
+One JSON event per line on stdout (start, step, epoch, checkpoint, done or
+error); human text and the progress bar on stderr. See docs/training.md.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from training._main import main
+
+if __name__ == "__main__":
+    sys.exit(main("captioning", "Train an LSTM/RNN captioner with soft attention on a COCO-style dataset."))

@@ -1,0 +1,130 @@
+"""Captioning as a training task: next-word prediction, validated with BLEU-4 and CIDEr-D.
+
+Data come from ``CaptionExamples`` (every image-caption pair one example);
+the model is ``vqadesk.models.Captioner``; the loss is the masked cross
+entropy with the doubly stochastic attention regulariser of "Show, Attend and
+Tell" (``caption_loss``). Validation decodes each validation image once with
+beam search and scores the captions against the references with the corpus
+BLEU-1..4 and CIDEr-D of ``vqadesk.metrics``; CIDEr-D picks the best checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from vqadesk.engine.caption_examples import CaptionExamples
+from vqadesk.engine.image_groups import ImageGroups
+from vqadesk.engine.training_config import TrainingConfig
+from vqadesk.engine.vqa_task import image_encoder_config
+from vqadesk.metrics import evaluate_captions
+from vqadesk.models import Captioner, CaptionerConfig, build_captioner, caption_loss
+from vqadesk.text.vocabulary import Vocabulary
+
+VALIDATION_BATCH = 64
+
+
+class _CaptionTrainingForward(nn.Module):
+    """Each image of the batch encoded once, its features shared by its captions;
+    the whole forward in one call so DistributedDataParallel sees every parameter."""
+
+    def __init__(self, captioner: Captioner):
+        super().__init__()
+        self.captioner = captioner
+
+    def forward(self, images, image_index, captions, lengths):
+        features = self.captioner.encode_images(images)[image_index]  # one row per caption
+        return self.captioner(features, captions, lengths)
+
+
+def decode_caption(vocab: Vocabulary, token_ids: list[int]) -> str:
+    return " ".join(vocab.decode(token_ids))
+
+
+class CaptionTask:
+    kind = "captioning"
+    metric_name = "CIDEr"
+
+    def __init__(self) -> None:
+        self.config: TrainingConfig | None = None
+        self.train_examples: CaptionExamples | None = None
+        self.train_set: ImageGroups | None = None  # what the loop samples: images
+        self.val_set: CaptionExamples | None = None
+
+    def load(self, config: TrainingConfig, metadata: dict[str, Any] | None) -> None:
+        self.config = config
+        vocab = None
+        if metadata is not None:  # resuming: the checkpoint's vocabulary, not a new one
+            vocab = Vocabulary.from_dict(metadata["word_vocabulary"], where="metadata.word_vocabulary")
+        train = CaptionExamples.from_dataset(
+            config.data, config.train_split, vocab=vocab, max_len=config.max_len, image_size=config.image_size
+        )
+        if config.overfit:
+            train = train.first(config.overfit)
+            self.val_set = train
+        else:
+            self.val_set = CaptionExamples.from_dataset(
+                config.data, config.val_split, vocab=train.vocab, max_len=config.max_len,
+                image_size=config.image_size,
+            )
+        self.train_examples = train
+        self.train_set = ImageGroups(train)
+
+    def summary(self) -> dict[str, Any]:
+        return {"train": self.train_examples.summary(), "val": self.val_set.summary(),
+                "validation_on": "train subset (--overfit)" if self.config.overfit else self.config.val_split}
+
+    def _model_config(self) -> CaptionerConfig:
+        c = self.config
+        return CaptionerConfig(
+            cell=c.model, attention=c.attention,
+            image_encoder=image_encoder_config(c, needs_grid=c.attention),
+            vocab_size=len(self.train_examples.vocab), embed_dim=c.embed_dim, hidden_dim=c.hidden_dim,
+            attention_dim=c.hidden_dim, dropout=c.dropout,
+            max_len=c.max_len - 2,  # words, without <start> and <end>
+        )
+
+    def model_config(self) -> dict[str, Any]:
+        return self._model_config().to_dict()
+
+    def build_model(self) -> nn.Module:
+        return build_captioner(self._model_config())
+
+    def training_module(self, model: nn.Module) -> nn.Module:
+        return _CaptionTrainingForward(model)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "word_vocabulary": self.train_examples.vocab.to_dict(),
+            "dataset": {"root": str(self.config.data), "train_split": self.config.train_split,
+                        "val_split": self.config.val_split},
+        }
+
+    def batch(self, indices: list[int], device: torch.device) -> dict[str, torch.Tensor]:
+        return {k: v.to(device, non_blocking=True) for k, v in self.train_set.batch(indices).items()}
+
+    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        output = model(batch["image"], batch["image_index"], batch["caption"], batch["length"])
+        return caption_loss(output, batch["caption"])
+
+    @torch.no_grad()
+    def validate(self, model: nn.Module, device: torch.device) -> dict[str, Any]:
+        images = self.val_set.unique_images()
+        was_training = model.training
+        model.eval()
+        candidates: dict[int, str] = {}
+        try:
+            for start in range(0, len(images), VALIDATION_BATCH):
+                rows = range(start, min(start + VALIDATION_BATCH, len(images)))
+                items = [images[i] for i in rows]
+                pixels = torch.stack([item["image"] for item in items]).to(device)
+                generated = model.generate(model.encode_images(pixels), beam_size=self.config.beam_size)
+                for item, captions in zip(items, generated):
+                    candidates[int(item["image_id"])] = decode_caption(self.val_set.vocab, captions[0].token_ids)
+        finally:
+            model.train(was_training)
+        references = {image_id: self.val_set.references(image_id) for image_id in candidates}
+        scores = evaluate_captions(references, candidates).scores()
+        return {**scores, "images": len(candidates)}
