@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -162,13 +161,19 @@ def test_sigterm_finishes_the_step_and_saves_last(shapes, tmp_path):
 @pytest.mark.slow
 def test_two_process_ddp_on_gloo(shapes, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          "-m", "training.vqa", *small_args(shapes, tmp_path), "--epochs", "1"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, env=env,
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,  # so a hang can be killed with all its worker processes
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    try:
+        out, err = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+    assert process.returncode == 0, err[-3000:]
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert events[0]["world_size"] == 2
     # Each of the two processes takes half of the 24 images (3 batches of 4) per epoch.
     assert events[0]["steps_per_epoch"] == 3

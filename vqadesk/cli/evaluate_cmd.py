@@ -16,8 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from vqadesk.errors import EvaluationError, list_ids
+
+if TYPE_CHECKING:  # the metrics load when a command runs, not for `vqadesk --help`
+    from vqadesk.metrics import CaptionEvaluation, VqaEvaluation
 
 _WORST_QUESTION_TYPES = 10
 
@@ -75,17 +79,28 @@ def run_vqa(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(evaluation.to_official_json()))
         return 0
-    print(f"VQA accuracy ({evaluation.rules} rules), {evaluation.num_questions} questions")
-    print(f"  overall  {evaluation.overall:6.2f}")
-    print("Per answer type:")
+    print(format_vqa_evaluation(evaluation))
+    return 0
+
+
+def format_vqa_evaluation(evaluation: VqaEvaluation) -> str:
+    """The readable table: overall, per answer type, the worst question types.
+
+    Shared with ``python -m training.evaluate``.
+    """
+    lines = [
+        f"VQA accuracy ({evaluation.rules} rules), {evaluation.num_questions} questions",
+        f"  overall  {evaluation.overall:6.2f}",
+        "Per answer type:",
+    ]
     for name, accuracy in evaluation.per_answer_type.items():
-        print(f"  {name:<24} {accuracy:6.2f}  ({evaluation.answer_type_counts[name]} questions)")
+        lines.append(f"  {name:<24} {accuracy:6.2f}  ({evaluation.answer_type_counts[name]} questions)")
     worst = sorted(evaluation.per_question_type.items(), key=lambda item: (item[1], item[0]))
     shown = worst[:_WORST_QUESTION_TYPES]
-    print(f"Worst question types ({len(shown)} of {len(worst)}):")
+    lines.append(f"Worst question types ({len(shown)} of {len(worst)}):")
     for name, accuracy in shown:
-        print(f"  {name:<24} {accuracy:6.2f}  ({evaluation.question_type_counts[name]} questions)")
-    return 0
+        lines.append(f"  {name:<24} {accuracy:6.2f}  ({evaluation.question_type_counts[name]} questions)")
+    return "\n".join(lines)
 
 
 # -- captions --------------------------------------------------------------------------------
@@ -142,7 +157,15 @@ def run_captions(args: argparse.Namespace) -> int:
         if evaluation.num_images < annotated:
             print(f"vqadesk: note: scored {coverage}", file=sys.stderr)
         return 0
-    print(f"Caption metrics on {coverage}")
-    for name, value in evaluation.scores().items():
-        print(f"  {name:<7} {value:.4f}")
+    print(format_caption_evaluation(evaluation, coverage))
     return 0
+
+
+def format_caption_evaluation(evaluation: CaptionEvaluation, coverage: str) -> str:
+    """The readable table of BLEU-1..4 and CIDEr-D; ``coverage`` says which images were scored.
+
+    Shared with ``python -m training.evaluate``.
+    """
+    lines = [f"Caption metrics on {coverage}"]
+    lines += [f"  {name:<7} {value:.4f}" for name, value in evaluation.scores().items()]
+    return "\n".join(lines)

@@ -26,6 +26,9 @@ COMMAND_MODULES = (
     "vqadesk.cli.gui_cmd",
     "vqadesk.cli.shapes_cmd",
     "vqadesk.cli.evaluate_cmd",
+    "vqadesk.cli.ask_cmd",
+    "vqadesk.cli.caption_cmd",
+    "vqadesk.cli.predict_cmd",
 )
 
 _TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")

@@ -66,7 +66,7 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
         _check_pixel_count(path, image.size, max_pixels)
         image.load()  # the first frame only, for animated files
         upright = _apply_exif_orientation(image)
-    return _to_rgb(path, upright)
+    return to_rgb(path, upright)
 
 
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
@@ -240,7 +240,7 @@ _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _HIGH_DEPTH_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 
 
-def _to_rgb(path: Path, image: Image.Image) -> Image.Image:
+def to_rgb(path: Path, image: Image.Image) -> Image.Image:
     """Any Pillow mode -> 8-bit RGB, transparency composited onto white."""
     mode = image.mode
     if mode == "RGB" and "transparency" not in image.info:
