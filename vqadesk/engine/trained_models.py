@@ -10,7 +10,7 @@ the wrong kind or missing metadata is one clear error naming the file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +62,18 @@ def _metadata(checkpoint: Checkpoint, key: str, path: str | Path) -> Any:
         raise CheckpointError(f"{path}: field 'metadata.{key}': missing", path=path) from None
 
 
+def _without_initial_weights(config):
+    """The checkpoint holds every weight: do not read the files the encoder was
+    initialised from when it was trained (ImageNet, another model's encoder),
+    which need not exist where the checkpoint is used."""
+    return replace(config, image_encoder=replace(config.image_encoder, weights="none"))
+
+
 def load_trained_vqa(path: str | Path, device: torch.device) -> TrainedVqa:
     checkpoint = _checked(path, "vqa", device)
     source = checkpoint.source or path
     config = VqaModelConfig.from_dict(checkpoint.model_config, source=source, where="model_config")
-    model = build_vqa_model(config)
+    model = build_vqa_model(_without_initial_weights(config))
     load_model_state(model, checkpoint)
     question_vocab = Vocabulary.from_dict(
         _metadata(checkpoint, "question_vocabulary", source), source=source, where="metadata.question_vocabulary"
@@ -81,7 +88,7 @@ def load_trained_captioner(path: str | Path, device: torch.device) -> TrainedCap
     checkpoint = _checked(path, "captioning", device)
     source = checkpoint.source or path
     config = CaptionerConfig.from_dict(checkpoint.model_config, source=source, where="model_config")
-    model = build_captioner(config)
+    model = build_captioner(_without_initial_weights(config))
     load_model_state(model, checkpoint)
     vocab = Vocabulary.from_dict(
         _metadata(checkpoint, "word_vocabulary", source), source=source, where="metadata.word_vocabulary"

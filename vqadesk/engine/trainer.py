@@ -101,6 +101,8 @@ def train(
 ) -> Iterator[Event]:
     started = time.perf_counter()
     out = Path(config.out)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)  # asked for by the user (--threads)
     device = pick_device(config.device)
     context = DistributedContext.from_env(device)
     device = context.device_for(device)

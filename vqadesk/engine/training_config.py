@@ -62,6 +62,7 @@ class TrainingConfig:
     max_len: int = 24  # question or caption length in tokens
     beam_size: int = 3  # captioning validation decoding
     log_interval_s: float = 2.0
+    threads: int | None = None  # torch CPU threads (None: torch's default)
 
     def __post_init__(self) -> None:
         checks = [
@@ -83,6 +84,7 @@ class TrainingConfig:
             (self.beam_size >= 1, "--beam-size must be at least 1"),
             (self.image_size >= 16, "--image-size must be at least 16"),
             (self.embed_dim >= 1 and self.hidden_dim >= 1, "--embed-dim and --hidden-dim must be positive"),
+            (self.threads is None or self.threads >= 1, "--threads must be at least 1"),
         ]
         if self.task == "vqa":
             checks.append((self.model in VQA_MODELS, f"--model must be one of {', '.join(VQA_MODELS)}"))
@@ -145,6 +147,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     add("--overfit", type=int, metavar="N", help="train on the first N examples only (sanity check)")
     add("--max-steps", type=int, metavar="N", help="stop after N optimisation steps")
     add("--patience", type=int, default=5, help="early stopping: epochs without validation improvement")
+    add("--threads", type=int, metavar="N",
+        help="CPU threads for torch (default: torch's choice); 1 is fastest for the small "
+        "Shapes models on a busy 2-core machine (see docs/training.md)")
     add("--log-interval", dest="log_interval_s", type=float, default=2.0, metavar="SECONDS",
         help="at most this long between step events")
 

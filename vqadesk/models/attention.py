@@ -1,21 +1,27 @@
-"""``attention``: "Show, Ask, Attend and Answer" (Kazemi & Elqursh, 2017), the default.
+"""``attention``: question-guided attention over a FiLM-conditioned grid, the default.
 
-A strong, simple relative of the stacked attention networks (Yang et al. 2016):
-the question looks at the image grid ``glimpses`` times in parallel, and the
-attended image vectors answer it together with the question.
+The attention is "Show, Ask, Attend and Answer" (Kazemi & Elqursh 2017), a
+simple, strong relative of stacked attention networks (Yang et al. 2016): the
+question looks at the image grid ``glimpses`` times in parallel. Before it
+looks, FiLM blocks (Perez et al. 2018) let the question scale and shift every
+cell's features; and since softmax attention averages and cannot count, the
+mean and max over all cells go to the classifier beside the glimpses.
 
-    grid (B, C, h, w) --L2 norm over C--> v                   question --LSTM--> q (B, H)
-    [v ; q tiled over h x w] --conv1x1, ReLU--> (B, A, h, w) --conv1x1--> (B, G, h, w)
-    softmax over the h*w cells                                 -> attention (B, G, h, w)
-    glimpse g = sum over cells of attention_g * v              -> (B, G*C)
-    [glimpses ; q] --MLP--> logits (B, K)
+    grid (B, C, h, w) --L2 norm, x10, conv1x1, ReLU--> x (B, D, h, w)   question --LSTM--> q (B, H)
+    FILM_BLOCKS x: x = x + ReLU(GroupNorm(conv1x1(x)) * (1 + gamma(q)) + beta(q))
+    x --conv1x1, ReLU, conv1x1--> (B, G, h, w) --softmax over h*w--> attention (B, G, h, w)
+    glimpse g = sum over cells of attention_g * x                  -> (B, G*D)
+    [glimpses ; mean and max of x over cells ; q] --MLP--> logits (B, K)
 
 The question encoder is the last LSTM layer's final hidden state (or the
 transformer's pooled output with ``question_encoder="transformer"``). The
 attention maps are returned for plotting; each sums to 1 over the grid.
+docs/models.md says why each part is there.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor, nn
@@ -24,9 +30,34 @@ from vqadesk.models.question_encoders import build_question_encoder
 from vqadesk.models.vqa_config import VqaModelConfig
 from vqadesk.models.vqa_model import VqaModel, VqaOutput, classifier_mlp, l2_normalise
 
+# Question-conditioned (FiLM) residual blocks between the image grid and the attention.
+FILM_BLOCKS = 2
+# L2-normalised features have entries ~1/sqrt(C); scale them back to ~1 for the convolutions.
+L2_SCALE = 10.0
+
+
+class FilmBlock(nn.Module):
+    """A FiLM residual block (Perez et al. 2018): a per-cell (1x1) convolution,
+    normalise, then the question scales and shifts every channel, ReLU, add the
+    input back. FiLM's 3x3 convolutions cost 9x more per question on a CPU;
+    positions are in the grid already (coordinate channels), so 1x1 suffices."""
+
+    def __init__(self, channels: int, question_dim: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel_size=1, bias=False)
+        # Per-example normalisation: unlike BatchNorm it behaves the same in
+        # training and evaluation, whatever questions share a batch.
+        self.norm = nn.GroupNorm(math.gcd(8, channels), channels, affine=False)
+        self.film = nn.Linear(question_dim, 2 * channels)
+
+    def forward(self, x: Tensor, question: Tensor) -> Tensor:
+        gamma, beta = self.film(question).chunk(2, dim=1)  # (B, D) each
+        y = self.norm(self.conv(x)) * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
+        return x + torch.relu(y)  # (B, D, h, w)
+
 
 class AttentionVqa(VqaModel):
-    """Question-guided soft attention over the image grid, ``glimpses`` maps."""
+    """Question-guided soft attention over a question-conditioned grid, ``glimpses`` maps."""
 
     def __init__(self, *, config: VqaModelConfig):
         super().__init__(config=config)
@@ -37,15 +68,17 @@ class AttentionVqa(VqaModel):
         )  # fmt: skip
         image_channels, _ = self.image_encoder.output_shape
         question_dim = self.question_encoder.output_dim
+        width = config.attention_dim
         self.dropout = nn.Dropout(config.dropout)
+        self.project = nn.Sequential(nn.Conv2d(image_channels, width, kernel_size=1), nn.ReLU(inplace=True))
+        self.film_blocks = nn.ModuleList(FilmBlock(width, question_dim) for _ in range(FILM_BLOCKS))
         self.attention = nn.Sequential(
-            nn.Conv2d(image_channels + question_dim, config.attention_dim, kernel_size=1),
+            nn.Conv2d(width, width, kernel_size=1),
             nn.ReLU(inplace=True),
-            nn.Dropout(config.dropout),
-            nn.Conv2d(config.attention_dim, config.glimpses, kernel_size=1),
+            nn.Conv2d(width, config.glimpses, kernel_size=1),
         )
         self.classifier = classifier_mlp(
-            in_dim=config.glimpses * image_channels + question_dim, hidden_dim=config.fusion_dim,
+            in_dim=(config.glimpses + 2) * width + question_dim, hidden_dim=config.fusion_dim,
             layers=config.mlp_layers, num_answers=config.num_answers, dropout=config.dropout,
         )  # fmt: skip
 
@@ -55,12 +88,17 @@ class AttentionVqa(VqaModel):
                 f"the attention model needs grid features (B, C, h, w), got {tuple(features.shape)}"
             )
         batch, _, height, width = features.shape
-        image = l2_normalise(features, dim=1)  # (B, C, h, w)
         question = self.question_encoder(questions.to(features.device), lengths)  # (B, Q)
-        tiled = question[:, :, None, None].expand(-1, -1, height, width)  # (B, Q, h, w)
-        scores = self.attention(self.dropout(torch.cat((image, tiled), dim=1)))  # (B, G, h, w)
+        grid = self.project(l2_normalise(features, dim=1) * L2_SCALE)  # (B, D, h, w)
+        for block in self.film_blocks:
+            grid = block(grid, question)  # (B, D, h, w), now about this question
+        scores = self.attention(grid)  # (B, G, h, w)
         weights = torch.softmax(scores.flatten(2), dim=2)  # (B, G, h*w), sums to 1 per glimpse
-        glimpses = torch.bmm(weights, image.flatten(2).transpose(1, 2))  # (B, G, C)
-        fused = self.dropout(torch.cat((glimpses.flatten(1), question), dim=1))  # (B, G*C + Q)
+        cells = grid.flatten(2)  # (B, D, h*w)
+        glimpses = torch.bmm(weights, cells.transpose(1, 2))  # (B, G, D): where it looked
+        # Softmax attention averages, so it cannot count; the mean and max over
+        # all cells of the question-conditioned grid keep "how many" and "is there".
+        pooled = torch.cat((cells.mean(dim=2), cells.amax(dim=2)), dim=1)  # (B, 2D)
+        fused = self.dropout(torch.cat((glimpses.flatten(1), pooled, question), dim=1))
         attention = weights.view(batch, -1, height, width)  # (B, G, h, w)
         return VqaOutput(logits=self.classifier(fused), attention=attention)
