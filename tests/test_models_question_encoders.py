@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from vqadesk.models.question_encoders import (
     BagOfWords,
     LstmQuestionEncoder,
     TransformerQuestionEncoder,
+    _runs_faster_by_length,
     attention_heads_for,
     build_question_encoder,
     sinusoidal_positions,
@@ -84,6 +86,30 @@ def test_lstm_all_states_are_hidden_and_cell_of_each_layer():
     _, (hidden, cell) = encoder.lstm(torch.tanh(encoder.embedding(questions)))
     expected = torch.cat((hidden[0], cell[0], hidden[1], cell[1]), dim=1)
     assert torch.allclose(output, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("states", ["all", "last"])
+def test_lstm_run_by_length_matches_the_packed_run(states):
+    """A large CPU batch runs the LSTM once per question length: same states, same gradients."""
+    torch.manual_seed(0)
+    encoder = LstmQuestionEncoder(vocab_size=VOCAB, embed_dim=8, hidden_dim=6, states=states)
+    lengths = torch.tensor([3, 7, 1, 0] * 40)  # 160 questions, 3 distinct lengths after clamping 0 -> 1
+    questions = torch.randint(4, VOCAB, (160, 9)) * (torch.arange(9) < lengths.unsqueeze(1))
+    embedded = torch.tanh(encoder.embedding(questions))
+    assert _runs_faster_by_length(embedded, lengths.clamp(min=1))
+    assert not _runs_faster_by_length(embedded[:40], lengths[:40].clamp(min=1))  # too few per length
+
+    by_length = encoder(questions, lengths)
+    by_length.square().sum().backward()
+    grads = [p.grad.clone() for p in encoder.parameters()]
+    encoder.zero_grad()
+    packed = pack_padded_sequence(embedded, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
+    _, (hidden, cell) = encoder.lstm(packed)
+    expected = hidden[-1] if states == "last" else torch.cat((hidden[0], cell[0], hidden[1], cell[1]), dim=1)
+    expected.square().sum().backward()
+    assert torch.allclose(by_length, expected, atol=1e-6)
+    for grad, parameter in zip(grads, encoder.parameters()):
+        assert torch.allclose(grad, parameter.grad, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", list(EXPECTED_DIMS))

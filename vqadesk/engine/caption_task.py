@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from vqadesk.engine.caption_examples import CaptionExamples
+from vqadesk.engine.evaluation import CAPTION_BATCH, caption_images, decode_caption  # noqa: F401 - re-exported
 from vqadesk.engine.image_groups import ImageGroups
 from vqadesk.engine.training_config import TrainingConfig
 from vqadesk.engine.vqa_task import image_encoder_config
@@ -23,7 +24,7 @@ from vqadesk.metrics import evaluate_captions
 from vqadesk.models import Captioner, CaptionerConfig, build_captioner, caption_loss
 from vqadesk.text.vocabulary import Vocabulary
 
-VALIDATION_BATCH = 64
+VALIDATION_BATCH = CAPTION_BATCH
 
 
 class _CaptionTrainingForward(nn.Module):
@@ -37,10 +38,6 @@ class _CaptionTrainingForward(nn.Module):
     def forward(self, images, image_index, captions, lengths):
         features = self.captioner.encode_images(images)[image_index]  # one row per caption
         return self.captioner(features, captions, lengths)
-
-
-def decode_caption(vocab: Vocabulary, token_ids: list[int]) -> str:
-    return " ".join(vocab.decode(token_ids))
 
 
 class CaptionTask:
@@ -109,22 +106,12 @@ class CaptionTask:
         output = model(batch["image"], batch["image_index"], batch["caption"], batch["length"])
         return caption_loss(output, batch["caption"])
 
-    @torch.no_grad()
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, Any]:
-        images = self.val_set.unique_images()
-        was_training = model.training
-        model.eval()
-        candidates: dict[int, str] = {}
-        try:
-            for start in range(0, len(images), VALIDATION_BATCH):
-                rows = range(start, min(start + VALIDATION_BATCH, len(images)))
-                items = [images[i] for i in rows]
-                pixels = torch.stack([item["image"] for item in items]).to(device)
-                generated = model.generate(model.encode_images(pixels), beam_size=self.config.beam_size)
-                for item, captions in zip(items, generated):
-                    candidates[int(item["image_id"])] = decode_caption(self.val_set.vocab, captions[0].token_ids)
-        finally:
-            model.train(was_training)
-        references = {image_id: self.val_set.references(image_id) for image_id in candidates}
+        val = self.val_set
+        candidates = caption_images(
+            model, val.vocab, val.images, val.image_ids, rows=val.unique_images().rows, device=device,
+            beam_size=self.config.beam_size, batch_size=VALIDATION_BATCH,
+        )  # fmt: skip
+        references = {image_id: val.references(image_id) for image_id in candidates}
         scores = evaluate_captions(references, candidates).scores()
         return {**scores, "images": len(candidates)}

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vqadesk.data.answer_vocabulary import AnswerVocabulary
+from vqadesk.engine.evaluation import VQA_BATCH, answer_questions
 from vqadesk.engine.image_groups import ImageGroups
 from vqadesk.engine.training_config import TrainingConfig
 from vqadesk.engine.vqa_examples import VqaExamples
@@ -30,7 +31,7 @@ from vqadesk.metrics import evaluate_vqa
 from vqadesk.models import ImageEncoderConfig, VqaModelConfig, build_vqa_model
 from vqadesk.text.vocabulary import Vocabulary
 
-VALIDATION_BATCH = 256
+VALIDATION_BATCH = VQA_BATCH
 
 
 def image_encoder_config(config: TrainingConfig, *, needs_grid: bool) -> ImageEncoderConfig:
@@ -138,21 +139,9 @@ class VqaTask:
         weights = targets[answerable] / totals[answerable].unsqueeze(1)
         return -(weights * log_probs).sum(dim=1).mean()
 
-    @torch.no_grad()
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, Any]:
         val = self.val_set
-        was_training = model.training
-        model.eval()
-        predictions: dict[int, str] = {}
-        try:
-            for start in range(0, len(val), VALIDATION_BATCH):
-                rows = list(range(start, min(start + VALIDATION_BATCH, len(val))))
-                batch = {k: v.to(device) for k, v in val.batch(rows).items()}
-                best = model(batch["image"], batch["question"], batch["length"]).logits.argmax(dim=1)
-                for row, index in zip(rows, best.tolist()):
-                    predictions[val.question_ids[row]] = val.answer_vocab.answer_of(index)
-        finally:
-            model.train(was_training)
+        predictions = answer_questions(model, val, val.answer_vocab, device=device, batch_size=VALIDATION_BATCH)
         result = evaluate_vqa(val.question_ids, val.annotations, predictions)
         return {"accuracy": result.overall, "per_answer_type": dict(result.per_answer_type),
                 "questions": len(val)}
