@@ -49,8 +49,8 @@ def test_opens_shapes_world_and_shows_first_image(qtbot, window, shapes_root):
     split = window.dataset.split("train")
     first = split.image_ids[0]
     assert window.viewer.boxes_count() == len(split.coco.objects(first))
-    assert window.details.captions.count() == len(split.coco.captions(first)) >= 5
-    assert window.details.questions.rowCount() == len(split.questions(first)) > 0
+    assert window.caption_panel.references.count() == len(split.coco.captions(first)) >= 5
+    assert window.ask_panel.questions.rowCount() == len(split.questions(first)) > 0
     # Thumbnails are made in the background for the visible rows.
     qtbot.waitUntil(lambda: browser.model.loaded_count() > 0, timeout=10000)
 
@@ -60,11 +60,11 @@ def test_selecting_another_image_and_split_updates_the_panels(qtbot, window, sha
     window.browser.select_row(3)
     split = window.dataset.split("train")
     wanted = split.coco.image(split.image_ids[3]).file_name
-    qtbot.waitUntil(lambda: wanted in window.details.header.text(), timeout=5000)
+    qtbot.waitUntil(lambda: wanted in window.image_info.text(), timeout=5000)
     window.browser.split_box.setCurrentText("val")
     val = window.dataset.split("val")
     wanted = val.coco.image(val.image_ids[0]).file_name
-    qtbot.waitUntil(lambda: wanted in window.details.header.text(), timeout=5000)
+    qtbot.waitUntil(lambda: wanted in window.image_info.text(), timeout=5000)
 
 
 def test_filter_by_category_and_id(qtbot, window, shapes_root):
@@ -159,8 +159,8 @@ def test_real_coco_photos_folder(qtbot, window, coco_real):
     assert 262148 in split.image_ids and 39769 in split.image_ids  # ids from both naming styles
     qtbot.waitUntil(lambda: window.viewer._pixmap_item is not None, timeout=10000)
     first = split.coco.image(split.image_ids[0])
-    assert first.file_name in window.details.header.text()
-    assert "640 × 425" in window.details.header.text()
-    assert window.details.no_questions.isVisibleTo(window.details)
-    assert not window.details.questions.isVisibleTo(window.details)
+    assert first.file_name in window.image_info.text()
+    assert "640 × 425" in window.image_info.text()
+    assert window.ask_panel.no_questions.isVisibleTo(window.ask_panel)
+    assert not window.ask_panel.questions.isVisibleTo(window.ask_panel)
     qtbot.waitUntil(lambda: window.browser.model.loaded_count() >= 10, timeout=15000)

@@ -145,13 +145,13 @@ def test_attention_model_overfits_a_small_batch():
     images, questions, lengths = random_batch(batch=16, seed=1)
     answers = torch.randint(0, 10, (16,), generator=torch.Generator().manual_seed(2))
     optimiser = torch.optim.Adam(vqa.parameters(), lr=3e-3)
-    for step in range(300):  # ~60 steps on this seed; the cap only bounds a regression's cost
+    for step in range(300):  # ~100 steps on this seed; the cap only bounds a regression's cost
         logits = vqa(images, questions, lengths).logits
         loss = F.cross_entropy(logits, answers)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        if loss.item() < 0.05 and (logits.argmax(dim=1) == answers).all():
+        if loss.item() < 0.01 and (logits.argmax(dim=1) == answers).all():
             break
     assert loss.item() < 0.05, f"no fit after {step + 1} steps"
     vqa.eval()  # BatchNorm's running statistics, not the batch's, must give the same answers

@@ -60,6 +60,7 @@ class CocoIndex:
         self._objects: dict[int, list[dict]] = {}
         self._read_sizes: dict[int, tuple[int, int]] = {}
         self._search_cache: dict[int, str] = {}  # lower-cased id, file name, categories, captions; built on first search
+        self._loose_paths: dict[int, Path] = {}  # from_files: each image's own path
 
         contents = [read_coco_file(path) for path in self._files]
         image_blocks = [c for c in contents if c.images is not None]
@@ -88,6 +89,19 @@ class CocoIndex:
         ids already taken. Sizes are read from the headers when asked for.
         """
         return cls((), image_dir=image_dir)
+
+    @classmethod
+    def from_files(cls, paths: Iterable[PathLike]) -> CocoIndex:
+        """Loose photos from anywhere (the app's "Dropped photos"): ids 1, 2, 3... in the order
+        given, each file found by its own path; a path given twice is one image."""
+        index = cls(())
+        for path in dict.fromkeys(Path(p) for p in paths):
+            image_id = len(index._images) + 1
+            index._images[image_id] = CocoImage(id=image_id, file_name=path.name)
+            index._loose_paths[image_id] = path
+        index._image_ids = tuple(index._images)
+        index._image_records = tuple(index._images.values())
+        return index
 
     @classmethod
     def from_dataset_root(cls, root: PathLike, split: str) -> CocoIndex:
@@ -152,6 +166,9 @@ class CocoIndex:
         Looks for the record's ``file_name`` in the image folder, then for any
         file named after the id in either COCO style (see ``coco_naming``).
         """
+        loose = self._loose_paths.get(image_id)
+        if loose is not None:
+            return loose if loose.is_file() else None
         if self._folder is None:
             return None
         record = self._images.get(image_id)
@@ -164,6 +181,8 @@ class CocoIndex:
             return path
         record = self._images.get(image_id)
         name = record.file_name if record else f"image {image_id}"
+        if image_id in self._loose_paths:
+            raise ImageLoadError(self._loose_paths[image_id], "image file not found")
         if self._folder is None:
             raise ImageLoadError(name, f"no image folder was given for {self._describe()}")
         raise ImageLoadError(
@@ -357,6 +376,8 @@ class CocoIndex:
     def _describe(self) -> str:
         if self._files:
             return ", ".join(str(path) for path in self._files)
+        if self._loose_paths:
+            return f"{len(self._loose_paths)} loose photos"
         return str(self._folder.folder) if self._folder else "empty COCO index"
 
     def __repr__(self) -> str:

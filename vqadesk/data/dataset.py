@@ -23,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 
 from vqadesk.data.coco import CocoIndex
+from vqadesk.data.shapes.detect import is_shapes_dataset
 from vqadesk.data.vqa import VqaAnnotation, VqaQuestion, read_vqa_annotations, read_vqa_questions
 from vqadesk.errors import VqadeskError
 
@@ -75,10 +76,21 @@ class Dataset:
     root: Path
     kind: str  # "coco" (COCO or Shapes layout) or "photos"
     splits: dict[str, DatasetSplit]
+    title: str | None = None  # shown instead of the folder's name (e.g. "Dropped photos")
 
     @property
     def name(self) -> str:
-        return self.root.name
+        return self.title or self.root.name
+
+    @cached_property
+    def is_shapes(self) -> bool:
+        """A Shapes world (the bundled models know nothing else), by its COCO files' header."""
+        return self.kind == "coco" and is_shapes_dataset(self.root)
+
+    @property
+    def is_loose_photos(self) -> bool:
+        """Photos opened one by one, not a folder: nothing to reopen at the next launch."""
+        return self.title is not None and DROPPED_SPLIT in self.splits
 
     @property
     def split_names(self) -> list[str]:
@@ -109,6 +121,51 @@ def open_dataset(path: str | Path) -> Dataset:
             f"{root}: no images found (expected a COCO folder with annotations/ or a folder of photos)"
         )
     return Dataset(root=root, kind="photos", splits={"photos": DatasetSplit("photos", coco)})
+
+
+DROPPED_SPLIT = "dropped photos"
+
+
+def open_coco_files(annotation_file: str | Path, image_dir: str | Path) -> Dataset:
+    """One split from an annotations file the user picked and the folder of its images.
+
+    The split's name comes from the file's (``captions_val2014.json`` -> ``val2014``);
+    the other annotation file of that split beside it (captions or instances)
+    and its VQA v2 files (in the same folder, ``vqa/`` or the folder above)
+    are read too. Any other name is one split called after the file.
+    """
+    annotation_file = Path(annotation_file).expanduser()
+    image_dir = Path(image_dir).expanduser()
+    if not annotation_file.is_file():
+        raise DatasetError(f"{annotation_file}: file not found")
+    if not image_dir.is_dir():
+        raise DatasetError(f"{image_dir}: image folder not found")
+    match = _ANNOTATION_FILE.match(annotation_file.name)
+    split = match["split"] if match else annotation_file.stem
+    files = [annotation_file]
+    if match:
+        for kind in ("captions", "instances"):
+            sibling = annotation_file.with_name(f"{kind}_{split}.json")
+            if sibling.is_file() and sibling != annotation_file:
+                files.append(sibling)
+    dataset_split = DatasetSplit(split, CocoIndex(files, image_dir=image_dir))
+    root = annotation_file.parent.parent if annotation_file.parent.name == "annotations" else annotation_file.parent
+    _attach_questions(dataset_split, *find_vqa_files(root, split))
+    return Dataset(root=root, kind="coco", splits={split: dataset_split})
+
+
+def open_photos(paths, name: str = "Dropped photos") -> Dataset:
+    """Loose photo files (dropped on the window, opened one by one) as a one-split dataset.
+
+    The files stay where they are; ``root`` is the first one's folder. Files
+    that are not photos by their name are the caller's to refuse first.
+    """
+    files = [Path(p).expanduser() for p in paths]
+    if not files:
+        raise DatasetError("no photos given")
+    coco = CocoIndex.from_files(files)
+    return Dataset(root=files[0].parent, kind="photos", splits={DROPPED_SPLIT: DatasetSplit(DROPPED_SPLIT, coco)},
+                   title=name)
 
 
 def discover_splits(root: Path) -> list[str]:
@@ -144,11 +201,14 @@ def _first(paths) -> Path | None:
 
 
 def _open_split(root: Path, split: str) -> DatasetSplit:
-    coco = CocoIndex.from_dataset_root(root, split)
-    dataset_split = DatasetSplit(split, coco)
-    questions_path, annotations_path = find_vqa_files(root, split)
+    dataset_split = DatasetSplit(split, CocoIndex.from_dataset_root(root, split))
+    _attach_questions(dataset_split, *find_vqa_files(root, split))
+    return dataset_split
+
+
+def _attach_questions(dataset_split: DatasetSplit, questions_path: Path | None, annotations_path: Path | None) -> None:
     if questions_path is None:
-        return dataset_split
+        return
     questions = read_vqa_questions(questions_path).questions
     annotations = read_vqa_annotations(annotations_path) if annotations_path else {}
     by_image: dict[int, list[QuestionRecord]] = {}
@@ -156,4 +216,3 @@ def _open_split(root: Path, split: str) -> DatasetSplit:
         record = QuestionRecord(question, annotations.get(question.question_id))
         by_image.setdefault(question.image_id, []).append(record)
     dataset_split.questions_by_image = by_image
-    return dataset_split

@@ -172,6 +172,16 @@ class Predictor:
         """The name of the captioner loaded now, or None."""
         return self._captioner.name if self._captioner else None
 
+    @property
+    def vqa_path(self) -> Path | None:
+        """The loaded VQA model's checkpoint ``.json`` file, or None."""
+        return Path(self._vqa.trained.path) if self._vqa else None
+
+    @property
+    def captioner_path(self) -> Path | None:
+        """The loaded captioner's checkpoint ``.json`` file, or None."""
+        return Path(self._captioner.trained.path) if self._captioner else None
+
     def load_vqa(self, name_or_path: str | os.PathLike[str] | None) -> str | None:
         """Load (or, with None, drop) the VQA model; return its display name.
 

@@ -37,6 +37,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from vqadesk import __version__
+from vqadesk.data.shapes.detect import is_shapes_dataset
 from vqadesk.engine.checkpoint import (
     Checkpoint,
     TrainingState,
@@ -170,6 +171,9 @@ def _train(config, task, stop, out, device, context, started) -> Iterator[Event]
         "vqadesk_version": __version__,
     }
 
+    # Which world the model learns: the app warns when a Shapes model is asked about a real photo.
+    domain = "shapes" if is_shapes_dataset(config.data) else "photos"
+
     def save(name: str, *, with_state: bool) -> Event:
         extra = {"batch_in_epoch": batch_in_epoch, "history": history, "best": best,
                  "stale_epochs": stale_epochs}
@@ -179,7 +183,7 @@ def _train(config, task, stop, out, device, context, started) -> Iterator[Event]
             rng=capture_rng_state(), extra=extra,
         ) if with_state else None
         metadata = task.metadata()
-        metadata.update(training_config=config.to_dict(), history=history, step=step, epoch=epoch,
+        metadata.update(training_config=config.to_dict(), domain=domain, history=history, step=step, epoch=epoch,
                         vqadesk_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         path = save_checkpoint(out, name, Checkpoint(
             kind=task.kind, model_config=task.model_config(), model_state=model.state_dict(),

@@ -1,5 +1,13 @@
-"""Start the desktop app: QApplication, settings, the main window, and the
-``--screenshot`` / ``--quit-after`` mode used by tests, docs and reviewers."""
+"""Start the desktop app: QApplication, theme, settings, the main window, and the
+``--screenshot`` / ``--quit-after`` mode used by tests, docs and reviewers.
+
+The window is shown before anything slow starts (torch is imported by the
+inference worker, the dataset opened in a pool thread). ``--screenshot``
+waits for the window's ``sig_ready`` (first image shown, models loaded),
+then asks the image's first dataset question and lets the answer, the
+caption and the thumbnails arrive before it saves the picture, so the
+screenshot shows every panel at work.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +18,14 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from vqadesk import __version__
+from vqadesk.gui.style import apply_theme
 from vqadesk.paths import user_data_dir
 
-# After the first image is on screen, give thumbnails a moment to fill in
+# After the first answer is on screen, give thumbnails a moment to fill in
 # before the screenshot is taken.
 SCREENSHOT_SETTLE_MS = 1200
+# The longest a screenshot waits for the first answer before it is taken anyway.
+SCREENSHOT_ANSWER_TIMEOUT_MS = 8000
 
 
 def open_settings() -> QSettings:
@@ -40,20 +51,17 @@ def run_gui(
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("vqadesk")
     app.setApplicationVersion(__version__)
+    settings = open_settings()
+    apply_theme(app, str(settings.value("view/theme", "system")))
 
     from vqadesk.gui.main_window import MainWindow
 
     # Screenshots always show the default 1280x800 layout, whatever the user
     # last resized the window to.
-    window = MainWindow(open_settings(), restore_geometry=screenshot is None)
+    window = MainWindow(settings, restore_geometry=screenshot is None)
     window.show()
-
-    start = dataset
-    if start is None:
-        last = window.settings.value("dataset/last")
-        start = last if isinstance(last, str) and Path(last).is_dir() else None
-    # Let the window paint first, then start opening the dataset.
-    QTimer.singleShot(0, lambda: window.open_dataset(start))
+    # Let the window paint first, then start the worker and open the dataset.
+    QTimer.singleShot(0, lambda: window.start(dataset))
 
     saved = {"done": False}
 
@@ -69,8 +77,18 @@ def run_gui(
         window.close()
         app.quit()
 
+    def show_an_answer() -> None:
+        """Ask the first dataset question about the image, then take the picture."""
+        panel = window.ask_panel
+        if panel.dataset_question_count() == 0 or window.inference.models is None:
+            QTimer.singleShot(SCREENSHOT_SETTLE_MS, finish)
+            return
+        panel.sig_answered.connect(lambda *_: QTimer.singleShot(SCREENSHOT_SETTLE_MS, finish))
+        QTimer.singleShot(SCREENSHOT_ANSWER_TIMEOUT_MS, finish)
+        panel.ask_dataset_question(0)
+
     if screenshot:
-        window.sig_ready.connect(lambda: QTimer.singleShot(SCREENSHOT_SETTLE_MS, finish))
+        window.sig_ready.connect(show_an_answer)
     if quit_after is not None:
         QTimer.singleShot(int(quit_after * 1000), finish)
     return app.exec()

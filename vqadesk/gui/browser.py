@@ -46,6 +46,7 @@ class ThumbnailModel(QAbstractListModel):
         self._ids: list[int] = []
         self._size = thumbnail_size
         self._icons: dict[int, QIcon] = {}
+        self._labels: dict[int, str] = {}  # shown instead of the id (dropped photos: their captions)
         self._pending: set[int] = set()
         self._tasks: dict[int, Task] = {}  # keep the Python side alive until done
         self._pool = QThreadPool(self)
@@ -58,9 +59,16 @@ class ThumbnailModel(QAbstractListModel):
         self.beginResetModel()
         if split is not self._split:
             self._icons.clear()
+            self._labels.clear()
         self._split = split
         self._ids = list(image_ids)
         self.endResetModel()
+
+    def set_labels(self, labels: dict[int, str]) -> None:
+        """Text under some thumbnails instead of their ids."""
+        self._labels = dict(labels)
+        if self._ids:
+            self.dataChanged.emit(self.index(0), self.index(len(self._ids) - 1), [Qt.ItemDataRole.DisplayRole])
 
     def image_id(self, row: int) -> int:
         return self._ids[row]
@@ -79,9 +87,10 @@ class ThumbnailModel(QAbstractListModel):
             return None
         image_id = self._ids[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return str(image_id)
+            return self._labels.get(image_id, str(image_id))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._split.coco.image(image_id).file_name
+            name = self._split.coco.image(image_id).file_name
+            return f"{name}\n{self._labels[image_id]}" if image_id in self._labels else name
         if role == Qt.ItemDataRole.DecorationRole:
             icon = self._icons.get(image_id)
             if icon is None:
@@ -186,6 +195,9 @@ class BrowserPanel(QWidget):
         self.split_box.addItems(dataset.split_names)
         self.split_box.blockSignals(False)
         self._on_split(self.split_box.currentText())
+
+    def set_labels(self, labels: dict[int, str]) -> None:
+        self.model.set_labels(labels)
 
     def select_row(self, row: int) -> None:
         if 0 <= row < self.model.rowCount():

@@ -1,28 +1,58 @@
-"""The main window: browser | viewer | details, with menus and a status bar.
+"""The main window: an Explore tab (browser | viewer | Ask, Caption, Compare, Models, History)
+and a Training tab, with menus, drag and drop and a status bar.
 
-Opening a dataset (and generating the Shapes world on first launch) and
-decoding images run in pool threads; the window is shown and responsive
-before any of it is done. ``sig_ready`` fires once the first image is on
-screen, which is when ``--screenshot`` takes its picture.
+Everything slow happens off the GUI thread: opening a dataset (and
+generating the Shapes world on first launch) and decoding images run in
+pool threads (``workers.Task``); model loading and inference run on the one
+inference worker (``inference.InferenceClient``), which imports torch itself
+so the window shows at once. ``sig_ready`` fires once the first image is on
+screen and the models have loaded (or failed to), which is when
+``--screenshot`` takes its picture.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool, Signal
-from PySide6.QtGui import QAction, QImage, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSplitter, QWidget
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from vqadesk import __version__
-from vqadesk.data.dataset import Dataset, DatasetSplit, open_dataset
+from vqadesk.data.dataset import Dataset, DatasetSplit, open_coco_files, open_dataset, open_photos
 from vqadesk.data.default_dataset import ensure_shapes_world
 from vqadesk.data.images import load_image
+from vqadesk.engine.model_cards import read_model_card
+from vqadesk.engine.model_registry import DEFAULT_CAPTIONER_NAME, DEFAULT_VQA_NAME
+from vqadesk.errors import VqadeskError
+from vqadesk.gui.ask_panel import AskPanel
 from vqadesk.gui.browser import BrowserPanel
-from vqadesk.gui.details import DetailsPanel
+from vqadesk.gui.caption_panel import CaptionPanel
+from vqadesk.gui.compare_panel import ComparePanel
+from vqadesk.gui.drops import classify_drop
+from vqadesk.gui.history_panel import HistoryPanel, history_entry
+from vqadesk.gui.image_context import ImageContext
+from vqadesk.gui.inference import InferenceClient
+from vqadesk.gui.models_panel import ModelsPanel
+from vqadesk.gui.overlay_bar import OverlayBar
 from vqadesk.gui.qimage import pil_to_qimage
+from vqadesk.gui.style import THEMES, apply_theme
+from vqadesk.gui.training_tab import TrainingTab
 from vqadesk.gui.viewer import ImageViewer
 from vqadesk.gui.workers import Task
+
+SIDE_TABS = ("Ask", "Caption", "Compare", "Models", "History")
 
 
 def _open_default_or(path: str | None) -> Dataset:
@@ -37,66 +67,346 @@ def _decode(path: Path) -> QImage:
 class MainWindow(QMainWindow):
     sig_ready = Signal()
     sig_dataset_changed = Signal(object)
+    sig_models_changed = Signal(object)  # LoadedModels
 
-    def __init__(self, settings: QSettings, parent: QWidget | None = None, *, restore_geometry: bool = True):
+    def __init__(
+        self,
+        settings: QSettings,
+        parent: QWidget | None = None,
+        *,
+        restore_geometry: bool = True,
+        device: str = "auto",
+    ):
         super().__init__(parent)
         self.settings = settings
         self.dataset: Dataset | None = None
+        self.context: ImageContext | None = None
+        self.dropped: list[Path] = []
+        self.dropped_captions: dict[str, object] = {}  # photo path -> CaptionPrediction
         self._pool = QThreadPool(self)
         self._tasks: set[Task] = set()
         self._image_request = 0
+        self._image_shown = False
+        self._models_settled = True  # until start() begins loading them (a window never started waits for none)
         self._ready_sent = False
+        self._started = False
+        self.last_notice: QMessageBox | None = None
         self.setWindowTitle("vqadesk")
         self.resize(1280, 800)
+        self.setAcceptDrops(True)
 
+        self.inference = InferenceClient(device, self)
         self.browser = BrowserPanel()
         self.viewer = ImageViewer()
-        self.details = DetailsPanel()
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        for widget in (self.browser, self.viewer, self.details):
-            splitter.addWidget(widget)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setStretchFactor(2, 2)
-        splitter.setSizes([380, 520, 380])
-        splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(splitter)
+        self.viewer.setAcceptDrops(False)  # drops go to the window (see eventFilter)
+        self.overlays = OverlayBar(self.viewer)
+        self.image_info = QLabel("Opening…")
+        self.image_info.setWordWrap(True)
+        self.image_info.setTextFormat(Qt.TextFormat.RichText)
+        viewer_box = QWidget()
+        viewer_layout = QVBoxLayout(viewer_box)
+        viewer_layout.setContentsMargins(0, 0, 0, 0)
+        viewer_layout.addWidget(self.image_info)
+        viewer_layout.addWidget(self.overlays)
+        viewer_layout.addWidget(self.viewer, 1)
+
+        self.ask_panel = AskPanel(self.inference)
+        self.caption_panel = CaptionPanel(self.inference)
+        self.compare_panel = ComparePanel(self.inference)
+        self.models_panel = ModelsPanel()
+        self.history_panel = HistoryPanel()
+        self.side_tabs = QTabWidget()
+        for panel, title in zip(
+            (self.ask_panel, self.caption_panel, self.compare_panel, self.models_panel, self.history_panel), SIDE_TABS
+        ):
+            self.side_tabs.addTab(panel, title)
+
+        self.explore_splitter = QSplitter(Qt.Orientation.Horizontal)
+        for widget in (self.browser, viewer_box, self.side_tabs):
+            self.explore_splitter.addWidget(widget)
+        self.explore_splitter.setStretchFactor(0, 2)
+        self.explore_splitter.setStretchFactor(1, 3)
+        self.explore_splitter.setStretchFactor(2, 3)
+        self.explore_splitter.setSizes([362, 448, 470])  # three thumbnail columns at 1280 px
+        self.explore_splitter.setChildrenCollapsible(False)
+
+        self.training_tab = TrainingTab(settings, self.inference)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.explore_splitter, "Explore")
+        self.tabs.addTab(self.training_tab, "Training")
+        self.tabs.setDocumentMode(True)
+        self.setCentralWidget(self.tabs)
+
+        self._build_status_bar()
         self._build_menus()
-        self.statusBar().showMessage("Starting…")
+        self._connect()
+        self._restore(restore_geometry)
+        for kind, name, path in self.models_panel.entries():
+            self._model_listed(kind, name, path)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)  # file drops anywhere in the window (eventFilter)
 
-        self.browser.image_selected.connect(self.show_image)
-        geometry = settings.value("window/geometry")
-        if restore_geometry and geometry is not None:
-            self.restoreGeometry(geometry)
+    # -- building ------------------------------------------------------------------------------
 
-    # -- menus -------------------------------------------------------------
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # indeterminate: "working"
+        self.busy.setMaximumWidth(120)
+        self.busy.setMaximumHeight(14)
+        self.busy.hide()
+        self.device_label = QLabel("device: starting…")
+        self.models_label = QLabel("models: loading…")
+        self.timing_label = QLabel("")
+        for widget in (self.busy, self.models_label, self.device_label, self.timing_label):
+            bar.addPermanentWidget(widget)
+        bar.showMessage("Starting…")
+
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        open_action = QAction("&Open dataset folder…", self, shortcut=QKeySequence.StandardKey.Open)
-        open_action.setToolTip("A COCO folder (annotations/ + images), a Shapes world or a folder of photos")
-        open_action.triggered.connect(self._choose_dataset)
-        shapes_action = QAction("Open the &Shapes world", self)
-        shapes_action.triggered.connect(lambda: self.open_dataset(None))
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        for action in (open_action, shapes_action):
+        actions = [
+            ("&Open dataset folder…", QKeySequence.StandardKey.Open, self._choose_dataset,
+             "A COCO folder (annotations/ + images), a Shapes world or a folder of photos"),
+            ("Open &COCO annotations file…", None, self._choose_coco_files,
+             "A captions_*.json or instances_*.json file, then the folder of its images"),
+            ("Open folder of &photos…", None, self._choose_dataset, "Any folder of JPEG/PNG photos"),
+            ("Open &image…", QKeySequence("Ctrl+Shift+O"), self._choose_image, "Open and caption one or more photos"),
+            ("Open the &Shapes world", None, lambda: self.open_dataset(None), "The built-in synthetic dataset"),
+        ]
+        for text, shortcut, slot, tip in actions:
+            action = QAction(text, self)
+            if shortcut is not None:
+                action.setShortcut(shortcut)
+            action.setStatusTip(tip)
+            action.triggered.connect(slot)
             file_menu.addAction(action)
         file_menu.addSeparator()
+        export = QAction("&Export history…", self, shortcut=QKeySequence("Ctrl+E"))
+        export.triggered.connect(self.history_panel.choose_export)
+        file_menu.addAction(export)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
 
         view_menu = self.menuBar().addMenu("&View")
-        self.boxes_action = QAction("Object &boxes", self, checkable=True, checked=True)
-        self.boxes_action.setShortcut(QKeySequence("B"))
-        self.boxes_action.toggled.connect(self.viewer.set_boxes_visible)
+        self.boxes_action = QAction("Object &boxes", self, checkable=True, checked=True, shortcut=QKeySequence("B"))
+        self.boxes_action.toggled.connect(self.overlays.boxes.setChecked)
+        self.overlays.boxes.toggled.connect(self.boxes_action.setChecked)
+        self.heatmap_action = QAction("&Attention heatmap", self, checkable=True, checked=True,
+                                      shortcut=QKeySequence("H"))
+        self.heatmap_action.toggled.connect(self.overlays.heatmap.setChecked)
+        self.overlays.heatmap.toggled.connect(self.heatmap_action.setChecked)
+        view_menu.addAction(self.boxes_action)
+        view_menu.addAction(self.heatmap_action)
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        self.theme_group = QActionGroup(self)
+        for theme in THEMES:
+            action = QAction(theme.capitalize() if theme != "system" else "Follow the system", self, checkable=True)
+            action.setData(theme)
+            action.triggered.connect(lambda _checked, t=theme: self.set_theme(t))
+            self.theme_group.addAction(action)
+            theme_menu.addAction(action)
+        view_menu.addSeparator()
         full_screen = QAction("&Full screen", self, checkable=True, shortcut=QKeySequence("F11"))
         full_screen.toggled.connect(lambda on: self.showFullScreen() if on else self.showNormal())
-        view_menu.addAction(self.boxes_action)
         view_menu.addAction(full_screen)
+        explore = QAction("E&xplore tab", self, shortcut=QKeySequence("Ctrl+1"))
+        explore.triggered.connect(lambda: self.tabs.setCurrentIndex(0))
+        training = QAction("&Training tab", self, shortcut=QKeySequence("Ctrl+2"))
+        training.triggered.connect(lambda: self.tabs.setCurrentIndex(1))
+        view_menu.addActions([explore, training])
+
+        models_menu = self.menuBar().addMenu("&Models")
+        open_checkpoint = QAction("&Open checkpoint…", self)
+        open_checkpoint.triggered.connect(self._open_checkpoint_dialog)
+        show_models = QAction("&Choose models…", self)
+        show_models.triggered.connect(lambda: self.show_side_tab("Models"))
+        models_menu.addActions([open_checkpoint, show_models])
 
         help_menu = self.menuBar().addMenu("&Help")
+        shortcuts = QAction("&Keyboard shortcuts", self, shortcut=QKeySequence("F1"))
+        shortcuts.triggered.connect(self._show_shortcuts)
         about = QAction("&About vqadesk", self)
         about.triggered.connect(self._about)
-        help_menu.addAction(about)
+        help_menu.addActions([shortcuts, about])
+
+        # Ctrl+Enter asks from anywhere in the window; Ctrl+Shift+C captions.
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, activated=self._ask_from_anywhere)
+        QShortcut(QKeySequence("Ctrl+Shift+C"), self, activated=self.caption_panel.generate)
+
+    def _connect(self) -> None:
+        self.browser.image_selected.connect(self.show_image)
+        self.inference.sig_ready.connect(self._engine_ready)
+        self.inference.sig_failed.connect(self._engine_failed)
+        self.inference.sig_models_changed.connect(self._models_changed)
+        self.inference.sig_busy_changed.connect(self.busy.setVisible)
+        self.inference.sig_job_finished.connect(self._job_finished)
+        self.ask_panel.sig_answered.connect(self._answered)
+        self.ask_panel.sig_pin_probe.connect(self._pin_probe)
+        self.caption_panel.sig_word_selected.connect(self._word_selected)
+        self.caption_panel.sig_captioned.connect(lambda *_: self._describe_heatmap())
+        self.models_panel.sig_use_model.connect(self.use_model)
+        self.models_panel.sig_model_added.connect(self._model_listed)
+        self.training_tab.sig_use_model.connect(self._use_trained_model)
+        self.overlays.sig_settings_changed.connect(self._save_view_settings)
+
+    def _restore(self, restore_geometry: bool) -> None:
+        settings = self.settings
+        if restore_geometry:
+            geometry = settings.value("window/geometry")
+            if geometry is not None:
+                self.restoreGeometry(geometry)
+            splitter = settings.value("window/explore_splitter")
+            if splitter is not None:
+                self.explore_splitter.restoreState(splitter)
+        self.overlays.colormap.setCurrentText(str(settings.value("view/colormap", self.overlays.colormap.currentText())))
+        self.overlays.opacity.setValue(_int(settings.value("view/opacity"), self.overlays.opacity.value()))
+        self.ask_panel.top_k.setValue(_int(settings.value("ask/top_k"), self.ask_panel.top_k.value()))
+        self.caption_panel.beam.setValue(_int(settings.value("caption/beam"), self.caption_panel.beam.value()))
+        self.caption_panel.auto.setChecked(str(settings.value("caption/auto", "true")).lower() == "true")
+        theme = str(settings.value("view/theme", "system"))
+        for action in self.theme_group.actions():
+            action.setChecked(action.data() == (theme if theme in THEMES else "system"))
+
+    # -- start-up --------------------------------------------------------------------------------
+
+    def start(self, dataset: str | None = None) -> None:
+        """Start the inference worker and open ``dataset`` (None: the last one, else the Shapes world)."""
+        if self._started:
+            return
+        self._started = True
+        self._models_settled = False
+        self.inference.start()
+        if dataset is None:
+            last = self.settings.value("dataset/last")
+            dataset = last if isinstance(last, str) and Path(last).is_dir() else None
+        self.open_dataset(dataset)
+
+    def _engine_ready(self, models) -> None:
+        self.device_label.setText(f"device: {models.device}")
+        self.statusBar().showMessage("Loading models…")
+        vqa = str(self.settings.value("models/vqa", DEFAULT_VQA_NAME))
+        captioner = str(self.settings.value("models/captioner", DEFAULT_CAPTIONER_NAME))
+        pending = {"vqa", "captioning"}
+
+        def settle(kind: str) -> None:
+            pending.discard(kind)
+            if not pending:
+                self._models_settled = True
+                self._maybe_ready()
+
+        def failed(kind: str, name: str, default: str, message: str) -> None:
+            if name != default:  # a remembered model went missing: fall back to the bundled one
+                self.statusBar().showMessage(f"Could not load {name} ({message}); using {default}")
+                self.inference.load_models(**{"vqa" if kind == "vqa" else "captioner": default},
+                                           on_done=lambda _m: settle(kind),
+                                           on_error=lambda m: (self._model_failed(kind, m), settle(kind)))
+                return
+            self._model_failed(kind, message)
+            settle(kind)
+
+        self.inference.load_models(vqa=vqa, on_done=lambda _m: settle("vqa"),
+                                   on_error=lambda m: failed("vqa", vqa, DEFAULT_VQA_NAME, m))
+        self.inference.load_models(captioner=captioner, on_done=lambda _m: settle("captioning"),
+                                   on_error=lambda m: failed("captioning", captioner, DEFAULT_CAPTIONER_NAME, m))
+
+    def _engine_failed(self, message: str) -> None:
+        self.device_label.setText("device: none")
+        self.models_label.setText("models: unavailable")
+        self.notify(f"The models cannot run:\n{message}\n\nBrowsing still works.", warning=True)
+        self._models_settled = True
+        self._maybe_ready()
+
+    def _model_failed(self, kind: str, message: str) -> None:
+        what = "VQA model" if kind == "vqa" else "captioner"
+        self.statusBar().showMessage(f"Could not load the {what}: {message}")
+        self.models_panel.show_message(f"Could not load the {what}: {message}", "error")
+
+    # -- models ------------------------------------------------------------------------------------
+
+    def use_model(self, kind: str, path: str) -> None:
+        """Load ``path`` as the active VQA model (kind "vqa") or captioner."""
+        what = "VQA model" if kind == "vqa" else "captioner"
+        self.statusBar().showMessage(f"Loading the {what} {path}…")
+        key = "vqa" if kind == "vqa" else "captioner"
+        self.inference.load_models(
+            **{key: path},
+            on_done=lambda _m: self.statusBar().showMessage(f"{what} loaded: {Path(path).name}", 5000),
+            on_error=lambda message: self._model_failed(kind, message),
+        )
+
+    def _use_trained_model(self, kind: str, path: str) -> None:
+        if self.models_panel.open_checkpoint(path):
+            self.use_model(kind, path)
+            self.tabs.setCurrentIndex(0)
+            self.show_side_tab("Ask" if kind == "vqa" else "Caption")
+
+    def _models_changed(self, models) -> None:
+        self.models_label.setText(f"VQA: {_short(models.vqa)} · captions: {_short(models.captioner)}")
+        self.device_label.setText(f"device: {models.device}")
+        for kind, path in (("vqa", models.vqa_path), ("captioning", models.captioner_path)):
+            self.models_panel.set_active(kind, str(path) if path else None, models.device)
+        if models.vqa_path is not None:
+            self.settings.setValue("models/vqa", str(models.vqa) if models.vqa else "")
+            try:
+                card = read_model_card(models.vqa_path)
+            except (VqadeskError, OSError):
+                card = None
+            self.ask_panel.shapes_only_model = models.vqa if card is not None and card.knows_only_shapes else None
+            self.compare_panel.add_model(_short(models.vqa), str(models.vqa_path), checked=True)
+        if models.captioner:
+            self.settings.setValue("models/captioner", str(models.captioner))
+        self.sig_models_changed.emit(models)
+
+    def _model_listed(self, kind: str, name: str, path: str) -> None:
+        if kind == "vqa":
+            self.compare_panel.add_model(name, path)
+
+    def _open_checkpoint_dialog(self) -> None:
+        self.show_side_tab("Models")
+        self.models_panel._choose_file()
+
+    def _job_finished(self, channel: str, seconds: float) -> None:
+        if channel in ("ask", "caption", "compare", "caption-dropped"):
+            self.timing_label.setText(f"last {channel}: {seconds * 1000:.0f} ms")
+
+    # -- datasets ---------------------------------------------------------------------------------
+
+    def open_dataset(self, path: str | None) -> None:
+        """Open ``path`` (None: the built-in Shapes world) in the background."""
+        what = path or "the Shapes world (generated on first launch)"
+        self.statusBar().showMessage(f"Opening {what}…")
+        self._run(Task(_open_default_or, path), self._dataset_opened, self._dataset_failed)
+
+    def open_coco_files(self, annotation_file: str, image_dir: str) -> None:
+        self.statusBar().showMessage(f"Opening {annotation_file}…")
+        self._run(Task(open_coco_files, annotation_file, image_dir), self._dataset_opened, self._dataset_failed)
+
+    def _dataset_opened(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        if not dataset.is_loose_photos:
+            self.settings.setValue("dataset/last", str(dataset.root))
+            self.training_tab.set_dataset(str(dataset.root))
+        self.setWindowTitle(f"vqadesk — {dataset.name}")
+        self.browser.set_dataset(dataset)
+        splits = ", ".join(
+            f"{name}: {len(s.image_ids):,} images, {s.question_count:,} questions" for name, s in dataset.splits.items()
+        )
+        self.statusBar().showMessage(f"{dataset.name} — {splits}", 10000)
+        questions = [r.text for s in dataset.splits.values() for records in s.questions_by_image.values() for r in records]
+        self.ask_panel.set_completions(questions)
+        self.sig_dataset_changed.emit(dataset)
+
+    def _dataset_failed(self, message: str) -> None:
+        self.statusBar().showMessage("Could not open the dataset")
+        self.viewer.show_message(f"Could not open the dataset:\n{message}")
+        self.image_info.setText("No dataset open — use File → Open dataset folder…")
+        self._image_shown = True
+        self._maybe_ready()
 
     def _choose_dataset(self) -> None:
         start = str(self.dataset.root) if self.dataset else str(Path.home())
@@ -104,73 +414,243 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_dataset(folder)
 
-    def _about(self) -> None:
-        import PySide6
-
-        QMessageBox.about(
-            self,
-            "About vqadesk",
-            f"<b>vqadesk {__version__}</b><br>Visual question answering and captioning "
-            f"on COCO-style data.<br>PySide6 {PySide6.__version__}",
+    def _choose_coco_files(self) -> None:
+        start = str(self.dataset.root) if self.dataset else str(Path.home())
+        annotation_file, _ = QFileDialog.getOpenFileName(
+            self, "COCO annotations file (captions_*.json or instances_*.json)", start, "COCO JSON (*.json)"
         )
+        if not annotation_file:
+            return
+        image_dir = QFileDialog.getExistingDirectory(self, "Folder of its images", str(Path(annotation_file).parent))
+        if image_dir:
+            self.open_coco_files(annotation_file, image_dir)
 
-    # -- datasets ----------------------------------------------------------
-    def open_dataset(self, path: str | None) -> None:
-        """Open ``path`` (None: the built-in Shapes world) in the background."""
-        what = path or "the Shapes world (generated on first launch)"
-        self.statusBar().showMessage(f"Opening {what}…")
-        self._run(Task(_open_default_or, path), self._dataset_opened, self._dataset_failed)
-
-    def _dataset_opened(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-        self.settings.setValue("dataset/last", str(dataset.root))
-        self.setWindowTitle(f"vqadesk — {dataset.name}")
-        self.browser.set_dataset(dataset)
-        splits = ", ".join(
-            f"{name}: {len(s.image_ids):,} images, {s.question_count:,} questions"
-            for name, s in dataset.splits.items()
+    def _choose_image(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Open photos", str(Path.home()), "Images (*.jpg *.jpeg *.png *.bmp *.gif *.webp *.tif *.tiff)"
         )
-        self.statusBar().showMessage(f"{dataset.root} — {splits}")
-        self.sig_dataset_changed.emit(dataset)
+        if files:
+            self.handle_drop(files)
 
-    def _dataset_failed(self, message: str) -> None:
-        self.statusBar().showMessage("Could not open the dataset")
-        self.viewer.show_message(f"Could not open the dataset:\n{message}")
-        self.details.clear("No dataset open — use File → Open dataset folder…")
-        self._send_ready()
+    # -- images -------------------------------------------------------------------------------------
 
-    # -- images ------------------------------------------------------------
     def show_image(self, image_id: int) -> None:
         split = self.browser.split
-        if split is None:
+        if split is None or self.dataset is None:
             return
         self._image_request += 1
         request = self._image_request
-        self.details.show_image(split, image_id)
         try:
             path = split.coco.image_path(image_id)
-        except Exception as exc:  # noqa: BLE001 - a VqadeskError naming the file
+        except VqadeskError as exc:  # names the missing file
+            self.context = None
+            for panel in (self.ask_panel, self.caption_panel, self.compare_panel):
+                panel.set_image(None)
             self.viewer.show_message(str(exc))
-            self._send_ready()
+            self._image_shown = True
+            self._maybe_ready()
             return
+        self.context = ImageContext(path=path, image_id=image_id, split=split, is_shapes=self.dataset.is_shapes)
+        self._show_image_info(split, image_id)
+        self.ask_panel.set_image(self.context)
+        self.compare_panel.set_image(self.context)
+        dropped = self.dropped_captions.get(str(path))
+        if dropped is not None and self.dataset.is_loose_photos:
+            auto = self.caption_panel.auto.isChecked()
+            self.caption_panel.auto.setChecked(False)  # already captioned: show it, don't recompute
+            self.caption_panel.set_image(self.context)
+            self.caption_panel.auto.setChecked(auto)
+            self.caption_panel.show_prediction(self.context, dropped)
+        else:
+            self.caption_panel.set_image(self.context)
         self._run(
             Task(_decode, path),
             lambda image, r=request, s=split, i=image_id: self._image_decoded(r, s, i, image),
             lambda message, r=request: self._image_failed(r, message),
         )
 
+    def _show_image_info(self, split: DatasetSplit, image_id: int) -> None:
+        from collections import Counter
+
+        image = split.coco.image(image_id)
+        objects = split.coco.objects(image_id)
+        try:
+            width, height = split.coco.image_size(image_id)
+            size = f"{width} × {height}"
+        except VqadeskError:
+            size = "unreadable file"
+        counts = Counter(obj.category_name for obj in objects)
+        summary = ", ".join(f"{name} × {n}" for name, n in sorted(counts.items())) or "no annotated objects"
+        self.image_info.setText(f"<b>{image.file_name}</b> · id {image_id} · {size} · {split.name} · {summary}")
+
     def _image_decoded(self, request: int, split: DatasetSplit, image_id: int, image: QImage) -> None:
         if request != self._image_request:
             return  # a newer selection superseded this one
-        self.viewer.show_image(image, split.coco.objects(image_id))
-        self._send_ready()
+        self.viewer.show_image(image, list(split.coco.objects(image_id)))
+        self._describe_heatmap()
+        self._image_shown = True
+        self._maybe_ready()
 
     def _image_failed(self, request: int, message: str) -> None:
         if request == self._image_request:
             self.viewer.show_message(message)
-            self._send_ready()
+            self._image_shown = True
+            self._maybe_ready()
 
-    # -- plumbing ----------------------------------------------------------
+    # -- results on the image ------------------------------------------------------------------------
+
+    def _answered(self, prediction, context: ImageContext) -> None:
+        self.history_panel.add(history_entry(prediction, context))
+        self.compare_panel.set_question(prediction.question)
+        if context is self.context:
+            label = f"VQA: “{prediction.question}” → {prediction.best.text} ({prediction.best.prob * 100:.0f}%)"
+            self.viewer.show_heatmap(prediction.attention, label)
+            self._describe_heatmap()
+
+    def _word_selected(self, attention, label: str) -> None:
+        self.viewer.show_heatmap(attention, f"Caption word {label}")
+        self._describe_heatmap()
+
+    def _describe_heatmap(self) -> None:
+        if self.viewer.has_heatmap():
+            self.overlays.describe(f"Heatmap — {self.viewer.heatmap_label}")
+        else:
+            self.overlays.describe("Ask a question or click a caption word to see where the model looked.")
+
+    def _pin_probe(self, image_path: str, question: str) -> None:
+        self.training_tab.set_probe(image_path, question)
+        self.statusBar().showMessage(f"Pinned for the Training tab's probe: “{question}”", 8000)
+
+    def _ask_from_anywhere(self) -> None:
+        self.tabs.setCurrentIndex(0)
+        self.show_side_tab("Ask")
+        self.ask_panel.ask(self.ask_panel.question_edit.text())
+
+    def show_side_tab(self, title: str) -> None:
+        self.side_tabs.setCurrentIndex(SIDE_TABS.index(title))
+
+    # -- drag and drop -------------------------------------------------------------------------------
+
+    def handle_drop(self, paths: list[str]) -> None:
+        """Open dropped folders as datasets; add dropped photos to "Dropped photos" and caption them."""
+        items = classify_drop(paths)
+        if items.refused:
+            self.notify(items.refusal_message())
+            self.statusBar().showMessage(items.refused[0], 10000)
+        if items.folders:
+            self.open_dataset(str(items.folders[0]))
+            return
+        if not items.photos:
+            return
+        new = [p for p in items.photos if p not in self.dropped]
+        self.dropped.extend(new)
+        first = items.photos[0]
+        try:
+            dataset = open_photos(self.dropped)
+        except VqadeskError as exc:
+            self.statusBar().showMessage(str(exc))
+            return
+        self._dataset_opened(dataset)
+        split = next(iter(dataset.splits.values()))
+        self.browser.select_row(self.dropped.index(first))
+        self.show_side_tab("Caption")
+        self.caption_dropped([str(p) for p in new], split)
+
+    def caption_dropped(self, paths: list[str], split: DatasetSplit) -> None:
+        if not paths:
+            return
+        beam = self.caption_panel.beam.value()
+
+        def done(predictions) -> None:
+            for path, prediction in zip(paths, predictions):
+                self.dropped_captions[path] = prediction
+            self.browser.set_labels({i: self.dropped_captions[str(split.coco.image_path(i))].best.text
+                                     for i in split.image_ids if str(split.coco.image_path(i)) in self.dropped_captions})
+            if self.context is not None and str(self.context.path) in self.dropped_captions:
+                self.caption_panel.show_prediction(self.context, self.dropped_captions[str(self.context.path)])
+            self.statusBar().showMessage(f"Captioned {len(paths)} dropped photo(s)", 8000)
+
+        self.statusBar().showMessage(f"Captioning {len(paths)} dropped photo(s)…")
+        self.inference.submit("caption-dropped", lambda pool: pool.caption_many(paths, beam_size=beam), done,
+                              lambda message: self.statusBar().showMessage(message))
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+            paths = [url.toLocalFile() or url.toString() for url in event.mimeData().urls()]
+            QTimer.singleShot(0, lambda: self.handle_drop(paths))  # after the drag has ended
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        # Text fields accept drops of text (a file's path) themselves; a drop of
+        # files anywhere in this window opens them instead.
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop) and isinstance(watched, QWidget):
+            if watched.window() is self and event.mimeData().hasUrls():
+                if kind == QEvent.Type.Drop:
+                    self.dropEvent(event)
+                else:
+                    event.acceptProposedAction()
+                return True
+        return super().eventFilter(watched, event)
+
+    def notify(self, text: str, *, warning: bool = False) -> QMessageBox:
+        """A message box that does not block the event loop (nor tests): shown with ``open``."""
+        box = QMessageBox(QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Information,
+                          "vqadesk", text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.last_notice = box
+        return box
+
+    # -- looks --------------------------------------------------------------------------------------
+
+    def set_theme(self, theme: str) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            apply_theme(app, theme)
+        self.settings.setValue("view/theme", theme)
+        for action in self.theme_group.actions():
+            action.setChecked(action.data() == theme)
+
+    def _save_view_settings(self) -> None:
+        self.settings.setValue("view/colormap", self.overlays.colormap.currentText())
+        self.settings.setValue("view/opacity", self.overlays.opacity.value())
+
+    def _show_shortcuts(self) -> None:
+        QMessageBox.information(
+            self, "Keyboard shortcuts",
+            "Ctrl+O  open a dataset folder\nCtrl+Shift+O  open photos\nEnter / Ctrl+Enter  ask\n"
+            "↑ / ↓  question history\nCtrl+Shift+C  caption\nCtrl+E  export the history\n"
+            "B  object boxes\nH  attention heatmap\nCtrl+1 / Ctrl+2  Explore / Training\nF11  full screen\n"
+            "Wheel  zoom · drag  pan · double-click  fit",
+        )
+
+    def _about(self) -> None:
+        import sys
+
+        import pyqtgraph
+        import PySide6
+
+        torch = sys.modules.get("torch")  # imported by the worker; never imported here just for this
+        device = self.inference.models.device if self.inference.models else "not started"
+        QMessageBox.about(
+            self, "About vqadesk",
+            f"<b>vqadesk {__version__}</b><br>Visual question answering and image captioning on COCO-style data."
+            f"<br><br>Python {sys.version.split()[0]} · PySide6 {PySide6.__version__} · "
+            f"pyqtgraph {pyqtgraph.__version__} · torch {torch.__version__ if torch else '(not loaded yet)'}"
+            f"<br>Device: {device}",
+        )
+
+    # -- plumbing -----------------------------------------------------------------------------------
+
     def _run(self, task: Task, on_done, on_fail) -> None:
         self._tasks.add(task)
         task.signals.finished.connect(on_done)
@@ -179,14 +659,47 @@ class MainWindow(QMainWindow):
         task.signals.failed.connect(lambda _m, t=task: self._tasks.discard(t))
         self._pool.start(task)
 
-    def _send_ready(self) -> None:
-        if not self._ready_sent:
+    def _maybe_ready(self) -> None:
+        if not self._ready_sent and self._image_shown and self._models_settled:
             self._ready_sent = True
             self.sig_ready.emit()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self.training_tab.is_running():
+            answer = QMessageBox.question(
+                self, "vqadesk",
+                "A training run is still going. Stop it (it saves its last checkpoint) and quit?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
         self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/explore_splitter", self.explore_splitter.saveState())
+        self.settings.setValue("ask/top_k", self.ask_panel.top_k.value())
+        self.settings.setValue("caption/beam", self.caption_panel.beam.value())
+        self.settings.setValue("caption/auto", "true" if self.caption_panel.auto.isChecked() else "false")
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        self.training_tab.shutdown()
+        self.inference.shutdown()
+        self.caption_panel.shutdown()
         self.browser.model.shutdown()
         self._pool.clear()
         self._pool.waitForDone(3000)
+        self.settings.sync()
         super().closeEvent(event)
+
+
+def _short(name: str | None) -> str:
+    if not name:
+        return "none"
+    path = Path(name)
+    return f"{path.parent.name}/{path.stem}" if path.stem in ("best", "last") else path.stem if path.suffix else name
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default

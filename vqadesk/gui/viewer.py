@@ -1,9 +1,20 @@
-"""The image viewer: fit, zoom (wheel), pan (drag) and object-box overlays."""
+"""The image viewer: fit, zoom (wheel), pan (drag) and overlays.
+
+Overlays, each toggled on its own: object boxes from instances annotations,
+and one attention heatmap -- where the VQA model looked for the last answer,
+or where the captioner looked for the word the user clicked. A map covers
+what the model saw: ``fit_square`` crops the image's centre square, so the
+map is laid over that square, smoothly upsampled from its grid (8 x 8 for
+the Shapes CNN), coloured by a perceptual colour map and shown with the
+user's opacity. Maps are scaled to their own maximum: they show where the
+model looked most, not absolute values (each sums to 1 over the grid).
+"""
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPixmapItem,
@@ -21,6 +32,26 @@ from vqadesk.data.coco import CocoObject
 BOX_LINE = QColor(255, 255, 255)
 BOX_OUTLINE = QColor(0, 0, 0, 200)
 LABEL_BACKGROUND = QColor(0, 0, 0, 170)
+HEATMAP_COLORMAPS = ("inferno", "viridis", "turbo", "CET-L4")
+DEFAULT_COLORMAP = "inferno"
+DEFAULT_OPACITY = 0.6
+
+
+def colour_lookup(name: str) -> np.ndarray:
+    """``(256, 3) uint8`` colours of one of pyqtgraph's bundled colour maps."""
+    import pyqtgraph as pg
+
+    return pg.colormap.get(name).getLookupTable(nPts=256, alpha=False).astype(np.uint8)
+
+
+def heatmap_image(grid: np.ndarray, lookup: np.ndarray) -> QImage:
+    """A small RGB QImage of ``grid`` (h, w), scaled to its maximum, through ``lookup``."""
+    values = np.asarray(grid, dtype=np.float64)
+    top = values.max() if values.size else 0.0
+    scaled = values / top if top > 0 else np.zeros_like(values)
+    rgb = np.ascontiguousarray(lookup[np.clip((scaled * 255).round().astype(int), 0, 255)])  # (h, w, 3)
+    height, width = values.shape
+    return QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
 class ImageViewer(QGraphicsView):
@@ -39,12 +70,22 @@ class ImageViewer(QGraphicsView):
         self._fit = True
         self._boxes_visible = True
         self._message: QGraphicsSimpleTextItem | None = None
+        self._heatmap_item: QGraphicsPixmapItem | None = None
+        self._heatmap_grid: np.ndarray | None = None
+        self._heatmap_visible = True
+        self._opacity = DEFAULT_OPACITY
+        self._colormap = DEFAULT_COLORMAP
+        self._lookup: np.ndarray | None = None
+        self.heatmap_label = ""
 
     def show_image(self, image: QImage, objects: list[CocoObject]) -> None:
         scene = self.scene()
         scene.clear()
         self._box_items = []
         self._message = None
+        self._heatmap_item = None
+        self._heatmap_grid = None
+        self.heatmap_label = ""
         self._pixmap_item = scene.addPixmap(QPixmap.fromImage(image))
         self._pixmap_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         scene.setSceneRect(QRectF(0, 0, image.width(), image.height()))
@@ -58,6 +99,9 @@ class ImageViewer(QGraphicsView):
         scene.clear()
         self._pixmap_item = None
         self._box_items = []
+        self._heatmap_item = None
+        self._heatmap_grid = None
+        self.heatmap_label = ""
         self._message = scene.addSimpleText(text)
         self._message.setBrush(QBrush(QColor(230, 230, 230)))
         scene.setSceneRect(self._message.boundingRect().adjusted(-20, -20, 20, 20))
@@ -67,6 +111,60 @@ class ImageViewer(QGraphicsView):
         self._boxes_visible = visible
         for item in self._box_items:
             item.setVisible(visible)
+
+    # -- the attention heatmap --------------------------------------------------------------
+
+    def show_heatmap(self, grid: np.ndarray | None, label: str = "") -> None:
+        """Lay ``grid`` (h, w) over the image's centre square; None removes the map."""
+        if self._heatmap_item is not None:
+            self.scene().removeItem(self._heatmap_item)
+            self._heatmap_item = None
+        self._heatmap_grid = None if grid is None else np.asarray(grid)
+        self.heatmap_label = label if grid is not None else ""
+        if self._heatmap_grid is None or self._pixmap_item is None or self._heatmap_grid.ndim != 2:
+            return
+        if self._lookup is None:
+            self._lookup = colour_lookup(self._colormap)
+        rows, columns = self._heatmap_grid.shape
+        item = self.scene().addPixmap(QPixmap.fromImage(heatmap_image(self._heatmap_grid, self._lookup)))
+        item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)  # bilinear upsampling
+        width, height = self._pixmap_item.pixmap().width(), self._pixmap_item.pixmap().height()
+        side = min(width, height)  # the centre square the model saw
+        item.setTransform(QTransform.fromScale(side / columns, side / rows))
+        item.setPos((width - side) / 2, (height - side) / 2)
+        item.setOpacity(self._opacity)
+        item.setZValue(1)  # above the photo, below the boxes
+        item.setVisible(self._heatmap_visible)
+        item.setToolTip(label)
+        self._heatmap_item = item
+
+    def clear_heatmap(self) -> None:
+        self.show_heatmap(None)
+
+    def has_heatmap(self) -> bool:
+        return self._heatmap_item is not None
+
+    @property
+    def heatmap_grid(self) -> np.ndarray | None:
+        return self._heatmap_grid
+
+    def set_heatmap_visible(self, visible: bool) -> None:
+        self._heatmap_visible = visible
+        if self._heatmap_item is not None:
+            self._heatmap_item.setVisible(visible)
+
+    def set_heatmap_opacity(self, opacity: float) -> None:
+        self._opacity = min(max(float(opacity), 0.0), 1.0)
+        if self._heatmap_item is not None:
+            self._heatmap_item.setOpacity(self._opacity)
+
+    def set_colormap(self, name: str) -> None:
+        if name not in HEATMAP_COLORMAPS:
+            return
+        self._colormap = name
+        self._lookup = colour_lookup(name)
+        if self._heatmap_grid is not None:
+            self.show_heatmap(self._heatmap_grid, self.heatmap_label)
 
     def boxes_count(self) -> int:
         """How many objects have a box (each box is drawn with three items)."""
@@ -101,6 +199,7 @@ class ImageViewer(QGraphicsView):
             scene.addItem(tab)
             items.append(tab)
             for item in items:
+                item.setZValue(2)
                 item.setVisible(self._boxes_visible)
             self._box_items.extend(items)
 
@@ -115,11 +214,18 @@ class ImageViewer(QGraphicsView):
     def wheelEvent(self, event) -> None:  # noqa: N802 - Qt override
         if self._pixmap_item is None:
             return
-        self._fit = False
-        factor = 1.25 if event.angleDelta().y() > 0 else 0.8
-        self.scale(factor, factor)
+        self.zoom(1.25 if event.angleDelta().y() > 0 else 0.8)
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._fit = True  # double-click returns to "fit to window"
         self._fit_view()
         super().mouseDoubleClickEvent(event)
+
+    def fit_to_window(self) -> None:
+        self._fit = True
+        self._fit_view()
+
+    def zoom(self, factor: float) -> None:
+        if self._pixmap_item is not None:
+            self._fit = False
+            self.scale(factor, factor)

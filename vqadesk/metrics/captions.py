@@ -8,15 +8,15 @@ tokenizer, and each image needs at least one reference.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from vqadesk.errors import EvaluationError, list_ids
 from vqadesk.metrics.bleu import corpus_bleu
 from vqadesk.metrics.caption_tokenize import tokenize_for_evaluation
-from vqadesk.metrics.cider import corpus_cider
+from vqadesk.metrics.cider import CiderCorpus, corpus_cider
 
-__all__ = ["CaptionEvaluation", "METRIC_NAMES", "evaluate_captions"]
+__all__ = ["CaptionEvaluation", "METRIC_NAMES", "evaluate_captions", "reference_corpus", "score_one_caption"]
 
 METRIC_NAMES: tuple[str, ...] = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr")
 
@@ -78,3 +78,26 @@ def evaluate_captions(
         per_image_bleu=bleu.per_image,  # type: ignore[arg-type]
         per_image_cider=cider.per_image,  # type: ignore[arg-type]
     )
+
+
+# -- one caption at a time (the app's Caption panel) ---------------------------------------
+
+
+def reference_corpus(reference_sets: Iterable[Sequence[str]]) -> CiderCorpus:
+    """The CIDEr-D document frequencies of a split's reference captions (one list per image)."""
+    return CiderCorpus.from_references([tokenize_for_evaluation(c) for c in refs] for refs in reference_sets)
+
+
+def score_one_caption(candidate: str, references: Sequence[str], corpus: CiderCorpus) -> tuple[float, float]:
+    """BLEU-4 and CIDEr-D of one caption against its image's references.
+
+    BLEU-4 is the image's own (a corpus of one image); CIDEr-D weighs n-grams
+    with ``corpus`` (the split's references), so the score is the one this
+    caption would get in the split -- CIDEr over a single image is always 0.
+    """
+    if not references:
+        raise EvaluationError("no reference captions to score against")
+    words = tokenize_for_evaluation(candidate)
+    tokenized = [tokenize_for_evaluation(reference) for reference in references]
+    bleu4 = corpus_bleu({0: tokenized}, {0: words}).corpus[3]
+    return bleu4, corpus.score(words, tokenized)

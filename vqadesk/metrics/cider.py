@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from vqadesk.metrics.bleu import ngram_counts
 
-__all__ = ["CiderScores", "corpus_cider"]
+__all__ = ["CiderCorpus", "CiderScores", "corpus_cider"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,54 @@ def _similarity(candidate: _TfIdfVector, reference: _TfIdfVector, sigma: float) 
     return similarities
 
 
+@dataclass(frozen=True)
+class CiderCorpus:
+    """The document frequencies CIDEr-D weighs n-grams with, from a set of images' references.
+
+    ``corpus_cider`` builds one from the images it scores, as the tool does.
+    The app builds one from a whole split's references, to score one new
+    caption as it would score among that split (a corpus of one image gives 0).
+    """
+
+    idf: dict[tuple[str, ...], float]
+    log_num_images: float
+    max_n: int
+
+    @classmethod
+    def from_references(cls, reference_sets: Iterable[Sequence[Sequence[str]]], *, max_n: int = 4) -> CiderCorpus:
+        return cls._from_counts(([ngram_counts(r, max_n) for r in refs] for refs in reference_sets), max_n)
+
+    @classmethod
+    def _from_counts(cls, count_sets: Iterable[list[Counter[tuple[str, ...]]]], max_n: int) -> CiderCorpus:
+        document_frequency: Counter[tuple[str, ...]] = Counter()
+        num_images = 0
+        for counts in count_sets:
+            num_images += 1
+            # df counts images, not sentences: an n-gram once per reference set.
+            document_frequency.update({ngram for count in counts for ngram in count})
+        if not num_images:
+            raise ValueError("CIDEr needs at least one image")
+        log_num_images = math.log(num_images)
+        idf = {ngram: log_num_images - math.log(float(df)) for ngram, df in document_frequency.items()}
+        return cls(idf=idf, log_num_images=log_num_images, max_n=max_n)
+
+    def score(self, candidate: Sequence[str], references: Sequence[Sequence[str]], *, sigma: float = 6.0) -> float:
+        """CIDEr-D of one tokenised caption against its image's tokenised references."""
+        if not references:
+            raise ValueError("CIDEr needs at least one reference sentence")
+        return self._score(ngram_counts(candidate, self.max_n), [ngram_counts(r, self.max_n) for r in references], sigma)
+
+    def _score(self, candidate_counts, reference_counts, sigma: float) -> float:
+        candidate_vector = _tf_idf(candidate_counts, self.idf, self.log_num_images, self.max_n)
+        summed = [0.0] * self.max_n
+        for counts in reference_counts:
+            reference_vector = _tf_idf(counts, self.idf, self.log_num_images, self.max_n)
+            for order, value in enumerate(_similarity(candidate_vector, reference_vector, sigma)):
+                summed[order] += value
+        # Mean over n-gram orders, then over references, then x10 (the tool's order).
+        return sum(summed) / self.max_n / len(reference_counts) * 10.0
+
+
 def corpus_cider(
     references: Mapping[Hashable, Sequence[Sequence[str]]],
     candidates: Mapping[Hashable, Sequence[str]],
@@ -98,28 +146,13 @@ def corpus_cider(
         raise ValueError("references and candidates must cover the same images")
     if not candidates:
         raise ValueError("CIDEr needs at least one image")
-
-    reference_counts = {}
-    document_frequency: Counter[tuple[str, ...]] = Counter()
     for image_id in candidates:
         if not references[image_id]:
             raise ValueError(f"image {image_id} has no reference sentences")
-        counts = [ngram_counts(reference, max_n) for reference in references[image_id]]
-        reference_counts[image_id] = counts
-        # df counts images, not sentences: an n-gram once per reference set.
-        document_frequency.update({ngram for count in counts for ngram in count})
-    log_num_images = math.log(len(candidates))
-    idf = {ngram: log_num_images - math.log(float(df)) for ngram, df in document_frequency.items()}
-
-    per_image: dict[Hashable, float] = {}
-    for image_id, candidate in candidates.items():
-        candidate_vector = _tf_idf(ngram_counts(candidate, max_n), idf, log_num_images, max_n)
-        summed = [0.0] * max_n
-        for counts in reference_counts[image_id]:
-            reference_vector = _tf_idf(counts, idf, log_num_images, max_n)
-            for order, value in enumerate(_similarity(candidate_vector, reference_vector, sigma)):
-                summed[order] += value
-        # Mean over n-gram orders, then over references, then x10 (the tool's order).
-        per_image[image_id] = sum(summed) / max_n / len(reference_counts[image_id]) * 10.0
-
+    reference_counts = {image_id: [ngram_counts(r, max_n) for r in references[image_id]] for image_id in candidates}
+    corpus = CiderCorpus._from_counts(reference_counts.values(), max_n)
+    per_image = {
+        image_id: corpus._score(ngram_counts(candidate, max_n), reference_counts[image_id], sigma)
+        for image_id, candidate in candidates.items()
+    }
     return CiderScores(corpus=sum(per_image.values()) / len(per_image), per_image=per_image)

@@ -5,13 +5,16 @@ simple, strong relative of stacked attention networks (Yang et al. 2016): the
 question looks at the image grid ``glimpses`` times in parallel. Before it
 looks, FiLM blocks (Perez et al. 2018) let the question scale and shift every
 cell's features; and since softmax attention averages and cannot count, the
-mean and max over all cells go to the classifier beside the glimpses.
+mean and max over all cells go to the classifier beside the glimpses. Each
+glimpse also reports where it looked (the attention-weighted mean of the cells'
+x and y), so "is A left of B" is a comparison of two numbers.
 
     grid (B, C, h, w) --L2 norm, x10, conv1x1, ReLU--> x (B, D, h, w)   question --LSTM--> q (B, H)
     FILM_BLOCKS x: x = x + ReLU(GroupNorm(conv1x1(x)) * (1 + gamma(q)) + beta(q))
     x --conv1x1, ReLU, conv1x1--> (B, G, h, w) --softmax over h*w--> attention (B, G, h, w)
     glimpse g = sum over cells of attention_g * x                  -> (B, G*D)
-    [glimpses ; mean and max of x over cells ; q] --MLP--> logits (B, K)
+    position g = sum over cells of attention_g * (x, y) of the cell -> (B, G*2)
+    [glimpses ; positions ; mean and max of x over cells ; q] --MLP--> logits (B, K)
 
 The question encoder is the last LSTM layer's final hidden state (or the
 transformer's pooled output with ``question_encoder="transformer"``). The
@@ -27,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from vqadesk.models.question_encoders import build_question_encoder
+from vqadesk.models.small_cnn import coordinate_channels
 from vqadesk.models.vqa_config import VqaModelConfig
 from vqadesk.models.vqa_model import VqaModel, VqaOutput, classifier_mlp, l2_normalise
 
@@ -34,6 +38,8 @@ from vqadesk.models.vqa_model import VqaModel, VqaOutput, classifier_mlp, l2_nor
 FILM_BLOCKS = 2
 # L2-normalised features have entries ~1/sqrt(C); scale them back to ~1 for the convolutions.
 L2_SCALE = 10.0
+# Attended positions are in [-1, 1]; the fused vector's other entries are O(1) to O(10).
+POSITION_SCALE = 4.0
 
 
 class FilmBlock(nn.Module):
@@ -78,7 +84,7 @@ class AttentionVqa(VqaModel):
             nn.Conv2d(width, config.glimpses, kernel_size=1),
         )
         self.classifier = classifier_mlp(
-            in_dim=(config.glimpses + 2) * width + question_dim, hidden_dim=config.fusion_dim,
+            in_dim=(config.glimpses + 2) * width + 2 * config.glimpses + question_dim, hidden_dim=config.fusion_dim,
             layers=config.mlp_layers, num_answers=config.num_answers, dropout=config.dropout,
         )  # fmt: skip
 
@@ -95,10 +101,13 @@ class AttentionVqa(VqaModel):
         scores = self.attention(grid)  # (B, G, h, w)
         weights = torch.softmax(scores.flatten(2), dim=2)  # (B, G, h*w), sums to 1 per glimpse
         cells = grid.flatten(2)  # (B, D, h*w)
-        glimpses = torch.bmm(weights, cells.transpose(1, 2))  # (B, G, D): where it looked
+        glimpses = torch.bmm(weights, cells.transpose(1, 2))  # (B, G, D): what it saw
+        # Where each glimpse looked: relations ("left of", "above") compare these.
+        cell_xy = coordinate_channels(features[:1]).flatten(2)[0].t()  # (h*w, 2) in [-1, 1]
+        positions = torch.matmul(weights, cell_xy) * POSITION_SCALE  # (B, G, 2)
         # Softmax attention averages, so it cannot count; the mean and max over
         # all cells of the question-conditioned grid keep "how many" and "is there".
         pooled = torch.cat((cells.mean(dim=2), cells.amax(dim=2)), dim=1)  # (B, 2D)
-        fused = self.dropout(torch.cat((glimpses.flatten(1), pooled, question), dim=1))
+        fused = self.dropout(torch.cat((glimpses.flatten(1), positions.flatten(1), pooled, question), dim=1))
         attention = weights.view(batch, -1, height, width)  # (B, G, h, w)
         return VqaOutput(logits=self.classifier(fused), attention=attention)
