@@ -237,7 +237,7 @@ def test_run_records_round_trip_and_list_newest_first(tmp_path):
     assert [r.folder for r in records] == [b.folder, a.folder]
     again = read_run(a.folder)
     assert again.arguments == options.arguments() and again.command == ["py", *options.arguments()]
-    assert again.status == "running" and again.label == "01-01 00:00:00 vqa"
+    assert again.status == "running" and again.label == "01-01 00:00:00 VQA"
 
 
 def test_events_set_the_status_best_and_error(tmp_path):

@@ -289,7 +289,7 @@ def describe_event(event: dict[str, Any]) -> str | None:
         return f"epoch {event.get('epoch')}: train loss {loss}" + (" · " + " · ".join(shown) if shown else "") + (
             " (best so far)" if event.get("improved") else "")
     if kind == "checkpoint":
-        return f"saved `{event.get('name')}` at step {event.get('step')}: {event.get('path')}"
+        return f"saved `{event.get('name')}` at step {event.get('step')} ({Path(str(event.get('path'))).name})"
     if kind == "done":
         stopped = event.get("stopped")
         why = {"request": "stopped on request", "early-stopping": "early stopping"}.get(stopped, "finished")

@@ -179,12 +179,12 @@ class RunRecord:
 
     @property
     def label(self) -> str:
-        """Short, for lists and legends: ``12-02 06:40:13 vqa`` for a default folder name, else the name."""
+        """Short, for lists and legends: ``12-02 06:40:13 VQA`` for a default folder name, else the name."""
         match = re.fullmatch(r"\d{4}(\d\d)(\d\d)-(\d\d)(\d\d)(\d\d)-(vqa|captioning)(-\d+)?", self.name)
         if not match:
             return self.name
         month, day, hour, minute, second, kind, n = match.groups()
-        return f"{month}-{day} {hour}:{minute}:{second} {kind}{n or ''}"
+        return f"{month}-{day} {hour}:{minute}:{second} {'VQA' if kind == 'vqa' else 'caption'}{n or ''}"
 
     @property
     def best_checkpoint(self) -> Path:
@@ -204,7 +204,7 @@ class RunRecord:
         """``acc 87.5`` / ``CIDEr 4.49``; empty before the first validation."""
         if self.best is None or self.metric is None:
             return ""
-        return f"acc {self.best:.1f}" if self.metric == "accuracy" else f"{self.metric} {self.best:.3g}"
+        return f"acc {self.best:.1f}" if self.metric == "accuracy" else f"{self.metric} {self.best:.2f}"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
