@@ -1,0 +1,78 @@
+"""Extract image features into a feature store: ``python -m training.extract_features``.
+
+    python -m training.extract_features --images DIR [--coco ANNOTATIONS.json] --out STORE
+        [--backbone vgg16|resnet50|resnet152] [--layer fc7|grid|pooled] [--weights imagenet|none|PATH]
+        [--image-size 224] [--batch-size 32] [--workers N] [--device auto] [--dtype float16|float32]
+
+One JSON event per line on stdout (start, skipped, step, done or error); the
+progress bar on stderr. Running the same command again resumes a stopped or
+killed extraction. See docs/real-data.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from vqadesk.engine.extraction_config import LAYERS_BY_BACKBONE, ExtractionConfig
+from vqadesk.engine.routine import run_routine
+from vqadesk.engine.training_config import DEVICES_HELP
+from vqadesk.errors import VqadeskError
+
+def default_workers() -> int:
+    """One decoding process per core but one: the main process runs the network."""
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.extract_features",
+        description="Run a torchvision backbone over a folder of photos (or a COCO split) and store "
+        "its features, memory-mapped, indexed by COCO image id. Rerun to resume.",
+    )
+    add = parser.add_argument
+    add("--images", required=True, metavar="DIR", help="the photos: a COCO split folder (train2014/) or any folder")
+    add("--coco", metavar="ANNOTATIONS.json",
+        help="a COCO annotations file (captions_train2014.json...): its images, in its order, from --images")
+    add("--out", required=True, metavar="STORE", help="the feature store folder (created, or resumed)")
+    add("--backbone", default="resnet50", choices=tuple(LAYERS_BY_BACKBONE))
+    add("--layer", choices=("fc7", "grid", "pooled"),
+        help="vgg16: fc7 (4096-d, default) or grid (512 x S/16 x S/16); resnet: grid (2048 x S/32 x S/32, "
+        "default) or pooled (2048-d)")
+    add("--weights", default="imagenet", metavar="imagenet|none|PATH",
+        help="imagenet: torchvision's file from the local torch cache (never downloaded); none: random "
+        "(seeded, for tests); or a .safetensors state dict")
+    add("--image-size", type=int, default=224, help="square input side in pixels (448 gives a 14 x 14 ResNet grid)")
+    add("--batch-size", type=int, default=32, help="images per forward pass")
+    add("--workers", type=int, default=default_workers(),
+        help=f"DataLoader processes decoding photos (default {default_workers()}; 0: in the main process)")
+    add("--device", default="auto", help=DEVICES_HELP)
+    add("--dtype", default="float16", choices=("float16", "float32"), help="stored precision (default float16)")
+    add("--seed", type=int, default=0, help="random initialisation of --weights none")
+    add("--max-images", type=int, metavar="N", help="stop after N images in this run (resume later)")
+    add("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
+    add("--log-interval", dest="log_interval_s", type=float, default=2.0, metavar="SECONDS",
+        help="at most this long between step events")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = ExtractionConfig(**vars(args))
+    except VqadeskError as exc:  # an option value that cannot work: a usage error (exit 2)
+        parser.error(str(exc))
+
+    def events(stop):
+        # Imported here so --help and option errors answer before torch loads.
+        from vqadesk.engine.feature_extraction import extract_features
+
+        return extract_features(config, stop)
+
+    return run_routine(events)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
