@@ -2,6 +2,7 @@
 
     python -m training.evaluate --checkpoint PATH --data DIR --split NAME --out RESULTS.json
         [--device D] [--batch-size B] [--beam-size N] [--json]
+        [--features STORE] [--questions Q.json] [--annotations A.json] [--captions C.json]
 
 Loads a VQA or captioning checkpoint (the kind is read from the file; a
 pickled ``.pt`` is refused, never unpickled), answers every question or
@@ -10,7 +11,8 @@ image size, writes the official results file atomically (VQA:
 ``[{"question_id", "answer"}]``; captions: ``[{"image_id", "caption"}]``) and
 prints the official metrics, the same numbers ``vqadesk evaluate vqa|captions``
 gives for that file. A split without ground truth (test-dev style) gets the
-results file only.
+results file only. A model trained on a feature store needs ``--features``:
+the split's images extracted the same way (docs/real-data.md).
 
 ``--json`` prints one JSON document on stdout::
 
@@ -61,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--beam-size", type=int, default=None, metavar="N",
         help="captioning beam width (default: the one the model was validated with in training, else 3)")
     add("--json", action="store_true", help="print one JSON document instead of tables")
+    real = parser.add_argument_group("real data (docs/real-data.md)")
+    real.add_argument("--features", metavar="STORE",
+                      help="for a model trained on a feature store: the store holding this split's images")
+    real.add_argument("--questions", metavar="FILE", help="the split's VQA v2 questions (default: found in --data)")
+    real.add_argument("--annotations", metavar="FILE", help="the split's VQA v2 annotations (default: found in --data)")
+    real.add_argument("--captions", metavar="FILE",
+                      help="the split's captions (default: --data/annotations/captions_<split>.json)")
     return parser
 
 
@@ -68,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     # Imported here so --help and usage errors answer before torch loads.
     from vqadesk.cli.evaluate_cmd import format_caption_evaluation, format_vqa_evaluation
     from vqadesk.engine.device import pick_device
-    from vqadesk.engine.evaluation import evaluate_checkpoint
+    from vqadesk.engine.evaluation import SplitFiles, evaluate_checkpoint
 
     out = Path(args.out)
     if out.is_dir():  # found out before the evaluation, not after it
@@ -78,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         evaluation = evaluate_checkpoint(
             args.checkpoint, args.data, args.split, device=device,
             batch_size=args.batch_size, beam_size=args.beam_size, progress=progress,
+            files=SplitFiles(features=args.features, questions=args.questions, annotations=args.annotations,
+                             captions=args.captions),
         )  # fmt: skip
     _write_results(evaluation, out)
 

@@ -4,8 +4,9 @@
 and the split's images from a COCO-style root (a Shapes world or COCO) and holds:
 
 * ``images`` -- ``uint8 (N_img, 3, S, S)``, every captioned image, loaded once
-  (see ``image_tensors``; full-scale COCO uses the feature store of issue 5);
-  ``image_ids[row]`` is the id of each row;
+  (see ``image_tensors``), or, built with a feature store, a ``StoreImages``
+  read from the memory-mapped store per batch; ``image_ids[row]`` is the id
+  of each row;
 * per caption: ``image_rows``, ``captions`` -- token ids ``long (N_cap, T)``:
   ``<start> w1 ... wn <end>`` padded with ``<pad>`` = 0 to ``T = max_len``
   (a caption too long loses its last *words*, never ``<end>``), and
@@ -13,6 +14,9 @@ and the split's images from a COCO-style root (a Shapes world or COCO) and holds
 
 The decoder reads ``captions[:, :-1]`` and predicts ``captions[:, 1:]``; the
 loss ignores targets equal to ``<pad>``.
+
+The captions file is read once into compact arrays cached beside it
+(``vqadesk.data.caption_arrays``); later runs read the arrays back.
 
 The training split builds the word ``Vocabulary`` from its own captions; a
 validation split is given it and encodes unknown words as ``<unk>``.
@@ -27,14 +31,17 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from vqadesk.data.caption_arrays import CaptionArrays, load_caption_arrays
 from vqadesk.data.coco import CocoIndex
 from vqadesk.data.dataset import DatasetError
+from vqadesk.data.feature_store import FeatureStore
 from vqadesk.engine.image_tensors import gather_images, load_image_tensors
-from vqadesk.text.tokenizer import tokenize_captions
-from vqadesk.text.vocabulary import PAD_ID, UNK_ID, Vocabulary
+from vqadesk.engine.store_features import StoreImages
+from vqadesk.text.vocabulary import END_ID, PAD_ID, START_ID, UNK_ID, Vocabulary
 
 PathLike = str | os.PathLike[str]
 
@@ -79,6 +86,7 @@ class CaptionExamples(Dataset):
         self.word_counts = word_counts  # (N_cap,) long, words before truncation
         self.caption_texts: tuple[str, ...] = tuple(caption_texts)
         self._references = references  # image id -> every raw caption of the image in the split
+        self.source: dict[str, Any] = {}  # the captions file (and feature store) these were read from
 
     # The vocabulary holds read-only mapping proxies, which pickle refuses;
     # DataLoader workers started by "spawn" (macOS, Windows) pickle the
@@ -101,52 +109,65 @@ class CaptionExamples(Dataset):
         max_len: int = 24,
         image_size: int = 128,
         min_word_count: int = 1,
+        features: FeatureStore | None = None,
+        captions_path: PathLike | None = None,
+        drop_unreadable_images: bool = False,
     ) -> CaptionExamples:
         """Read ``split`` of ``root``; the vocabulary, when not given, is built from it.
 
         ``max_len`` counts ``<start>`` and ``<end>``; words seen fewer than
-        ``min_word_count`` times stay out of a vocabulary built here.
+        ``min_word_count`` times stay out of a vocabulary built here. With
+        ``features`` (a feature store) the images are the store's rows and no
+        photo is read; with ``drop_unreadable_images`` images the extraction
+        skipped are left out. ``captions_path`` replaces
+        ``annotations/captions_<split>.json``. The captions are read through
+        the compact arrays of ``vqadesk.data.caption_arrays``, cached beside the file.
         """
         if max_len < 2:
             raise ValueError(f"max_len must be at least 2 (<start> and <end>), got {max_len}")
         root = Path(root)
-        coco = CocoIndex.from_dataset_root(root, split)  # names the missing annotations/ files
-        pairs = [(image_id, c.caption) for image_id in coco.image_ids for c in coco.captions(image_id)]
-        if not pairs:
-            raise DatasetError(
-                f"{root / 'annotations' / f'captions_{split}.json'}: "
-                f"no captions for split '{split}'; captioning needs them"
-            )
-        texts = [text for _, text in pairs]
-        token_lists = tokenize_captions(texts)
+        # Pixels need the COCO index to find the files; it also names a missing annotations/ folder.
+        coco = CocoIndex.from_dataset_root(root, split) if features is None else None
+        path = Path(captions_path) if captions_path is not None else root / "annotations" / f"captions_{split}.json"
+        no_captions = DatasetError(f"{path}: no captions for split '{split}'; captioning needs them")
+        if not path.is_file():
+            raise no_captions
+        arrays = load_caption_arrays(path)
+        rows = np.arange(len(arrays))
+        if features is not None and drop_unreadable_images and features.skipped:
+            rows = rows[~np.isin(arrays.image_ids, list(features.skipped))]
+        if not len(rows):
+            raise no_captions
         if vocab is None:
-            vocab = Vocabulary.build(token_lists, min_count=min_word_count)
-        captions = torch.tensor(
-            [vocab.encode(tokens, max_len=max_len, add_start_end=True, pad=True) for tokens in token_lists],
-            dtype=torch.long,
-        )  # (N_cap, T)
+            vocab = Vocabulary.build(arrays.token_lists(rows), min_count=min_word_count)
+        captions, word_counts = _encode_captions(arrays, rows, vocab, max_len)
         lengths = (captions != PAD_ID).sum(dim=1)
-        word_counts = torch.tensor([len(tokens) for tokens in token_lists], dtype=torch.long)
 
         references: dict[int, list[str]] = {}
-        for image_id, text in pairs:
-            references.setdefault(image_id, []).append(text)
+        for image_id, row in zip(arrays.image_ids[rows].tolist(), rows.tolist()):
+            references.setdefault(image_id, []).append(arrays.texts[row])
         image_ids = list(references)  # captioned images, in the file's image order
         row_of = {image_id: row for row, image_id in enumerate(image_ids)}
-        images = load_image_tensors([coco.image_path(i) for i in image_ids], image_size)
+        if features is not None:
+            images = StoreImages(features, image_ids, what=f"the {len(image_ids):,} images of '{split}' captions")
+        else:
+            images = load_image_tensors([coco.image_path(i) for i in image_ids], image_size)
 
-        return cls(
+        examples = cls(
             split=split,
             vocab=vocab,
             images=images,
             image_ids=image_ids,
-            image_rows=torch.tensor([row_of[image_id] for image_id, _ in pairs], dtype=torch.long),
+            image_rows=torch.tensor([row_of[i] for i in arrays.image_ids[rows].tolist()], dtype=torch.long),
             captions=captions,
             lengths=lengths,
             word_counts=word_counts,
-            caption_texts=texts,
+            caption_texts=[arrays.texts[row] for row in rows.tolist()],
             references={image_id: tuple(texts) for image_id, texts in references.items()},
         )
+        examples.source = {**arrays.describe(), "dropped_captions": len(arrays) - len(rows),
+                           "features": features.describe() if features is not None else None}
+        return examples
 
     # -- Dataset ----------------------------------------------------------------------------------
 
@@ -177,7 +198,7 @@ class CaptionExamples(Dataset):
     def subset(self, indices: Iterable[int] | torch.Tensor) -> CaptionExamples:
         """The captions at ``indices``, in that order, sharing images and vocabulary."""
         rows = _index_tensor(indices, len(self))
-        return CaptionExamples(
+        view = CaptionExamples(
             split=self.split,
             vocab=self.vocab,
             images=self.images,
@@ -189,6 +210,8 @@ class CaptionExamples(Dataset):
             caption_texts=[self.caption_texts[i] for i in rows.tolist()],
             references=self._references,
         )
+        view.source = self.source
+        return view
 
     def first(self, n: int) -> CaptionExamples:
         """The first ``n`` captions (all when there are fewer): ``--overfit N``."""
@@ -224,6 +247,9 @@ class CaptionExamples(Dataset):
 
     @property
     def image_size(self) -> int:
+        """The images' side in pixels (a feature store's: the size its photos were encoded at)."""
+        if isinstance(self.images, StoreImages):
+            return self.images.store.manifest.image_size
         return int(self.images.shape[-1])
 
     @property
@@ -242,6 +268,7 @@ class CaptionExamples(Dataset):
             "max_len": self.max_len,
             "truncated_captions": int((self.word_counts > self.max_len - 2).sum()),
             "unknown_word_rate": int((self.captions == UNK_ID).sum()) / words if words else 0.0,
+            "source": self.source,  # the captions file, its cache, the feature store
         }
 
 
@@ -270,6 +297,28 @@ class CaptionImages(Dataset):
 
     def references(self, image_id: int) -> list[str]:
         return self._examples.references(image_id)
+
+
+def _encode_captions(
+    arrays: CaptionArrays, rows: np.ndarray, vocab: Vocabulary, max_len: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``<start> w1 ... wn <end> <pad>...`` ids ``(N, max_len)`` and the word counts before truncation.
+
+    As ``vocab.encode(tokens, max_len=max_len, add_start_end=True, pad=True)``
+    per caption, with whole-array lookups: a caption too long loses its last
+    words, never ``<end>``.
+    """
+    lookup = np.array([vocab.token_to_id(token) for token in arrays.tokens] or [UNK_ID], dtype=np.int64)
+    starts, ends = arrays.token_offsets[rows], arrays.token_offsets[rows + 1]
+    counts = ends - starts
+    kept = np.minimum(counts, max_len - 2)
+    caption = np.repeat(np.arange(len(rows)), kept)
+    position = np.arange(int(kept.sum())) - np.repeat(np.cumsum(kept) - kept, kept)
+    ids = np.full((len(rows), max_len), PAD_ID, dtype=np.int64)  # (N, T)
+    ids[:, 0] = START_ID
+    ids[caption, position + 1] = lookup[arrays.token_ids[np.repeat(starts, kept) + position]]
+    ids[np.arange(len(rows)), kept + 1] = END_ID
+    return torch.from_numpy(ids), torch.from_numpy(counts.astype(np.int64))
 
 
 def _index_tensor(indices: Iterable[int] | torch.Tensor, length: int) -> torch.Tensor:

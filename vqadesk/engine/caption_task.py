@@ -15,9 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from vqadesk.data.feature_store import FeatureStore
 from vqadesk.engine.caption_examples import CaptionExamples
 from vqadesk.engine.evaluation import CAPTION_BATCH, caption_images, decode_caption  # noqa: F401 - re-exported
 from vqadesk.engine.image_groups import ImageGroups
+from vqadesk.engine.store_features import features_metadata, open_training_stores, precomputed_encoder, require_grid
 from vqadesk.engine.training_config import TrainingConfig
 from vqadesk.engine.vqa_task import image_encoder_config
 from vqadesk.metrics import evaluate_captions
@@ -49,14 +51,20 @@ class CaptionTask:
         self.train_examples: CaptionExamples | None = None
         self.train_set: ImageGroups | None = None  # what the loop samples: images
         self.val_set: CaptionExamples | None = None
+        self.store: FeatureStore | None = None  # --features
 
     def load(self, config: TrainingConfig, metadata: dict[str, Any] | None) -> None:
         self.config = config
         vocab = None
         if metadata is not None:  # resuming: the checkpoint's vocabulary, not a new one
             vocab = Vocabulary.from_dict(metadata["word_vocabulary"], where="metadata.word_vocabulary")
+        # With --features the images are a feature store's rows (docs/real-data.md).
+        self.store, val_store = open_training_stores(config.features, config.val_features,
+                                                     (metadata or {}).get("image_features"))
+        require_grid(self.store, config.attention, "soft attention (use --no-attention for vectors)")
         train = CaptionExamples.from_dataset(
-            config.data, config.train_split, vocab=vocab, max_len=config.max_len, image_size=config.image_size
+            config.data, config.train_split, vocab=vocab, max_len=config.max_len, image_size=config.image_size,
+            features=self.store, captions_path=config.captions, drop_unreadable_images=True,
         )
         if config.overfit:
             train = train.first(config.overfit)
@@ -64,7 +72,8 @@ class CaptionTask:
         else:
             self.val_set = CaptionExamples.from_dataset(
                 config.data, config.val_split, vocab=train.vocab, max_len=config.max_len,
-                image_size=config.image_size,
+                image_size=config.image_size, features=val_store, captions_path=config.val_captions,
+                drop_unreadable_images=True,
             )
         self.train_examples = train
         self.train_set = ImageGroups(train)
@@ -77,7 +86,8 @@ class CaptionTask:
         c = self.config
         return CaptionerConfig(
             cell=c.model, attention=c.attention,
-            image_encoder=image_encoder_config(c, needs_grid=c.attention),
+            image_encoder=(precomputed_encoder(self.store) if self.store is not None
+                           else image_encoder_config(c, needs_grid=c.attention)),
             vocab_size=len(self.train_examples.vocab), embed_dim=c.embed_dim, hidden_dim=c.hidden_dim,
             attention_dim=c.hidden_dim, dropout=c.dropout,
             max_len=c.max_len - 2,  # words, without <start> and <end>
@@ -97,6 +107,8 @@ class CaptionTask:
             "word_vocabulary": self.train_examples.vocab.to_dict(),
             "dataset": {"root": str(self.config.data), "train_split": self.config.train_split,
                         "val_split": self.config.val_split},
+            # What made the features a precomputed-features model reads (None: it reads images).
+            "image_features": features_metadata(self.store) if self.store is not None else None,
         }
 
     def batch(self, indices: list[int], device: torch.device) -> dict[str, torch.Tensor]:

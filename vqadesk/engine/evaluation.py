@@ -8,7 +8,10 @@ format together with the official metrics: VQA accuracy overall, per answer
 type and per question type; corpus BLEU-1..4 and CIDEr-D. A split without
 ground truth (test-dev style: questions without annotations, images without
 captions) gets results only, and ``missing_ground_truth`` says why there are
-no metrics. ``python -m training.evaluate`` is its command line.
+no metrics. A model trained on a feature store reads the split's images
+from a store made the same way (``SplitFiles.features``), so no photo and no
+COCO annotation file is needed. ``python -m training.evaluate`` is its
+command line.
 
 ``answer_questions`` and ``caption_images`` are the decoding loops. The
 training tasks validate with them too, so the accuracy an ``epoch`` event
@@ -24,23 +27,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from vqadesk.data.answer_vocabulary import AnswerVocabulary
 from vqadesk.data.coco import CocoIndex
-from vqadesk.data.dataset import DatasetError, discover_splits, find_vqa_files
-from vqadesk.data.vqa import VqaDataset
+from vqadesk.data.dataset import DatasetError, discover_splits
+from vqadesk.data.feature_store import FeatureStore
+from vqadesk.data.vqa_arrays import load_vqa_arrays
 from vqadesk.engine.caption_examples import CaptionExamples
 from vqadesk.engine.checkpoint import load_checkpoint
 from vqadesk.engine.image_tensors import gather_images, load_image_tensors
+from vqadesk.engine.store_features import StoreImages, check_store_matches
 from vqadesk.engine.trained_models import TrainedCaptioner, TrainedVqa, load_trained_captioner, load_trained_vqa
-from vqadesk.engine.vqa_examples import VqaExamples, _encode_questions
+from vqadesk.engine.vqa_encoding import encode_questions, first_asked_images
+from vqadesk.engine.vqa_examples import VqaExamples, question_image_files, vqa_split_files
 from vqadesk.errors import EvaluationError
 from vqadesk.metrics import CaptionEvaluation, VqaEvaluation, evaluate_captions, evaluate_vqa
 from vqadesk.metrics.results_io import CaptionResult, VqaResult, write_caption_results, write_vqa_results
 from vqadesk.models import Captioner, ImageEncoderConfig, VqaModel
-from vqadesk.text.tokenizer import tokenize_questions
 from vqadesk.text.vocabulary import Vocabulary
 
 PathLike = str | os.PathLike[str]
@@ -188,6 +194,21 @@ def caption_images(
 # -- a checkpoint on a split ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SplitFiles:
+    """Where a split's data are when not (only) in the dataset root's official places.
+
+    ``features``: a feature store holding the split's images (for models trained
+    on one); ``questions`` / ``annotations`` (VQA) and ``captions`` replace the
+    files found by their official names.
+    """
+
+    features: PathLike | None = None
+    questions: PathLike | None = None
+    annotations: PathLike | None = None
+    captions: PathLike | None = None
+
+
 def evaluate_checkpoint(
     checkpoint: PathLike,
     data: PathLike,
@@ -197,33 +218,61 @@ def evaluate_checkpoint(
     batch_size: int | None = None,
     beam_size: int | None = None,
     progress: Progress | None = None,
+    files: SplitFiles = SplitFiles(),
 ) -> CheckpointEvaluation:
     """Evaluate ``checkpoint`` (VQA or captioning) on ``split`` of the dataset root ``data``.
 
     ``batch_size`` defaults to the training tasks' validation batch;
     ``beam_size`` (captioning) to the checkpoint's training setting, else 3.
-    Every problem with the files is a ``VqadeskError`` naming the file.
+    A model trained on a feature store needs ``files.features``: the split's
+    images in a store made the same way. Every problem with the files is a
+    ``VqadeskError`` naming the file.
     """
     if batch_size is not None and batch_size < 1:
         raise EvaluationError(f"the batch size must be at least 1, got {batch_size}")
     if beam_size is not None and beam_size < 1:
         raise EvaluationError(f"the beam size must be at least 1, got {beam_size}")
-    root = _check_split(Path(data), split)
+    # With a feature store no COCO annotation file is needed (test-dev has none).
+    root = _check_split(Path(data), split) if files.features is None else _check_folder(Path(data))
     # The kind decides which loader to use; load_checkpoint also refuses pickles
     # and foreign files before any model is built. (The loader reads the pair
     # again: a few milliseconds for the bundled models.)
     kind = load_checkpoint(checkpoint).kind
     if kind == "vqa":
         trained = load_trained_vqa(checkpoint, device)
-        return _evaluate_vqa(trained, root, split, device, batch_size or VQA_BATCH, progress)
+        store = _store_for(trained, files)
+        return _evaluate_vqa(trained, root, split, device, batch_size or VQA_BATCH, progress, store, files)
     trained = load_trained_captioner(checkpoint, device)
+    store = _store_for(trained, files)
     beam_size = beam_size or _trained_beam_size(trained)
-    return _evaluate_captioner(trained, root, split, device, batch_size or CAPTION_BATCH, beam_size, progress)
+    return _evaluate_captioner(trained, root, split, device, batch_size or CAPTION_BATCH, beam_size, progress,
+                               store, files)  # fmt: skip
+
+
+def _store_for(trained: TrainedVqa | TrainedCaptioner, files: SplitFiles) -> FeatureStore | None:
+    """The feature store a precomputed-features model reads, checked against its checkpoint."""
+    config = trained.model.config.image_encoder
+    if files.features is None:
+        _pixels_encoder(config, trained.path)  # refuses precomputed-features models
+        return None
+    if config.name != "precomputed":
+        raise EvaluationError(
+            f"{trained.path}: this model encodes images itself ({config.name}); --features is for models "
+            "trained on a feature store"
+        )
+    store = FeatureStore(files.features)
+    check_store_matches(store, trained.checkpoint.metadata.get("image_features"), config, source=str(trained.path))
+    return store
+
+
+def _check_folder(root: Path) -> Path:
+    if not root.is_dir():
+        raise DatasetError(f"{root}: {'not a folder' if root.exists() else 'folder not found'} ")
+    return root
 
 
 def _check_split(root: Path, split: str) -> Path:
-    if not root.is_dir():
-        raise DatasetError(f"{root}: {'not a folder' if root.exists() else 'folder not found'} ")
+    _check_folder(root)
     splits = discover_splits(root)
     if split not in splits:
         known = f"its splits are {', '.join(splits)}" if splits else "it has no annotations/ folder with any"
@@ -239,7 +288,8 @@ def _pixels_encoder(config: ImageEncoderConfig, checkpoint: Path) -> int:
     if config.name == "precomputed":
         raise EvaluationError(
             f"{checkpoint}: the model reads precomputed image features ({config.layer}, "
-            f"{config.feature_dim}-d), not images; this routine evaluates models with an image encoder"
+            f"{config.feature_dim}-d), not images; pass --features STORE with the split's images "
+            "extracted the way its training store was (python -m training.extract_features)"
         )
     return config.image_size
 
@@ -252,24 +302,21 @@ def _trained_beam_size(trained: TrainedCaptioner) -> int:
 
 
 def _evaluate_vqa(
-    trained: TrainedVqa, root: Path, split: str, device: torch.device, batch_size: int, progress: Progress | None
-) -> CheckpointEvaluation:
+    trained: TrainedVqa, root: Path, split: str, device: torch.device, batch_size: int, progress: Progress | None,
+    store: FeatureStore | None, files: SplitFiles,
+) -> CheckpointEvaluation:  # fmt: skip
     config = trained.model.config
-    image_size = _pixels_encoder(config.image_encoder, trained.path)
-    questions_path, annotations_path = find_vqa_files(root, split)
-    if questions_path is None:
-        raise DatasetError(
-            f"{root}: no VQA questions for split '{split}' "
-            f"(expected v2_OpenEnded_<source>_{split}_questions.json in vqa/, annotations/ or the root)"
-        )
+    image_size = config.image_encoder.image_size
+    questions_path, annotations_path = vqa_split_files(root, split, files.questions, files.annotations)
     if annotations_path is None:
         questions = _unannotated_questions(
-            root, split, questions_path, trained.question_vocab, config.max_question_len, image_size
+            root, split, questions_path, trained.question_vocab, config.max_question_len, image_size, store
         )
     else:
         questions = VqaExamples.from_dataset(
             root, split, question_vocab=trained.question_vocab, answer_vocab=trained.answer_vocab,
-            max_question_len=config.max_question_len, image_size=image_size,
+            max_question_len=config.max_question_len, image_size=image_size, features=store,
+            questions_path=questions_path, annotations_path=annotations_path,
         )  # fmt: skip
     answers = answer_questions(
         trained.model, questions, trained.answer_vocab, device=device, batch_size=batch_size, progress=progress
@@ -288,7 +335,7 @@ def _evaluate_vqa(
 class _UnannotatedQuestions:
     """A test-dev style split's questions as ``QuestionTensors`` (no answers to train on)."""
 
-    images: Tensor
+    images: Tensor | StoreImages
     image_rows: Tensor
     questions: Tensor
     lengths: Tensor
@@ -296,40 +343,56 @@ class _UnannotatedQuestions:
 
 
 def _unannotated_questions(
-    root: Path, split: str, questions_path: Path, vocab: Vocabulary, max_len: int, image_size: int
-) -> _UnannotatedQuestions:
-    coco = CocoIndex.from_dataset_root(root, split)
-    samples = VqaDataset.load(questions_path, coco=coco, require_images=True).samples
-    if not samples:
+    root: Path, split: str, questions_path: Path, vocab: Vocabulary, max_len: int, image_size: int,
+    store: FeatureStore | None,
+) -> _UnannotatedQuestions:  # fmt: skip
+    coco = CocoIndex.from_dataset_root(root, split) if store is None else None
+    arrays = load_vqa_arrays(questions_path)
+    if not len(arrays):
         raise DatasetError(f"{questions_path}: no questions to answer")
-    token_lists = tokenize_questions([s.question.question for s in samples])
-    questions, lengths, _ = _encode_questions(token_lists, vocab, max_len)  # as the training data encode them
-    path_of = {s.question.image_id: s.image_path for s in samples}  # images in first-asked order
-    row_of = {image_id: row for row, image_id in enumerate(path_of)}
+    rows = np.arange(len(arrays))
+    questions, lengths, _ = encode_questions(arrays, rows, vocab, max_len)  # as the training data encode them
+    image_ids, image_rows = first_asked_images(arrays.image_ids)
+    if store is not None:
+        images = StoreImages(store, image_ids.tolist(), what=f"the {len(image_ids):,} images the '{split}' questions ask about")
+    else:
+        images = load_image_tensors(question_image_files(coco, arrays, rows, image_ids), image_size)
     return _UnannotatedQuestions(
-        images=load_image_tensors(list(path_of.values()), image_size),
-        image_rows=torch.tensor([row_of[s.question.image_id] for s in samples], dtype=torch.long),
+        images=images,
+        image_rows=torch.from_numpy(image_rows),
         questions=questions,
         lengths=lengths,
-        question_ids=tuple(s.question.question_id for s in samples),
+        question_ids=tuple(arrays.question_ids.tolist()),
     )
 
 
 def _evaluate_captioner(
     trained: TrainedCaptioner, root: Path, split: str, device: torch.device, batch_size: int,
-    beam_size: int, progress: Progress | None,
+    beam_size: int, progress: Progress | None, store: FeatureStore | None, files: SplitFiles,
 ) -> CheckpointEvaluation:  # fmt: skip
     config = trained.model.config
-    image_size = _pixels_encoder(config.image_encoder, trained.path)
-    coco = CocoIndex.from_dataset_root(root, split)
+    image_size = config.image_encoder.image_size
+    captions_path = Path(files.captions) if files.captions else root / "annotations" / f"captions_{split}.json"
     references: dict[int, list[str]] | None = None
-    if coco.caption_count:
+    if store is not None and captions_path.is_file():
+        has_captions = True
+    elif store is not None:
+        has_captions = False
+    else:
+        coco = CocoIndex.from_dataset_root(root, split)
+        has_captions = coco.caption_count > 0
+    if has_captions:
         examples = CaptionExamples.from_dataset(
-            root, split, vocab=trained.vocab, max_len=config.max_len + 2, image_size=image_size
-        )
+            root, split, vocab=trained.vocab, max_len=config.max_len + 2, image_size=image_size,
+            features=store, captions_path=files.captions,
+        )  # fmt: skip
         unique = examples.unique_images()
         images, image_ids, rows = examples.images, examples.image_ids, unique.rows
         references = examples.references_by_image()
+    elif store is not None:  # no captions (a test split): caption every image of the store
+        image_ids = store.image_ids
+        images = StoreImages(store, image_ids, what=f"the images of split '{split}'")
+        rows = None
     else:  # no captions (a test split): caption every image of the split
         image_ids = coco.image_ids
         if not image_ids:

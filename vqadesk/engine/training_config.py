@@ -63,6 +63,16 @@ class TrainingConfig:
     beam_size: int = 3  # captioning validation decoding
     log_interval_s: float = 2.0
     threads: int | None = None  # torch CPU threads (None: torch's default)
+    # Real data (docs/real-data.md): a feature store replaces the image encoder, and files
+    # given here replace those found in --data by their official names.
+    features: str | None = None  # feature store of the training images (and validation, by default)
+    val_features: str | None = None
+    questions: str | None = None  # VQA v2 files of the training split
+    annotations: str | None = None
+    val_questions: str | None = None
+    val_annotations: str | None = None
+    captions: str | None = None  # COCO captions files
+    val_captions: str | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -85,6 +95,11 @@ class TrainingConfig:
             (self.image_size >= 16, "--image-size must be at least 16"),
             (self.embed_dim >= 1 and self.hidden_dim >= 1, "--embed-dim and --hidden-dim must be positive"),
             (self.threads is None or self.threads >= 1, "--threads must be at least 1"),
+            (self.val_features is None or self.features is not None, "--val-features needs --features"),
+            (self.features is None or (self.image_encoder == "small_cnn" and self.weights == "none"
+                                       and not self.freeze_encoder),
+             "--features gives the image features: drop --image-encoder, --weights and --freeze-encoder "
+             "(the store records the backbone that made them)"),
         ]
         if self.task == "vqa":
             checks.append((self.model in VQA_MODELS, f"--model must be one of {', '.join(VQA_MODELS)}"))
@@ -152,6 +167,20 @@ def add_training_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         "Shapes models on a busy 2-core machine (see docs/training.md)")
     add("--log-interval", dest="log_interval_s", type=float, default=2.0, metavar="SECONDS",
         help="at most this long between step events")
+    real = parser.add_argument_group("real data (docs/real-data.md)")
+    real.add_argument("--features", metavar="STORE",
+                      help="a feature store (python -m training.extract_features) with the training images: "
+                      "no photo is read, the model reads the stored features")
+    real.add_argument("--val-features", metavar="STORE", help="the validation images' store (default: --features)")
+    if vqa:
+        for name, what in (("questions", "questions"), ("annotations", "annotations")):
+            real.add_argument(f"--{name}", metavar="FILE",
+                              help=f"the training split's VQA v2 {what} file (default: found in --data)")
+            real.add_argument(f"--val-{name}", metavar="FILE", help=f"the validation split's {what} file")
+    else:
+        real.add_argument("--captions", metavar="FILE",
+                          help="the training split's COCO captions file (default: --data/annotations/captions_<split>.json)")
+        real.add_argument("--val-captions", metavar="FILE", help="the validation split's captions file")
 
 
 def config_from_args(args: argparse.Namespace, task: str) -> TrainingConfig:

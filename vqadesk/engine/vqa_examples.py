@@ -4,14 +4,18 @@
 world written by ``vqadesk shapes``, or COCO with VQA v2 files) and holds:
 
 * ``images`` -- ``uint8 (N_img, 3, S, S)``, every image asked about, loaded
-  once (see ``image_tensors``; full-scale COCO uses the feature store of
-  issue 5 instead of pixels in memory);
+  once (see ``image_tensors``), or, built with a feature store, a
+  ``StoreImages`` whose rows are read from the memory-mapped store per batch
+  (full-scale COCO: 123k images' features never in memory at once);
 * per question: ``image_rows`` (row in ``images``), ``questions`` -- token ids
   ``long (N_q, T)`` padded with ``<pad>`` = 0, ``lengths``, ``answers`` -- the
   class of the normalised ``multiple_choice_answer`` or -1 when it is not in
   the answer vocabulary, soft targets, ``question_ids``, ``annotations``
   (answer and question types, the ten raw human answers, for the official
   metric).
+
+The JSON files are read once into compact arrays cached beside them
+(``vqadesk.data.vqa_arrays``); later runs read the arrays back.
 
 Vocabularies: the training split builds the question ``Vocabulary`` and the
 top-K ``AnswerVocabulary`` from itself; the validation split is given the
@@ -38,22 +42,31 @@ their single-answer cross-entropy; soft-score (BCE) training keeps them.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from vqadesk.data.answer_vocabulary import AnswerVocabulary
 from vqadesk.data.coco import CocoIndex
 from vqadesk.data.dataset import DatasetError, find_vqa_files
-from vqadesk.data.vqa import VqaAnnotation, VqaDataset, VqaSample
+from vqadesk.data.feature_store import FeatureStore
+from vqadesk.data.vqa import VqaAnnotation
+from vqadesk.data.vqa_arrays import AnnotationRows, VqaArrays, load_vqa_arrays
 from vqadesk.engine.image_tensors import gather_images, load_image_tensors
-from vqadesk.text.answers import normalize_answer
-from vqadesk.text.tokenizer import tokenize_questions
-from vqadesk.text.vocabulary import PAD_ID, UNK_ID, Vocabulary
+from vqadesk.engine.store_features import StoreImages
+from vqadesk.engine.vqa_encoding import (
+    answer_targets,
+    build_answer_vocabulary,
+    build_question_vocabulary,
+    encode_questions,
+    first_asked_images,
+)
+from vqadesk.errors import ImageLoadError
+from vqadesk.text.vocabulary import UNK_ID, Vocabulary
 
 PathLike = str | os.PathLike[str]
 SoftScore = Literal["min3", "official"]
@@ -115,8 +128,12 @@ class VqaExamples(Dataset):
         self.target_scores = target_scores  # (N_q, W) float32, 0 where padded
         self.question_ids: tuple[int, ...] = tuple(question_ids)
         self.question_texts: tuple[str, ...] = tuple(question_texts)
-        self.annotations_list: tuple[VqaAnnotation, ...] = tuple(annotations)
+        # Built from the compact arrays, annotations stay lazy (AnnotationRows): 443k of them cost ~200 MB.
+        self.annotations_list: Sequence[VqaAnnotation] = (
+            annotations if isinstance(annotations, AnnotationRows) else tuple(annotations)
+        )
         self.soft_score = soft_score
+        self.source: dict[str, Any] = {}  # the files (and feature store) these examples were read from
 
     # Vocabularies hold read-only mapping proxies, which pickle refuses; DataLoader
     # workers started by "spawn" (macOS, Windows) pickle the dataset, so send
@@ -148,56 +165,81 @@ class VqaExamples(Dataset):
         image_size: int = 128,
         min_word_count: int = 1,
         soft_score: SoftScore = "min3",
+        features: FeatureStore | None = None,
+        questions_path: PathLike | None = None,
+        annotations_path: PathLike | None = None,
+        drop_unreadable_images: bool = False,
     ) -> VqaExamples:
         """Read ``split`` of ``root``; vocabularies not given are built from it.
 
         ``top_k`` answers make the answer vocabulary; questions are cut to
         ``max_question_len`` tokens; words seen fewer than ``min_word_count``
         times stay out of a question vocabulary built here.
+
+        With ``features`` (a feature store) the images are that store's rows
+        and neither COCO annotation files nor photos are read; with
+        ``drop_unreadable_images`` questions about images the extraction had
+        to skip are left out (``summary()["dropped_questions"]``).
+        ``questions_path`` / ``annotations_path`` replace the files found in
+        ``root`` (``find_vqa_files``). The JSON is read through the compact
+        arrays of ``vqadesk.data.vqa_arrays``, cached beside it.
         """
         if max_question_len < 1:
             raise ValueError(f"max_question_len must be at least 1, got {max_question_len}")
         if soft_score not in SOFT_SCORES:
             raise ValueError(f"unknown soft_score {soft_score!r}; expected one of {SOFT_SCORES}")
-        samples = _read_split(Path(root), split)
-        records = [sample.annotation for sample in samples]  # join_questions: never None here
+        root = Path(root)
+        # Pixels need the COCO index to find the files; it also names a missing annotations/ folder.
+        coco = CocoIndex.from_dataset_root(root, split) if features is None else None
+        questions_path, annotations_path = vqa_split_files(root, split, questions_path, annotations_path)
+        if annotations_path is None:
+            raise DatasetError(
+                f"{root}: no VQA annotations (answers) for split '{split}' "
+                f"(expected v2_<source>_{split}_annotations.json {_PLACES}); training needs the answers"
+            )
+        arrays = load_vqa_arrays(questions_path, annotations_path)
+        if not len(arrays):
+            raise DatasetError(f"{questions_path}: no questions to train on")
+        rows = np.arange(len(arrays))
+        if features is not None and drop_unreadable_images and features.skipped:
+            rows = rows[~np.isin(arrays.image_ids, list(features.skipped))]
 
-        token_lists = tokenize_questions([sample.question.question for sample in samples])
         if question_vocab is None:
-            question_vocab = Vocabulary.build(token_lists, min_count=min_word_count)
+            question_vocab = build_question_vocabulary(arrays, rows, min_word_count)
         if answer_vocab is None:
-            answer_vocab = AnswerVocabulary.build(records, k=top_k)
-        questions, lengths, token_counts = _encode_questions(token_lists, question_vocab, max_question_len)
-
-        lookup = _AnswerLookup(answer_vocab)
-        answers = torch.tensor([lookup.index(r.multiple_choice_answer) for r in records], dtype=torch.long)
-        target_classes, target_scores = _soft_targets(records, lookup, soft_score)
+            answer_vocab = build_answer_vocabulary(arrays, rows, top_k)
+        questions, lengths, token_counts = encode_questions(arrays, rows, question_vocab, max_question_len)
+        answers, target_classes, target_scores = answer_targets(arrays, rows, answer_vocab, soft_score)
 
         # Images in the order questions first ask about them.
-        path_of = {s.question.image_id: s.image_path for s in samples}
-        image_ids = list(path_of)
-        row_of = {image_id: row for row, image_id in enumerate(image_ids)}
-        images = load_image_tensors([path_of[i] for i in image_ids], image_size)
-        image_rows = torch.tensor([row_of[s.question.image_id] for s in samples], dtype=torch.long)
+        image_ids, image_rows = first_asked_images(arrays.image_ids[rows])
+        if features is not None:
+            images = StoreImages(features, image_ids.tolist(),
+                                 what=f"the {len(image_ids):,} images the '{split}' questions ask about")
+        else:
+            images = load_image_tensors(question_image_files(coco, arrays, rows, image_ids), image_size)
 
-        return cls(
+        examples = cls(
             split=split,
             question_vocab=question_vocab,
             answer_vocab=answer_vocab,
             images=images,
-            image_ids=image_ids,
-            image_rows=image_rows,
+            image_ids=image_ids.tolist(),
+            image_rows=torch.from_numpy(image_rows),
             questions=questions,
             lengths=lengths,
             token_counts=token_counts,
             answers=answers,
             target_classes=target_classes,
             target_scores=target_scores,
-            question_ids=[s.question.question_id for s in samples],
-            question_texts=[s.question.question for s in samples],
-            annotations=records,
+            question_ids=arrays.question_ids[rows].tolist(),
+            question_texts=[arrays.question_texts[r] for r in rows.tolist()],
+            annotations=AnnotationRows(arrays, rows),
             soft_score=soft_score,
         )
+        examples.source = {**arrays.describe(), "dropped_questions": len(arrays) - len(rows),
+                           "features": features.describe() if features is not None else None}
+        return examples
 
     # -- Dataset ----------------------------------------------------------------------------------
 
@@ -244,7 +286,7 @@ class VqaExamples(Dataset):
         """The questions at ``indices``, in that order, sharing images and vocabularies."""
         rows = _index_tensor(indices, len(self))
         picked = rows.tolist()
-        return VqaExamples(
+        view = VqaExamples(
             split=self.split,
             question_vocab=self.question_vocab,
             answer_vocab=self.answer_vocab,
@@ -259,9 +301,11 @@ class VqaExamples(Dataset):
             target_scores=self.target_scores[rows],
             question_ids=[self.question_ids[i] for i in picked],
             question_texts=[self.question_texts[i] for i in picked],
-            annotations=[self.annotations_list[i] for i in picked],
+            annotations=_take(self.annotations_list, picked),
             soft_score=self.soft_score,
         )
+        view.source = self.source
+        return view
 
     def first(self, n: int) -> VqaExamples:
         """The first ``n`` questions (all when there are fewer): ``--overfit N``."""
@@ -286,10 +330,14 @@ class VqaExamples(Dataset):
 
     @property
     def answer_types(self) -> tuple[str, ...]:
+        if isinstance(self.annotations_list, AnnotationRows):
+            return self.annotations_list.answer_types  # from the arrays, no annotation built
         return tuple(a.answer_type for a in self.annotations_list)
 
     @property
     def question_types(self) -> tuple[str, ...]:
+        if isinstance(self.annotations_list, AnnotationRows):
+            return self.annotations_list.question_types
         return tuple(a.question_type for a in self.annotations_list)
 
     @property
@@ -299,10 +347,13 @@ class VqaExamples(Dataset):
 
     @property
     def question_image_ids(self) -> tuple[int, ...]:
-        return tuple(a.image_id for a in self.annotations_list)
+        return tuple(self.image_ids[row] for row in self.image_rows.tolist())
 
     @property
     def image_size(self) -> int:
+        """The images' side in pixels (a feature store's: the size its photos were encoded at)."""
+        if isinstance(self.images, StoreImages):
+            return self.images.store.manifest.image_size
         return int(self.images.shape[-1])
 
     @property
@@ -333,97 +384,47 @@ class VqaExamples(Dataset):
             "truncated_questions": int((self.token_counts > self.max_question_len).sum()),
             "unknown_word_rate": _fraction(int((self.questions == UNK_ID).sum()), words),
             "soft_score": self.soft_score,
+            "source": self.source,  # files, cache, feature store, questions dropped for unreadable images
         }
 
 
 # -- reading --------------------------------------------------------------------------------------
 
+_PLACES = "in vqa/, annotations/ or the root"
 
-def _read_split(root: Path, split: str) -> list[VqaSample]:
-    """The split's questions joined with their annotations and image files."""
-    coco = CocoIndex.from_dataset_root(root, split)  # names the missing annotations/ files
-    questions_path, annotations_path = find_vqa_files(root, split)
-    places = "in vqa/, annotations/ or the root"
-    if questions_path is None:
+
+def vqa_split_files(
+    root: Path, split: str, questions_path: PathLike | None = None, annotations_path: PathLike | None = None
+) -> tuple[Path, Path | None]:
+    """The split's questions file and annotations file (None when there is none).
+
+    Paths given win; otherwise ``find_vqa_files`` looks in ``vqa/``,
+    ``annotations/`` and the root by the official names.
+    """
+    found_questions, found_annotations = find_vqa_files(root, split)
+    questions = Path(questions_path) if questions_path is not None else found_questions
+    annotations = Path(annotations_path) if annotations_path is not None else found_annotations
+    if questions is None:
         raise DatasetError(
             f"{root}: no VQA questions for split '{split}' "
-            f"(expected v2_OpenEnded_<source>_{split}_questions.json {places})"
+            f"(expected v2_OpenEnded_<source>_{split}_questions.json {_PLACES})"
         )
-    if annotations_path is None:
-        raise DatasetError(
-            f"{root}: no VQA annotations (answers) for split '{split}' "
-            f"(expected v2_<source>_{split}_annotations.json {places}); training needs the answers"
-        )
-    dataset = VqaDataset.load(questions_path, annotations_path, coco=coco, require_images=True)
-    if not dataset.samples:
-        raise DatasetError(f"{questions_path}: no questions to train on")
-    return dataset.samples
+    return questions, annotations
 
 
-def _encode_questions(
-    token_lists: list[list[str]], vocab: Vocabulary, max_len: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Ids ``(N, T)`` padded with ``<pad>``, lengths, and the token counts before truncation.
-
-    An empty question (only punctuation, say) becomes one ``<unk>`` of length
-    1: packed RNNs refuse length 0, and "unknown question" is what it is.
-    """
-    ids = torch.full((len(token_lists), max_len), PAD_ID, dtype=torch.long)  # (N, T)
-    lengths = torch.empty(len(token_lists), dtype=torch.long)
-    counts = torch.tensor([len(tokens) for tokens in token_lists], dtype=torch.long)
-    for row, tokens in enumerate(token_lists):
-        encoded = vocab.encode(tokens, max_len=max_len) or [UNK_ID]
-        ids[row, : len(encoded)] = torch.tensor(encoded, dtype=torch.long)
-        lengths[row] = len(encoded)
-    return ids, lengths, counts
-
-
-class _AnswerLookup:
-    """Answer text -> class index (-1 if absent), normalising each distinct text once."""
-
-    def __init__(self, vocab: AnswerVocabulary):
-        self._vocab = vocab
-        self._cache: dict[str, int] = {}
-
-    def index(self, text: str) -> int:
-        found = self._cache.get(text)
-        if found is None:
-            position = self._vocab.index_of(normalize_answer(text))
-            found = self._cache[text] = -1 if position is None else position
-        return found
-
-
-def _soft_targets(
-    records: Sequence[VqaAnnotation], lookup: _AnswerLookup, soft_score: SoftScore
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sparse soft targets: ``(N, W)`` class indices padded with -1 and their scores."""
-    per_question: list[list[tuple[int, float]]] = []
-    for record in records:
-        # Count by class: answers that normalise alike ("Net", "net.") are one answer.
-        counts = Counter(lookup.index(answer) for answer in record.answers)
-        total = len(record.answers)
-        per_question.append(
-            [(cls, _score(count, total, soft_score)) for cls, count in sorted(counts.items()) if cls >= 0]
-        )
-    width = max((len(pairs) for pairs in per_question), default=0) or 1
-    classes = torch.full((len(records), width), -1, dtype=torch.long)  # (N, W)
-    scores = torch.zeros((len(records), width), dtype=torch.float32)  # (N, W)
-    for row, pairs in enumerate(per_question):
-        if pairs:
-            classes[row, : len(pairs)] = torch.tensor([cls for cls, _ in pairs])
-            scores[row, : len(pairs)] = torch.tensor([score for _, score in pairs])
-    return classes, scores
-
-
-def _score(count: int, total: int, soft_score: SoftScore) -> float:
-    """Soft score of an answer ``count`` of ``total`` humans gave."""
-    if soft_score == "min3":
-        return min(count / 3, 1.0)
-    # The official accuracy: leave each human answer out in turn; the other
-    # total - 1 answers hold count - 1 matches (left-out one matched) or count.
-    left_out_matching = count * min((count - 1) / 3, 1.0)
-    left_out_other = (total - count) * min(count / 3, 1.0)
-    return (left_out_matching + left_out_other) / total
+def question_image_files(coco: CocoIndex, arrays: VqaArrays, rows: np.ndarray, image_ids: np.ndarray) -> list[Path]:
+    """The file of every image, in ``image_ids`` order; a missing one names the question asking."""
+    paths = []
+    for image_id in image_ids.tolist():
+        path = coco.find_image_path(image_id)
+        if path is None:
+            asking = int(arrays.question_ids[rows][arrays.image_ids[rows] == image_id][0])
+            raise ImageLoadError(
+                coco.image_dir or "images",
+                f"no image file for image {image_id} (asked about by question {asking})",
+            )
+        paths.append(path)
+    return paths
 
 
 def _index_tensor(indices: Iterable[int] | torch.Tensor, length: int) -> torch.Tensor:
@@ -434,6 +435,12 @@ def _index_tensor(indices: Iterable[int] | torch.Tensor, length: int) -> torch.T
     if rows.numel() and (int(rows.min()) < -length or int(rows.max()) >= length):
         raise IndexError(f"subset index out of range for {length} examples")
     return rows % length if rows.numel() else rows
+
+
+def _take(annotations: Sequence[VqaAnnotation], picked: list[int]) -> Sequence[VqaAnnotation]:
+    if isinstance(annotations, AnnotationRows):
+        return annotations.take(picked)
+    return [annotations[i] for i in picked]
 
 
 def _check_index(index: int, length: int) -> int:

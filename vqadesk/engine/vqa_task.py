@@ -23,8 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from vqadesk.data.answer_vocabulary import AnswerVocabulary
+from vqadesk.data.feature_store import FeatureStore
 from vqadesk.engine.evaluation import VQA_BATCH, answer_questions
 from vqadesk.engine.image_groups import ImageGroups
+from vqadesk.engine.store_features import features_metadata, open_training_stores, precomputed_encoder, require_grid
 from vqadesk.engine.training_config import TrainingConfig
 from vqadesk.engine.vqa_examples import VqaExamples
 from vqadesk.metrics import evaluate_vqa
@@ -68,6 +70,7 @@ class VqaTask:
         self.train_examples: VqaExamples | None = None
         self.train_set: ImageGroups | None = None  # what the loop samples: images
         self.val_set: VqaExamples | None = None
+        self.store: FeatureStore | None = None  # --features
 
     def load(self, config: TrainingConfig, metadata: dict[str, Any] | None) -> None:
         self.config = config
@@ -75,10 +78,16 @@ class VqaTask:
         if metadata is not None:  # resuming: the checkpoint's vocabularies, not new ones
             question_vocab = Vocabulary.from_dict(metadata["question_vocabulary"], where="metadata.question_vocabulary")
             answer_vocab = AnswerVocabulary.from_dict(metadata["answer_vocabulary"], where="metadata.answer_vocabulary")
+        # With --features the images are a feature store's rows (docs/real-data.md).
+        self.store, val_store = open_training_stores(config.features, config.val_features,
+                                                     (metadata or {}).get("image_features"))
+        require_grid(self.store, config.model == "attention", "--model attention")
         train = VqaExamples.from_dataset(
             config.data, config.train_split, question_vocab=question_vocab, answer_vocab=answer_vocab,
             top_k=config.top_k, max_question_len=config.max_len, image_size=config.image_size,
-        )
+            features=self.store, questions_path=config.questions, annotations_path=config.annotations,
+            drop_unreadable_images=True,
+        )  # fmt: skip
         if config.overfit:
             train = train.first(config.overfit)
             self.val_set = train
@@ -86,8 +95,9 @@ class VqaTask:
             self.val_set = VqaExamples.from_dataset(
                 config.data, config.val_split, question_vocab=train.question_vocab,
                 answer_vocab=train.answer_vocab, max_question_len=config.max_len,
-                image_size=config.image_size,
-            )
+                image_size=config.image_size, features=val_store, questions_path=config.val_questions,
+                annotations_path=config.val_annotations, drop_unreadable_images=True,
+            )  # fmt: skip
         self.train_examples = train
         self.train_set = ImageGroups(train)
 
@@ -102,7 +112,8 @@ class VqaTask:
         c = self.config
         return VqaModelConfig(
             model=c.model, question_encoder=c.question_encoder,
-            image_encoder=image_encoder_config(c, needs_grid=c.model == "attention"),
+            image_encoder=(precomputed_encoder(self.store) if self.store is not None
+                           else image_encoder_config(c, needs_grid=c.model == "attention")),
             vocab_size=len(self.train_examples.question_vocab),
             num_answers=len(self.train_examples.answer_vocab),
             embed_dim=c.embed_dim, hidden_dim=c.hidden_dim, fusion_dim=2 * c.hidden_dim,
@@ -121,6 +132,8 @@ class VqaTask:
             "answer_vocabulary": self.train_examples.answer_vocab.to_dict(),
             "dataset": {"root": str(self.config.data), "train_split": self.config.train_split,
                         "val_split": self.config.val_split},
+            # What made the features a precomputed-features model reads (None: it reads images).
+            "image_features": features_metadata(self.store) if self.store is not None else None,
         }
 
     def batch(self, indices: list[int], device: torch.device) -> dict[str, torch.Tensor]:

@@ -1,0 +1,189 @@
+"""Compact arrays made once from big JSON files, cached beside them.
+
+VQA v2 train is 443,757 questions in a 20 MB questions file and a 330 MB
+annotations file: parsing, validating and tokenising them takes tens of
+seconds and gigabytes of Python objects. The training data are built from
+arrays instead (ids, token ids, answer ids into string tables), made from
+the JSON the first time and read back from here afterwards in a fraction of
+a second.
+
+An entry is a folder ``.vqadesk-cache/<kind>-<first input's stem>-<hash>/``
+beside the first input file (``<hash>`` names the inputs' absolute paths), or
+under ``user_data_dir()/cache/`` when that folder cannot be written (a
+read-only dataset share)::
+
+    arrays.npz   numeric arrays and strings packed as UTF-8 bytes + offsets (np.savez;
+                 read back with allow_pickle=False: nothing here is ever unpickled)
+    entry.json   written last: the inputs' size, mtime and SHA-256, the builder's version
+
+An entry is used when every input has the recorded size and modification
+time, or the same size and SHA-256 (a file copied or touched without
+change); otherwise, or when the entry is damaged, it is rebuilt. Deleting
+``.vqadesk-cache`` is always safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vqadesk.data.jsonio import read_json, write_json_atomic
+from vqadesk.errors import DataFormatError
+from vqadesk.paths import user_data_dir
+
+PathLike = str | os.PathLike[str]
+
+CACHE_FOLDER = ".vqadesk-cache"
+ENTRY_FORMAT = "vqadesk.array_cache"
+ENTRY_VERSION = 1
+ARRAYS = "arrays.npz"
+ENTRY = "entry.json"
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """Where a set of arrays came from: for the training routine's ``start`` event."""
+
+    path: Path
+    built: bool  # True when made from the JSON in this call, False when read from the cache
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "built": self.built, "seconds": round(self.seconds, 3)}
+
+
+def cached_arrays(
+    kind: str,
+    inputs: Sequence[PathLike],
+    build: Callable[[], dict[str, np.ndarray]],
+    *,
+    builder_version: int,
+) -> tuple[dict[str, np.ndarray], CacheInfo]:
+    """The arrays ``build()`` makes from ``inputs``, from the cache when it is current.
+
+    ``builder_version`` is bumped whenever ``build`` changes what it makes,
+    which invalidates every older entry. A problem with the inputs is raised by
+    ``build`` itself (it reads them); a problem with the cache only rebuilds it.
+    """
+    started = time.perf_counter()
+    inputs = [Path(p).resolve() for p in inputs]
+    name = _entry_name(kind, inputs)
+    places = [inputs[0].parent / CACHE_FOLDER / name, user_data_dir() / "cache" / name]
+    for place in places:
+        arrays = _read_entry(place, kind, inputs, builder_version)
+        if arrays is not None:
+            return arrays, CacheInfo(place, built=False, seconds=time.perf_counter() - started)
+    arrays = build()
+    identities = [_identity(path, with_sha=True) for path in inputs]
+    for place in places:
+        try:
+            _write_entry(place, kind, identities, arrays, builder_version)
+        except OSError:
+            continue  # not writable here: try the user data folder
+        return arrays, CacheInfo(place, built=True, seconds=time.perf_counter() - started)
+    return arrays, CacheInfo(places[-1], built=True, seconds=time.perf_counter() - started)  # not cached
+
+
+def pack_strings(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Strings as one ``uint8`` UTF-8 array and ``int64`` offsets (``len + 1``)."""
+    encoded = [text.encode("utf-8") for text in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(), offsets
+
+
+def unpack_strings(data: np.ndarray, offsets: np.ndarray) -> list[str]:
+    raw = data.tobytes()
+    bounds = offsets.tolist()
+    return [raw[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+# -- entries ------------------------------------------------------------------------------------
+
+
+def _entry_name(kind: str, inputs: list[Path]) -> str:
+    digest = hashlib.sha256("\n".join(str(p) for p in inputs).encode()).hexdigest()[:12]
+    return f"{kind}-{inputs[0].stem}-{digest}"
+
+
+def _identity(path: Path, *, with_sha: bool) -> dict[str, Any]:
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise DataFormatError(path, f"cannot be read ({exc.strerror or exc})") from None
+    identity: dict[str, Any] = {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    if with_sha:
+        identity["sha256"] = _sha256(path)
+    return identity
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _read_entry(place: Path, kind: str, inputs: list[Path], builder_version: int) -> dict[str, np.ndarray] | None:
+    """The entry's arrays when it is current and intact, else None (rebuild)."""
+    entry_path = place / ENTRY
+    if not entry_path.is_file():
+        return None
+    try:
+        entry = read_json(entry_path)
+        current = (
+            entry.get("format") == ENTRY_FORMAT and entry.get("version") == ENTRY_VERSION
+            and entry.get("kind") == kind and entry.get("builder_version") == builder_version
+            and [i.get("path") for i in entry["inputs"]] == [str(p) for p in inputs]
+        )  # fmt: skip
+        if not current:
+            return None
+        touched = False
+        for recorded, path in zip(entry["inputs"], inputs):
+            now = _identity(path, with_sha=False)
+            if now["size"] != recorded["size"]:
+                return None
+            if now["mtime_ns"] != recorded["mtime_ns"]:
+                if _sha256(path) != recorded["sha256"]:
+                    return None
+                recorded["mtime_ns"] = now["mtime_ns"]  # same bytes, newer time: keep the entry
+                touched = True
+        with np.load(place / ARRAYS, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        if touched:
+            try:
+                write_json_atomic(entry_path, entry)
+            except OSError:
+                pass  # the entry is still right; it will be checked by hash again next time
+        return arrays
+    except (DataFormatError, OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # a damaged or foreign entry: rebuild it
+
+
+def _write_entry(place: Path, kind: str, identities: list[dict[str, Any]], arrays: dict[str, np.ndarray],
+                 builder_version: int) -> None:  # fmt: skip
+    place.mkdir(parents=True, exist_ok=True)
+    (place / ENTRY).unlink(missing_ok=True)  # no moment where an old entry describes new arrays
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{ARRAYS}.", suffix=".tmp", dir=place)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, place / ARRAYS)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+    write_json_atomic(place / ENTRY, {
+        "format": ENTRY_FORMAT, "version": ENTRY_VERSION, "kind": kind, "builder_version": builder_version,
+        "inputs": identities, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })  # fmt: skip
