@@ -122,9 +122,9 @@ def test_stop_keeps_a_valid_last_checkpoint_and_resume_continues_it(qtbot, tab, 
     # Resume: the same folder, the same command plus --resume, continuing at the saved step.
     assert tab.resume_button.isEnabled()
     qtbot.waitUntil(lambda: not tab.files.is_loading(), timeout=5000)
-    with qtbot.waitSignal(tab.process.sig_event, timeout=RUN_MS,
-                          check_params_cb=lambda e: e.get("event") == "start"):
-        tab.resume_button.click()
+    tab.resume_button.click()
+    qtbot.waitUntil(lambda: bool(tab.process.curves.total_steps), timeout=RUN_MS)
+    qtbot.waitUntil(lambda: "resumed from step" in tab.log.toPlainText(), timeout=RUN_MS)
     resumed = tab.process.record
     assert resumed.folder == record.folder and resumed.arguments[-1] == "--resume"
     assert tab.process.curves.steps[:stopped_at] == [float(s) for s in range(1, stopped_at + 1)]
@@ -350,8 +350,8 @@ def test_the_process_reads_split_lines_garbage_and_a_last_line_without_newline(q
 
     process = TrainingProcess()
     events, logged = [], []
-    process.sig_event.connect(events.append)
-    process.sig_log.connect(logged.extend)
+    process.on_event.append(events.append)
+    process.on_log.append(logged.extend)
     with qtbot.waitSignal(process.sig_finished, timeout=20000) as finished:
         process.start(fake_run(tmp_path, SPLIT_OUTPUT))
     assert [e["event"] for e in events] == ["start", "step", "done"]
@@ -376,7 +376,7 @@ def test_stop_kills_a_routine_that_does_not_stop(qtbot, tmp_path):
     process = TrainingProcess()
     process._kill_timer.setInterval(300)  # instead of 15 s
     logged = []
-    process.sig_log.connect(logged.extend)
+    process.on_log.append(logged.extend)
     with qtbot.waitSignal(process.sig_finished, timeout=20000) as finished:
         process.start(fake_run(tmp_path, IGNORES_SIGTERM))
         qtbot.waitUntil(lambda: "ready" in logged, timeout=10000)

@@ -155,6 +155,7 @@ def test_a_resumed_run_replaces_the_steps_after_its_checkpoint():
     curves.add(step(3, 0.5))
     assert curves.steps == [1, 2, 3] and curves.losses[-1] == 0.5
     assert curves.epochs == [1.0] and curves.series["accuracy"] == [40.0]
+    assert curves.trims == 1  # the plots re-send a trimmed series even if its length comes back
 
 
 def test_captioning_series_and_max_steps_budget():

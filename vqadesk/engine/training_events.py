@@ -170,6 +170,7 @@ class RunCurves:
     done: dict[str, Any] | None = None
     error: str | None = None
     events: int = 0
+    trims: int = 0  # how often a resume cut the series back (plots re-send their data then)
 
     def add(self, event: dict[str, Any]) -> None:
         self.events += 1
@@ -211,6 +212,7 @@ class RunCurves:
         if resumed is not None:
             # A resumed run restarts at its `last` checkpoint: steps logged after it
             # (by a run killed later) are replaced by the new ones, not doubled.
+            self.trims += 1
             keep = sum(1 for s in self.steps if s <= resumed)
             del self.steps[keep:], self.losses[keep:], self.rates[keep:]
             keep = sum(1 for s in self.epoch_steps if s <= resumed)

@@ -9,7 +9,7 @@ old run's folder by accident. ``options(out)`` turns the fields into the Qt-free
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -55,9 +55,7 @@ def _optional_spin(check: QCheckBox, spin: QSpinBox) -> QHBoxLayout:
 
 
 class TrainingForm(QWidget):
-    """The fields; ``sig_changed`` on any edit (the tab re-checks what can start)."""
-
-    sig_changed = Signal()
+    """The fields, saved to the settings on every edit."""
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -261,7 +259,6 @@ class TrainingForm(QWidget):
         self._update_enabled()
         if not self._loading:
             self.save_settings()
-            self.sig_changed.emit()
 
     def _dataset_edited(self) -> None:
         self._dataset_chosen = True

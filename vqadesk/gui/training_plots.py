@@ -64,9 +64,12 @@ class CurvePlot(pg.PlotWidget):
         self.item.setMenuEnabled(False)
         for axis in ("left", "bottom"):
             self.item.getAxis(axis).enableAutoSIPrefix(False)  # "CIDEr (x0.001)" reads as a different metric
+            # Grid lines at the major ticks only: the minor ones doubled a live plot's repaint time.
+            self.item.getAxis(axis).setStyle(maxTickLevel=0)
         self.legend = self.item.addLegend(offset=(-6, 6), labelTextSize="8pt", verSpacing=-4)
         self.lines: list[Line] = []
         self.curves: list[pg.PlotDataItem] = []
+        self._stamps: list[tuple | None] = []  # what each line last got: unchanged data is not re-sent
         self.setMinimumSize(220, 150)
 
     def set_lines(self, lines: list[Line], palette: QPalette, *, legend: bool = True) -> None:
@@ -74,6 +77,7 @@ class CurvePlot(pg.PlotWidget):
             self.item.removeItem(curve)
         self.legend.clear()
         self.lines, self.curves = list(lines), []
+        self._stamps = [None] * len(lines)
         for line in lines:
             curve = self.item.plot([], [], name=line.name, connect="finite",
                                    symbol="o" if line.series not in ("loss", "rate") else None, symbolSize=5)
@@ -81,7 +85,11 @@ class CurvePlot(pg.PlotWidget):
         self.apply_palette(palette)
         self.legend.setVisible(legend and len(lines) > 1)
 
-    def set_line_data(self, index: int, x, y) -> None:
+    def set_line_data(self, index: int, x, y, stamp: tuple | None = None) -> None:
+        """Give line ``index`` its data; skipped when ``stamp`` says it has not changed (no repaint)."""
+        if stamp is not None and self._stamps[index] == stamp:
+            return
+        self._stamps[index] = stamp
         self.curves[index].setData(np.asarray(x, dtype=float), np.asarray(y, dtype=float), connect="finite")
 
     def apply_palette(self, palette: QPalette) -> None:
@@ -178,13 +186,13 @@ class TrainingPlots(QWidget):
         for plot in self.plots():
             for index, line in enumerate(plot.lines):
                 curves = self._runs[line.run]
-                if line.series == "loss":
-                    plot.set_line_data(index, curves.steps, curves.losses)
-                elif line.series == "rate":
-                    plot.set_line_data(index, curves.steps, curves.rates)
+                # Curves only grow, except when a resume trims them: length + trims say what changed.
+                if line.series in ("loss", "rate"):
+                    y = curves.losses if line.series == "loss" else curves.rates
+                    plot.set_line_data(index, curves.steps, y, (curves.trims, len(y)))
                 else:
                     values = curves.series.get(line.series, [])
-                    plot.set_line_data(index, curves.epochs[: len(values)], values)
+                    plot.set_line_data(index, curves.epochs[: len(values)], values, (curves.trims, len(values)))
 
     def point_count(self, plot: CurvePlot) -> int:
         """Points in ``plot``'s lines (tests: did the live run draw anything?)."""

@@ -78,6 +78,8 @@ class ProbePanel(QWidget):
         self.plot_item = self.plot.getPlotItem()
         self.plot_item.setMenuEnabled(False)
         self.plot_item.showGrid(x=True, y=True, alpha=0.25)
+        for axis in ("left", "bottom"):
+            self.plot_item.getAxis(axis).setStyle(maxTickLevel=0)
         self.plot_item.setYRange(0, 1, padding=0.02)
         # The legend is a list beside the plot, not over it: a dozen answers would hide the lines.
         self.legend = QListWidget()

@@ -4,8 +4,8 @@
 arguments in the run folder, with ``PYTHONUNBUFFERED=1`` so events arrive
 as they are printed. Its stdout is parsed into events as chunks arrive
 (``EventLineParser``); each event line is appended to ``events.jsonl`` and
-folded into ``run.json`` before ``sig_event`` goes out, so what is on disk
-is never behind what is on screen. stderr becomes log lines with tqdm's
+folded into ``run.json`` before the ``on_event`` listeners hear of it, so
+what is on disk is never behind what is on screen. stderr becomes log lines with tqdm's
 redraws collapsed.
 
 Stop is gentle first: SIGTERM (``terminate``) makes the routine finish its
@@ -13,12 +13,19 @@ step, write ``last`` and exit; only if it is still alive after
 ``STOP_GRACE_MS`` is it killed. Whatever way the process ends -- done,
 error event, non-zero exit, killed, failed to start -- ``sig_finished``
 carries the final ``RunRecord``; nothing here raises into the event loop.
+
+Events and log lines go to plain Python listeners, not Qt signals: they
+stay on the GUI thread, and with PySide6 6.12.0 on Python 3.11 every
+``Signal.emit()`` called from Python drops a reference to ``True`` (its
+return value), so a signal per step event would crash a long run's app
+with "bool_dealloc" after some thousands of steps.
 """
 
 from __future__ import annotations
 
 import sys
 from collections import deque
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
@@ -30,13 +37,13 @@ STDERR_TAIL = 12  # lines kept to explain a crash
 
 
 class TrainingProcess(QObject):
-    sig_event = Signal(dict)
-    sig_log = Signal(list)  # text lines for the raw log
-    sig_finished = Signal(object)  # the final RunRecord
+    sig_finished = Signal(object)  # the final RunRecord (once per run: an emit is fine)
 
     def __init__(self, parent: QObject | None = None, *, python: str = sys.executable):
         super().__init__(parent)
         self.python = python
+        self.on_event: list[Callable[[dict], None]] = []  # each event, in order
+        self.on_log: list[Callable[[list[str]], None]] = []  # text lines for the raw log
         self.record: RunRecord | None = None
         self.curves = RunCurves()
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL)
@@ -126,17 +133,19 @@ class TrainingProcess(QObject):
     def _handle_stdout(self, parsed) -> None:
         if parsed.events and self._events is not None:
             self._events.write([line for _event, line in parsed.events])
+        lines = list(parsed.text)
         for event, _line in parsed.events:
             self.curves.add(event)
             if self.record is not None and apply_event(self.record, event):
                 self.record.save()
             note = describe_event(event)
             if note:
-                self._emit_note(note)
-            self.sig_event.emit(event)
-        if parsed.text:
-            self._write_log(parsed.text)
-            self.sig_log.emit(parsed.text)
+                lines.append(f"[vqadesk] {note}")
+            for listener in self.on_event:
+                listener(event)
+        if lines:  # one append per chunk: a QPlainTextEdit append costs a relayout
+            self._write_log(lines)
+            self._tell_log(lines)
 
     def _read_stderr(self) -> None:
         if self._process is not None:
@@ -146,13 +155,17 @@ class TrainingProcess(QObject):
         if lines:
             self.stderr_tail.extend(lines)
             self._write_log(lines)
-            self.sig_log.emit(lines)
+            self._tell_log(lines)
+
+    def _tell_log(self, lines: list[str]) -> None:
+        for listener in self.on_log:
+            listener(lines)
 
     def _emit_note(self, text: str) -> None:
         """A line of our own in the log, marked so it is not mistaken for the routine's."""
         lines = [f"[vqadesk] {text}"]
         self._write_log(lines)
-        self.sig_log.emit(lines)
+        self._tell_log(lines)
 
     def _write_log(self, lines: list[str]) -> None:
         if self._log is not None:

@@ -50,7 +50,7 @@ from vqadesk.gui.training_run_list import FAILED, RunList
 from vqadesk.gui.training_status import RunStatus
 
 LOG_LINES = 5000
-REDRAW_MS = 150
+REDRAW_MS = 250  # live curves: four redraws a second are smooth and leave the event loop idle
 EXTERNAL_RUNS_KEY = f"{GROUP}/external_runs"
 
 
@@ -101,12 +101,12 @@ class TrainingTab(QWidget):
         self.stop_button.clicked.connect(self.stop_run)
         self.resume_button.clicked.connect(self.resume_run)
         self.use_button.clicked.connect(self._use_model)
-        self.form.sig_changed.connect(self._on_form_changed)
+        self.form.routine.currentIndexChanged.connect(self._on_form_changed)
         self.run_list.sig_current_changed.connect(self._on_current_run)
         self.run_list.sig_checked_changed.connect(self._update_display)
         self.files.sig_loaded.connect(self._on_files_loaded)
-        self.process.sig_event.connect(self._on_event)
-        self.process.sig_log.connect(self._append_log)
+        self.process.on_event.append(self._on_event)
+        self.process.on_log.append(self._append_log)
         self.process.sig_finished.connect(self._on_finished)
         self.plots.set_kind_hint(self.form.kind)
         self.refresh_runs()
