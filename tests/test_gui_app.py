@@ -63,7 +63,7 @@ def test_window_opens_on_the_shapes_world_with_both_models(window, models):
     assert window.inference.models.vqa_path == models.vqa
     assert window.inference.models.captioner_path == models.captioner
     assert "best" in window.models_label.text()
-    assert window.device_label.text().startswith("device: CPU")
+    assert window.device_label.text().startswith("CPU")
     assert window.ask_panel.dataset_question_count() > 0
     assert window.ask_panel.question_edit.completion_count() > 10
 
@@ -220,6 +220,10 @@ def test_a_broken_checkpoint_is_a_message_and_the_model_stays(qtbot, window, tmp
 
 
 def test_use_this_model_from_the_training_tab_loads_it(qtbot, window, models):
+    assert window.training_tab is None  # built the first time it is needed
+    window.tabs.setCurrentIndex(1)
+    assert window.training_tab is window.tabs.widget(1)
+    window.tabs.setCurrentIndex(0)
     with qtbot.waitSignal(window.sig_models_changed, timeout=WAIT_MS):
         window.training_tab.sig_use_model.emit("vqa", str(models.bow))
     assert window.inference.models.vqa_path == models.bow

@@ -11,7 +11,10 @@ screenshot shows every panel at work.
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
@@ -42,6 +45,26 @@ def open_settings() -> QSettings:
     return settings
 
 
+def _report_slot_errors_in(window) -> None:
+    """An exception escaping a Qt slot would print a traceback and carry on: show one line
+    in the window (and on stderr) instead; ``VQADESK_DEBUG=1`` keeps the traceback."""
+    if os.environ.get("VQADESK_DEBUG"):
+        return
+
+    def hook(kind, value, _traceback) -> None:
+        message = f"internal error: {kind.__name__}: {value}"
+        print(f"vqadesk: {message} (set VQADESK_DEBUG=1 to see the traceback)", file=sys.stderr)
+        window.statusBar().showMessage(message)
+
+    sys.excepthook = hook
+
+
+def _report_time(what: str) -> None:
+    """One JSON line on stderr: the wall-clock time ``what`` happened (the first timer after
+    ``show`` runs once the window has been laid out and painted)."""
+    print(json.dumps({"event": what, "time": time.time()}), file=sys.stderr, flush=True)
+
+
 def run_gui(
     *,
     dataset: str | None = None,
@@ -60,6 +83,10 @@ def run_gui(
     # last resized the window to.
     window = MainWindow(settings, restore_geometry=screenshot is None)
     window.show()
+    _report_slot_errors_in(window)
+    if os.environ.get("VQADESK_REPORT_STARTUP"):  # benchmarks/bench_gui_startup.py reads these
+        QTimer.singleShot(0, lambda: _report_time("window_shown"))
+        window.sig_ready.connect(lambda: _report_time("ready"))
     # Let the window paint first, then start the worker and open the dataset.
     QTimer.singleShot(0, lambda: window.start(dataset))
 

@@ -10,7 +10,9 @@ dataset's questions for the image are listed below; clicking one asks it.
 
 from __future__ import annotations
 
+import html
 from collections import Counter
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -29,7 +31,6 @@ from PySide6.QtWidgets import (
 
 from vqadesk.data.dataset import QuestionRecord
 from vqadesk.engine.predictions import VqaPrediction
-from vqadesk.gui.charts import AnswerBarChart
 from vqadesk.gui.image_context import ImageContext, find_question
 from vqadesk.gui.inference import InferenceClient
 from vqadesk.gui.question_edit import QuestionEdit
@@ -37,9 +38,17 @@ from vqadesk.gui.style import message_style
 from vqadesk.metrics.vqa_accuracy import answer_accuracy
 
 
+def short_model_name(name: str) -> str:
+    """``runs/x/best.json`` -> ``x/best``; a bundled name stays as it is."""
+    path = Path(name)
+    if not path.suffix:
+        return name
+    return f"{path.parent.name}/{path.stem}" if path.stem in ("best", "last") else path.stem
+
+
 def shapes_only_warning(model: str) -> str:
     return (
-        f"{model} knows only the built-in Shapes world (coloured circles, squares and triangles): "
+        f"{short_model_name(model)} knows only the built-in Shapes world (coloured circles, squares and triangles): "
         "its answers about a real photo are guesses. Load a model trained on real photos "
         "(Models tab → Open checkpoint…) or train one on COCO + VQA v2 (README: Using real COCO and VQA v2)."
     )
@@ -76,9 +85,11 @@ class AskPanel(QWidget):
         self.warning.hide()
         self.status = QLabel("Select an image and ask a question.")
         self.status.setWordWrap(True)
-        self.chart = AnswerBarChart()
-        self.chart.setMinimumHeight(170)
-        self.chart.setToolTip("The model's most likely answers and their probabilities")
+        # The chart (pyqtgraph, ~0.5 s to import) is made on first use: the window shows first.
+        self._chart = None
+        self.chart_holder = QWidget()
+        self.chart_holder.setMinimumHeight(170)
+        QVBoxLayout(self.chart_holder).setContentsMargins(0, 0, 0, 0)
 
         self.truth = QLabel()
         self.truth.setWordWrap(True)
@@ -116,7 +127,7 @@ class AskPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.warning)
         layout.addWidget(self.status)
-        layout.addWidget(self.chart, 3)
+        layout.addWidget(self.chart_holder, 3)
         layout.addWidget(self.truth_box)
         layout.addWidget(self.pin_button, 0, Qt.AlignmentFlag.AlignRight)
         layout.addWidget(questions_box, 2)
@@ -126,12 +137,24 @@ class AskPanel(QWidget):
         self.questions.cellClicked.connect(self._ask_row)
         self.pin_button.clicked.connect(self._pin)
 
+    @property
+    def chart(self):
+        """The ``AnswerBarChart``, made on first use."""
+        if self._chart is None:
+            from vqadesk.gui.charts import AnswerBarChart
+
+            self._chart = AnswerBarChart()
+            self._chart.setToolTip("The model's most likely answers and their probabilities")
+            self.chart_holder.layout().addWidget(self._chart)
+        return self._chart
+
     # -- what the panel is about --------------------------------------------------------------
 
     def set_image(self, context: ImageContext | None) -> None:
         self.context = context
         self.prediction = None
-        self.chart.clear_answers()
+        if self._chart is not None:  # not made yet: nothing to clear (and no import to wait for)
+            self._chart.clear_answers()
         self.truth_box.hide()
         self.warning.hide()
         self.pin_button.setEnabled(False)
@@ -197,7 +220,7 @@ class AskPanel(QWidget):
         timings = prediction.timings_ms
         how = "image features from the cache" if prediction.cached else f"encoded in {timings.get('encode', 0):.0f} ms"
         self._say(
-            f"<b>{prediction.best.text}</b> ({prediction.best.prob * 100:.1f}%) — {prediction.model}, "
+            f"<b>{html.escape(prediction.best.text)}</b> ({prediction.best.prob * 100:.1f}%) — {short_model_name(prediction.model)}, "
             f"{timings.get('total', 0):.0f} ms ({how})"
         )
         self._show_truth(record, prediction)

@@ -160,7 +160,7 @@ class BrowserPanel(QWidget):
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setUniformItemSizes(True)
         self.view.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        self.view.setGridSize(QSize(THUMBNAIL_SIZE + 16, THUMBNAIL_SIZE + 26))
+        self.view.setGridSize(QSize(THUMBNAIL_SIZE + 10, THUMBNAIL_SIZE + 24))
         self.view.setMovement(QListView.Movement.Static)
         self.view.setLayoutMode(QListView.LayoutMode.Batched)
         self.view.setBatchSize(200)

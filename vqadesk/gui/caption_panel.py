@@ -208,7 +208,7 @@ class CaptionPanel(QWidget):
         dark = is_dark()
         swatches = " ".join(
             f'<span style="color: {probability_colour(p, dark=dark)}">■</span> {text}'
-            for p, text in ((0.9, "≥ 80%"), (0.6, "50–80%"), (0.1, "< 50%"))
+            for p, text in ((0.9, "≥ 80%"), (0.6, "50–80%"), (0.1, "&lt; 50%"))
         )
         self.legend.setText(f'<span style="color: gray">Word probability:</span> {swatches}')
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette
 from PySide6.QtWidgets import QWidget
 
 MAX_BARS = 10
+MAX_LABEL_PX = 170  # longer answers are elided on the axis (the full text is in the tooltip/table)
 BAR_HEIGHT = 0.7
 # Distinct, colour-blind-safe series colours (Okabe & Ito 2008).
 SERIES_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
@@ -64,9 +65,15 @@ class _ProbabilityPlot(pg.PlotWidget):
         """Subclasses re-colour their own items."""
 
     def _set_rows(self, labels: Sequence[str]) -> None:
-        # Row 0 at the top: the best answer reads first.
-        ticks = [(len(labels) - 1 - row, label) for row, label in enumerate(labels)]
-        self.getPlotItem().getAxis("left").setTicks([ticks])
+        # Row 0 at the top: the best answer reads first. The axis is sized for
+        # the longest label now: pyqtgraph widens it only after a label failed
+        # to fit (it skips that label for a paint), and long answers are elided.
+        metrics = QFontMetrics(self._font)
+        shown = [metrics.elidedText(label, Qt.TextElideMode.ElideRight, MAX_LABEL_PX) for label in labels]
+        ticks = [(len(labels) - 1 - row, label) for row, label in enumerate(shown)]
+        axis = self.getPlotItem().getAxis("left")
+        axis.setTicks([ticks])
+        axis.setWidth(max((metrics.horizontalAdvance(label) for label in shown), default=20) + 14)
         self.getPlotItem().setYRange(-0.6, max(len(labels), 1) - 0.4, padding=0)
 
 
@@ -119,7 +126,7 @@ class AnswerBarChart(_ProbabilityPlot):
         return list(self._values)
 
     def on_palette_changed(self) -> None:
-        if self._labels:
+        if getattr(self, "_labels", None):
             self.set_answers(list(zip(self._labels, self._values)), highlight=self._highlight)
 
     def _bar_colour(self, highlighted: bool = False) -> QColor:
@@ -133,7 +140,9 @@ class ComparisonBarChart(_ProbabilityPlot):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._series: list[pg.BarGraphItem] = []
-        self._legend = self.getPlotItem().addLegend(offset=(-10, 10))
+        # Bottom right: the least likely answers sit there, so their short bars leave it room.
+        self._legend = self.getPlotItem().addLegend(offset=(-10, -10))
+        self._legend.setLabelTextColor(self.palette().color(QPalette.ColorRole.WindowText))
         self._labels: list[str] = []
         self._data: dict[str, list[float]] = {}
         self._set_rows([])
@@ -160,14 +169,21 @@ class ComparisonBarChart(_ProbabilityPlot):
             rows = [len(labels) - 1 - row + BAR_HEIGHT / 2 - height * (index + 0.5) for row in range(len(labels))]
             colour = QColor(SERIES_COLOURS[index % len(SERIES_COLOURS)])
             item = pg.BarGraphItem(x0=[0.0] * len(labels), y=rows, height=height * 0.92,
-                                   width=self._data[model], brush=colour, name=model)
+                                   width=self._data[model], brush=colour)
             self.addItem(item)
-            self._legend.addItem(item, model)
+            self._legend.addItem(item, model)  # by hand: an item with a name would be added twice
             self._series.append(item)
         self._set_rows(labels)
 
     def labels(self) -> list[str]:
         return list(self._labels)
+
+    def on_palette_changed(self) -> None:
+        legend = getattr(self, "_legend", None)
+        if legend is not None:
+            legend.setLabelTextColor(self.palette().color(QPalette.ColorRole.WindowText))
+            if self._data:
+                self.set_comparison({model: list(zip(self._labels, values)) for model, values in self._data.items()})
 
     def series(self) -> dict[str, list[float]]:
         return {model: list(values) for model, values in self._data.items()}

@@ -9,6 +9,8 @@ A model that cannot answer says why below the chart; the others still answer.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -22,11 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vqadesk.engine.model_pool import ComparedAnswer
-from vqadesk.gui.charts import ComparisonBarChart
 from vqadesk.gui.image_context import ImageContext
 from vqadesk.gui.inference import InferenceClient
 from vqadesk.gui.style import message_style
+
+if TYPE_CHECKING:  # model_pool imports torch: only the inference worker may load it
+    from vqadesk.engine.model_pool import ComparedAnswer
 
 _PATH_ROLE = Qt.ItemDataRole.UserRole
 
@@ -57,8 +60,10 @@ class ComparePanel(QWidget):
         row.addWidget(self.compare_button)
         self.status = QLabel("Tick models, type a question and press Compare.")
         self.status.setWordWrap(True)
-        self.chart = ComparisonBarChart()
-        self.chart.setMinimumHeight(200)
+        self._chart = None  # made on first use (pyqtgraph is slow to import)
+        self.chart_holder = QWidget()
+        self.chart_holder.setMinimumHeight(200)
+        QVBoxLayout(self.chart_holder).setContentsMargins(0, 0, 0, 0)
         self.errors = QLabel()
         self.errors.setWordWrap(True)
         self.errors.setStyleSheet(message_style("error"))
@@ -70,16 +75,29 @@ class ComparePanel(QWidget):
         layout.addWidget(self.models)
         layout.addLayout(row)
         layout.addWidget(self.status)
-        layout.addWidget(self.chart, 1)
+        layout.addWidget(self.chart_holder, 1)
         layout.addWidget(self.errors)
 
         self.compare_button.clicked.connect(self.compare)
         self.question.returnPressed.connect(self.compare)
 
+    @property
+    def chart(self):
+        """The ``ComparisonBarChart``, made on first use."""
+        if self._chart is None:
+            from vqadesk.gui.charts import ComparisonBarChart
+
+            self._chart = ComparisonBarChart()
+            self.chart_holder.layout().addWidget(self._chart)
+        return self._chart
+
     def add_model(self, name: str, path: str, *, checked: bool = False) -> None:
         """List a VQA model (once per checkpoint path)."""
         for row in range(self.models.count()):
-            if self.models.item(row).data(_PATH_ROLE) == path:
+            item = self.models.item(row)
+            if item.data(_PATH_ROLE) == path:
+                if checked:
+                    item.setCheckState(Qt.CheckState.Checked)
                 return
         item = QListWidgetItem(name)
         item.setData(_PATH_ROLE, path)

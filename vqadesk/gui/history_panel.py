@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -29,7 +29,8 @@ from vqadesk.metrics.vqa_accuracy import answer_accuracy
 
 EXPORTERS = {".json": export_json, ".csv": export_csv, ".html": export_html}
 FILTERS = "JSON (*.json);;CSV (*.csv);;HTML report with images (*.html)"
-COLUMNS = ("Time", "Image", "Question", "Answer", "Score", "Accuracy", "Model")
+COLUMNS = ("Time", "Question", "Answer", "Score", "Accuracy", "Image", "Model")
+_QUESTION, _ANSWER, _IMAGE = 1, 2, 5
 
 
 def history_entry(prediction: VqaPrediction, context: ImageContext) -> HistoryEntry:
@@ -57,10 +58,14 @@ class HistoryPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.table.horizontalHeader()
         for column in range(len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(_QUESTION, QHeaderView.ResizeMode.Stretch)
+        for column in (_IMAGE, len(COLUMNS) - 1):  # long file and model names: elided, full in the tooltip
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            self.table.setColumnWidth(column, 110)
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Save the history as JSON, CSV or an HTML report with images (Ctrl+E)")
         self.export_button.setEnabled(False)
@@ -85,13 +90,13 @@ class HistoryPanel(QWidget):
         self.table.insertRow(row)
         text, prob = entry.best
         accuracy = "" if entry.accuracy is None else f"{entry.accuracy * 100:.0f}%"
-        cells = (entry.asked_at[11:], Path(entry.image_path).name, entry.question, text, f"{prob * 100:.1f}%",
-                 accuracy, entry.model)
+        cells = (entry.asked_at[11:], entry.question, text, f"{prob * 100:.1f}%", accuracy,
+                 Path(entry.image_path).name, entry.model)
         for column, value in enumerate(cells):
             item = QTableWidgetItem(value)
-            if column == 1:
-                item.setToolTip(entry.image_path)
-            if column == 3 and entry.human_answers:
+            if column in (_QUESTION, _IMAGE, len(COLUMNS) - 1):
+                item.setToolTip(entry.image_path if column == _IMAGE else value)
+            if column == _ANSWER and entry.human_answers:
                 human = ", ".join(f"{a} ×{n}" for a, n in Counter(entry.human_answers).most_common())
                 item.setToolTip(f"human answers: {human}")
             self.table.setItem(row, column, item)

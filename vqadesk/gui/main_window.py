@@ -36,7 +36,7 @@ from vqadesk.data.images import load_image
 from vqadesk.engine.model_cards import read_model_card
 from vqadesk.engine.model_registry import DEFAULT_CAPTIONER_NAME, DEFAULT_VQA_NAME
 from vqadesk.errors import VqadeskError
-from vqadesk.gui.ask_panel import AskPanel
+from vqadesk.gui.ask_panel import AskPanel, short_model_name
 from vqadesk.gui.browser import BrowserPanel
 from vqadesk.gui.caption_panel import CaptionPanel
 from vqadesk.gui.compare_panel import ComparePanel
@@ -48,7 +48,6 @@ from vqadesk.gui.models_panel import ModelsPanel
 from vqadesk.gui.overlay_bar import OverlayBar
 from vqadesk.gui.qimage import pil_to_qimage
 from vqadesk.gui.style import THEMES, apply_theme
-from vqadesk.gui.training_tab import TrainingTab
 from vqadesk.gui.viewer import ImageViewer
 from vqadesk.gui.workers import Task
 
@@ -58,6 +57,12 @@ SIDE_TABS = ("Ask", "Caption", "Compare", "Models", "History")
 def _open_default_or(path: str | None) -> Dataset:
     """Pool thread: open ``path``, or the Shapes world (generated if needed)."""
     return open_dataset(path if path else ensure_shapes_world())
+
+
+def _import_plotting() -> None:
+    """Pool thread: import pyqtgraph and the modules built on it (~0.5-1 s) off the GUI thread."""
+    import vqadesk.gui.charts  # noqa: F401
+    import vqadesk.gui.training_tab  # noqa: F401
 
 
 def _decode(path: Path) -> QImage:
@@ -130,11 +135,14 @@ class MainWindow(QMainWindow):
         self.explore_splitter.setSizes([362, 448, 470])  # three thumbnail columns at 1280 px
         self.explore_splitter.setChildrenCollapsible(False)
 
-        self.training_tab = TrainingTab(settings, self.inference)
+        # The Training tab (pyqtgraph plots) is built by start(), after the window's first paint.
+        self.training_tab = None  # a TrainingTab once built
+        self._training_dataset: str | None = None
         self.tabs = QTabWidget()
         self.tabs.addTab(self.explore_splitter, "Explore")
-        self.tabs.addTab(self.training_tab, "Training")
+        self.tabs.addTab(QLabel("Loading the Training tab…", alignment=Qt.AlignmentFlag.AlignCenter), "Training")
         self.tabs.setDocumentMode(True)
+        self.tabs.currentChanged.connect(lambda index: self.build_training_tab() if index == 1 else None)
         self.setCentralWidget(self.tabs)
 
         self._build_status_bar()
@@ -157,8 +165,11 @@ class MainWindow(QMainWindow):
         self.busy.setMaximumHeight(14)
         self.busy.hide()
         self.device_label = QLabel("device: starting…")
+        self.device_label.setToolTip("Where the models run (CUDA when there is a GPU, else MPS, else the CPU)")
         self.models_label = QLabel("models: loading…")
+        self.models_label.setToolTip("The VQA model and the captioner in use (Models tab to change)")
         self.timing_label = QLabel("")
+        self.timing_label.setToolTip("How long the last inference took, image loading included")
         for widget in (self.busy, self.models_label, self.device_label, self.timing_label):
             bar.addPermanentWidget(widget)
         bar.showMessage("Starting…")
@@ -251,7 +262,6 @@ class MainWindow(QMainWindow):
         self.caption_panel.sig_captioned.connect(lambda *_: self._describe_heatmap())
         self.models_panel.sig_use_model.connect(self.use_model)
         self.models_panel.sig_model_added.connect(self._model_listed)
-        self.training_tab.sig_use_model.connect(self._use_trained_model)
         self.overlays.sig_settings_changed.connect(self._save_view_settings)
 
     def _restore(self, restore_geometry: bool) -> None:
@@ -281,13 +291,37 @@ class MainWindow(QMainWindow):
         self._started = True
         self._models_settled = False
         self.inference.start()
+        self._run(Task(_import_plotting), lambda _none: self._build_charts(), lambda _message: self._build_charts())
         if dataset is None:
             last = self.settings.value("dataset/last")
             dataset = last if isinstance(last, str) and Path(last).is_dir() else None
         self.open_dataset(dataset)
 
+    def _build_charts(self) -> None:
+        """pyqtgraph is imported (in a pool thread): make the charts, one per event-loop turn."""
+        _ = self.ask_panel.chart
+        QTimer.singleShot(0, lambda: self.compare_panel.chart)
+
+    def build_training_tab(self) -> None:
+        """The Training tab, made the first time it is needed (it costs a few hundred ms of GUI time)."""
+        if self.training_tab is None:
+            from vqadesk.gui.training_tab import TrainingTab
+
+            self.training_tab = TrainingTab(self.settings, self.inference)
+            self.training_tab.sig_use_model.connect(self._use_trained_model)
+            if self._training_dataset:
+                self.training_tab.set_dataset(self._training_dataset)
+            current = self.tabs.currentIndex()
+            placeholder = self.tabs.widget(1)
+            self.tabs.blockSignals(True)  # swapping the placeholder is not the user changing tabs
+            self.tabs.removeTab(1)
+            self.tabs.insertTab(1, self.training_tab, "Training")
+            self.tabs.setCurrentIndex(current)
+            self.tabs.blockSignals(False)
+            placeholder.deleteLater()
+
     def _engine_ready(self, models) -> None:
-        self.device_label.setText(f"device: {models.device}")
+        self.device_label.setText(models.device)
         self.statusBar().showMessage("Loading models…")
         vqa = str(self.settings.value("models/vqa", DEFAULT_VQA_NAME))
         captioner = str(self.settings.value("models/captioner", DEFAULT_CAPTIONER_NAME))
@@ -296,6 +330,8 @@ class MainWindow(QMainWindow):
         def settle(kind: str) -> None:
             pending.discard(kind)
             if not pending:
+                if self.statusBar().currentMessage().startswith("Loading models"):
+                    self.statusBar().clearMessage()
                 self._models_settled = True
                 self._maybe_ready()
 
@@ -346,9 +382,12 @@ class MainWindow(QMainWindow):
             self.show_side_tab("Ask" if kind == "vqa" else "Caption")
 
     def _models_changed(self, models) -> None:
-        self.models_label.setText(f"VQA: {_short(models.vqa)} · captions: {_short(models.captioner)}")
-        self.device_label.setText(f"device: {models.device}")
-        for kind, path in (("vqa", models.vqa_path), ("captioning", models.captioner_path)):
+        self.models_label.setText(f"VQA {_short(models.vqa)} · captions {_short(models.captioner)}")
+        self.device_label.setText(models.device)
+        for kind, name, path in (("vqa", models.vqa, models.vqa_path),
+                                 ("captioning", models.captioner, models.captioner_path)):
+            if path is not None:  # a checkpoint loaded by path (settings, Training tab) is listed too
+                self.models_panel.add_model(kind, _short(name), str(path))
             self.models_panel.set_active(kind, str(path) if path else None, models.device)
         if models.vqa_path is not None:
             self.settings.setValue("models/vqa", str(models.vqa) if models.vqa else "")
@@ -372,7 +411,7 @@ class MainWindow(QMainWindow):
 
     def _job_finished(self, channel: str, seconds: float) -> None:
         if channel in ("ask", "caption", "compare", "caption-dropped"):
-            self.timing_label.setText(f"last {channel}: {seconds * 1000:.0f} ms")
+            self.timing_label.setText(f"{channel.split('-')[0]} {seconds * 1000:.0f} ms")
 
     # -- datasets ---------------------------------------------------------------------------------
 
@@ -390,7 +429,9 @@ class MainWindow(QMainWindow):
         self.dataset = dataset
         if not dataset.is_loose_photos:
             self.settings.setValue("dataset/last", str(dataset.root))
-            self.training_tab.set_dataset(str(dataset.root))
+            self._training_dataset = str(dataset.root)
+            if self.training_tab is not None:
+                self.training_tab.set_dataset(self._training_dataset)
         self.setWindowTitle(f"vqadesk — {dataset.name}")
         self.browser.set_dataset(dataset)
         splits = ", ".join(
@@ -518,6 +559,7 @@ class MainWindow(QMainWindow):
             self.overlays.describe("Ask a question or click a caption word to see where the model looked.")
 
     def _pin_probe(self, image_path: str, question: str) -> None:
+        self.build_training_tab()
         self.training_tab.set_probe(image_path, question)
         self.statusBar().showMessage(f"Pinned for the Training tab's probe: “{question}”", 8000)
 
@@ -665,7 +707,7 @@ class MainWindow(QMainWindow):
             self.sig_ready.emit()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if self.training_tab.is_running():
+        if self.training_tab is not None and self.training_tab.is_running():
             answer = QMessageBox.question(
                 self, "vqadesk",
                 "A training run is still going. Stop it (it saves its last checkpoint) and quit?",
@@ -681,7 +723,8 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
-        self.training_tab.shutdown()
+        if self.training_tab is not None:
+            self.training_tab.shutdown()
         self.inference.shutdown()
         self.caption_panel.shutdown()
         self.browser.model.shutdown()
@@ -692,10 +735,7 @@ class MainWindow(QMainWindow):
 
 
 def _short(name: str | None) -> str:
-    if not name:
-        return "none"
-    path = Path(name)
-    return f"{path.parent.name}/{path.stem}" if path.stem in ("best", "last") else path.stem if path.suffix else name
+    return short_model_name(name) if name else "none"
 
 
 def _int(value, default: int) -> int:

@@ -50,6 +50,7 @@ class ModelsPanel(QWidget):
         self.card = QTextBrowser()
         self.card.setOpenExternalLinks(False)
         self.card.setPlaceholderText("Select a model to read its model card.")
+        self.card.document().setDefaultStyleSheet("h1 { font-size: large; } h2 { font-size: medium; }")
         self.use_button = QPushButton("Use this model")
         self.use_button.setToolTip("Load it for the Ask panel (VQA) or the Caption panel (captioner)")
         self.use_button.setEnabled(False)

@@ -1,0 +1,110 @@
+"""The GUI thread's longest stall while the app works (the app issue's "never freezes" target).
+
+Opens the real main window offscreen on a Shapes world with the bundled
+models, runs an ``EventLoopMonitor`` (a 5 ms timer; a late tick is a stall)
+and reports, per phase, the longest gap between ticks and the 99th percentile:
+
+1. start-up: from ``start()`` to ``sig_ready`` (torch imported by the worker,
+   models loaded, dataset opened, first image shown);
+2. answering 50 questions (the dataset's, on 10 images, one after another);
+3. captioning 20 images (beam 3), selecting each image in the browser;
+4. streaming training events: a real ``python -m training.vqa`` run started
+   from the Training tab, its JSON events parsed and plotted as they come.
+
+Run from the repository root: ``python benchmarks/bench_gui_responsiveness.py``.
+Target: longest gap <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+
+def wait(app: QApplication, condition, timeout_s: float) -> None:
+    deadline = time.perf_counter() + timeout_s
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the app did not finish in time")
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def phase(name: str, monitor, results: dict) -> None:
+    results[name] = (monitor.longest_gap_ms, monitor.percentile_ms(99), len(monitor.gaps_ms))
+    monitor.reset()
+
+
+def main() -> None:
+    app = QApplication(sys.argv[:1])
+    from vqadesk.data.shapes import write_shapes_dataset
+    from vqadesk.gui.main_window import MainWindow
+    from vqadesk.gui.responsiveness import EventLoopMonitor
+
+    results: dict[str, tuple[float, float, int]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["VQADESK_DATA_DIR"] = str(Path(tmp) / "data")
+        root = Path(tmp) / "shapes"
+        write_shapes_dataset(root, splits=("train", "val"), n_images=40, seed=0)
+        window = MainWindow(QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat))
+        window.show()
+        app.processEvents()
+        monitor = EventLoopMonitor()
+        monitor.start()
+        ready = []
+        window.sig_ready.connect(lambda: ready.append(True))
+        QTimer.singleShot(0, lambda: window.start(str(root)))
+        wait(app, lambda: ready, 180)
+        phase("start-up (torch import, model loading, dataset)", monitor, results)
+
+        answered = []
+        window.ask_panel.sig_answered.connect(lambda *_: answered.append(True))
+        for image_row in range(10):
+            window.browser.select_row(image_row)
+            wait(app, lambda: window.ask_panel.dataset_question_count() > 0, 30)
+            for question_row in range(5):
+                before = len(answered)
+                window.ask_panel.ask_dataset_question(question_row)
+                wait(app, lambda: len(answered) > before, 60)
+        phase("answering 50 questions", monitor, results)
+
+        captioned = []
+        window.caption_panel.sig_captioned.connect(lambda *_: captioned.append(True))
+        for image_row in range(20):
+            before = len(captioned)
+            window.browser.select_row(20 + image_row)  # Auto captions each newly selected image
+            wait(app, lambda: len(captioned) > before, 60)
+        phase("captioning 20 images (beam 3)", monitor, results)
+
+        window.build_training_tab()
+        tab = window.training_tab
+        run_started = time.perf_counter()
+        form = tab.form
+        form.dataset.setText(str(root))
+        form.epochs.setValue(2)
+        form.batch_size.setValue(4)
+        form.threads.setValue(1)
+        form.max_steps_check.setChecked(True)
+        form.max_steps.setValue(40)
+        form.extra.setText("--log-interval 0.05 --hidden-dim 32 --embed-dim 16 --image-size 64")
+        tab.start_run()
+        wait(app, lambda: not tab.is_running() and time.perf_counter() - run_started > 2, 300)
+        phase("streaming training events (40 steps)", monitor, results)
+        monitor.stop()
+        window.close()
+
+    print(f"{'phase':52s} {'longest gap':>12s} {'p99':>8s} {'ticks':>7s}")
+    for name, (longest, p99, ticks) in results.items():
+        print(f"{name:52s} {longest:10.1f} ms {p99:6.1f} ms {ticks:7d}")
+
+
+if __name__ == "__main__":
+    main()
