@@ -106,6 +106,17 @@ def unpack_strings(data: np.ndarray, offsets: np.ndarray) -> list[str]:
     return [raw[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def token_counts(tokens: Sequence[str], token_ids: np.ndarray, token_offsets: np.ndarray,
+                 rows: np.ndarray) -> dict[str, int]:  # fmt: skip
+    """``{token: times seen}`` over texts ``rows`` of a packed token list (ids into ``tokens``,
+    text i's ids at ``token_ids[token_offsets[i]:token_offsets[i + 1]]``): a vocabulary's input."""
+    starts, ends = token_offsets[rows], token_offsets[rows + 1]
+    lengths = ends - starts
+    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    counts = np.bincount(token_ids[np.repeat(starts, lengths) + within], minlength=len(tokens))
+    return {token: count for token, count in zip(tokens, counts.tolist()) if count}
+
+
 # -- entries ------------------------------------------------------------------------------------
 
 

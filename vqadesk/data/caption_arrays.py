@@ -76,10 +76,5 @@ class CaptionArrays:
     def __len__(self) -> int:
         return len(self.image_ids)
 
-    def token_lists(self, rows: np.ndarray) -> list[list[str]]:
-        flat = [self.tokens[i] for i in self.token_ids.tolist()]
-        bounds = self.token_offsets.tolist()
-        return [flat[bounds[r] : bounds[r + 1]] for r in rows.tolist()]
-
     def describe(self) -> dict[str, Any]:
         return {"captions": str(self.path), "cache": self.cache.to_dict()}

@@ -148,13 +148,6 @@ class VqaArrays:
     def question_texts(self) -> tuple[str, ...]:
         return tuple(_strings(self._arrays, "text"))
 
-    def token_lists(self, rows: np.ndarray | None = None) -> list[list[str]]:
-        """The tokens of each question (of ``rows``), as the tokeniser gave them."""
-        flat = [self.tokens[i] for i in self.token_ids.tolist()]
-        bounds = self.token_offsets.tolist()
-        picked = range(len(self)) if rows is None else rows.tolist()
-        return [flat[bounds[r] : bounds[r + 1]] for r in picked]
-
     def annotation(self, row: int) -> VqaAnnotation:
         """The ``VqaAnnotation`` of question ``row``, as the reader made it."""
         if not self.has_answers:

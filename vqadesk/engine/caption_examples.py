@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from vqadesk.data.array_cache import token_counts
 from vqadesk.data.caption_arrays import CaptionArrays, load_caption_arrays
 from vqadesk.data.coco import CocoIndex
 from vqadesk.data.dataset import DatasetError
@@ -139,7 +140,8 @@ class CaptionExamples(Dataset):
         if not len(rows):
             raise no_captions
         if vocab is None:
-            vocab = Vocabulary.build(arrays.token_lists(rows), min_count=min_word_count)
+            counts = token_counts(arrays.tokens, arrays.token_ids, arrays.token_offsets, rows)
+            vocab = Vocabulary.from_counts(counts, min_count=min_word_count)
         captions, word_counts = _encode_captions(arrays, rows, vocab, max_len)
         lengths = (captions != PAD_ID).sum(dim=1)
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from vqadesk.data.answer_vocabulary import AnswerVocabulary
+from vqadesk.data.array_cache import token_counts
 from vqadesk.data.vqa_arrays import VqaArrays
 from vqadesk.text.vocabulary import PAD_ID, UNK_ID, Vocabulary
 
@@ -31,7 +32,9 @@ _Answered = namedtuple("_Answered", "multiple_choice_answer answer_type")
 
 
 def build_question_vocabulary(arrays: VqaArrays, rows: np.ndarray, min_count: int) -> Vocabulary:
-    return Vocabulary.build(arrays.token_lists(rows), min_count=min_count)
+    """``Vocabulary.build`` over the questions ``rows``, counting token ids rather than strings."""
+    counts = token_counts(arrays.tokens, arrays.token_ids, arrays.token_offsets, rows)
+    return Vocabulary.from_counts(counts, min_count=min_count)
 
 
 def build_answer_vocabulary(arrays: VqaArrays, rows: np.ndarray, k: int) -> AnswerVocabulary:

@@ -79,10 +79,6 @@ class Vocabulary:
         most frequent (the four specials come on top). Special tokens found
         in the data are not counted as words.
         """
-        if min_count < 1:
-            raise ValueError(f"min_count must be at least 1, got {min_count}")
-        if max_size is not None and max_size < 0:
-            raise ValueError(f"max_size must be 0 or more, got {max_size}")
         counter: Counter[str] = Counter()
         for index, tokens in enumerate(token_lists):
             if isinstance(tokens, str):
@@ -90,8 +86,18 @@ class Vocabulary:
                     f"token_lists[{index}] is a string; pass lists of tokens (tokenise first)"
                 )
             counter.update(tokens)
-        for special in SPECIAL_TOKENS:
-            counter.pop(special, None)
+        return cls.from_counts(counter, min_count=min_count, max_size=max_size)
+
+    @classmethod
+    def from_counts(
+        cls, counts: Mapping[str, int], *, min_count: int = 1, max_size: int | None = None
+    ) -> Vocabulary:
+        """``build`` from words already counted (``{word: times seen}``), with the same rules."""
+        if min_count < 1:
+            raise ValueError(f"min_count must be at least 1, got {min_count}")
+        if max_size is not None and max_size < 0:
+            raise ValueError(f"max_size must be 0 or more, got {max_size}")
+        counter = {token: int(count) for token, count in counts.items() if token not in SPECIAL_TOKENS}
         bad = next((token for token in counter if not isinstance(token, str) or not token), None)
         if bad is not None:
             raise ValueError(f"tokens must be non-empty strings, got {bad!r}")
