@@ -110,6 +110,7 @@ def test_stop_keeps_a_valid_last_checkpoint_and_resume_continues_it(qtbot, tab, 
         tab.start_button.click()
         qtbot.waitUntil(lambda: tab.process.curves.step >= 3, timeout=RUN_MS)
         assert tab.stop_button.isEnabled()
+        assert tab.use_button.isEnabled()  # epoch 1 wrote `best`: usable while the run goes on
         tab.stop_button.click()
         assert not tab.stop_button.isEnabled()  # one request is enough
     record = finished.args[0]

@@ -218,7 +218,7 @@ class ProbePanel(QWidget):
 
     def _set_plot_title(self) -> None:
         text = self.palette().color(QPalette.ColorRole.WindowText).name()
-        title = "Top-5 answers"
+        title = "Top-5 answers" if self._answers else "No probe answers for this run"
         self.plot_item.setTitle(title, color=text, size="9pt")
         # The pinned question may differ from the one a past run was asked: say which this is.
         self.plot.setToolTip(f"“{self._answers[-1].question}” on {Path(self._answers[-1].image).name}"

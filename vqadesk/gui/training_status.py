@@ -48,15 +48,17 @@ class RunStatus(QWidget):
             self.progress.setRange(0, budget)
             self.progress.setValue(min(curves.step, budget))
         epochs = f"/{curves.epochs_total}" if curves.epochs_total else ""
-        parts = [f"epoch {max(curves.running_epoch, curves.epoch)}{epochs}",
-                 f"step {curves.step}" + (f"/{budget}" if budget else "")]
+        where = f"epoch {max(curves.running_epoch, curves.epoch)}{epochs} · step {curves.step}" + (
+            f"/{budget}" if budget else "")
+        speed = []  # on a line of its own: the left column is narrow
         rate = next((r for r in reversed(curves.rates) if math.isfinite(r)), None)
         if rate is not None:
-            parts.append(f"{rate:,.0f} samples/s")
+            speed.append(f"{rate:,.0f} samples/s")
         if running:
-            parts.append(f"ETA {format_eta(curves.eta_s)}")
+            speed.append(f"ETA {format_eta(curves.eta_s)}")
             self.progress.setFormat("stopping…" if stopping else "%p%")
-        self.label.setText((f"<b>{_escape(label)}</b><br>" if label else "") + " · ".join(parts))
+        lines = ([f"<b>{_escape(label)}</b>"] if label else []) + [where] + ([" · ".join(speed)] if speed else [])
+        self.label.setText("<br>".join(lines))
 
     def show_final(self, status: str) -> None:
         self.progress.setFormat(status)

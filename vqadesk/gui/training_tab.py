@@ -254,6 +254,8 @@ class TrainingTab(QWidget):
             self.probes.ask(str(record.folder), event, self.process.curves.steps_per_epoch)
         if kind in ("start", "epoch", "done", "error"):
             self.run_list.update_record(record, record.folder)
+        if kind == "checkpoint" and event.get("name") == "best":
+            self._update_buttons()  # a running run's best model can be used already
         # A burst of events (a fast GPU reports every step) costs one redraw.
         if not self._redraw.isActive():
             self._redraw.start()
