@@ -164,3 +164,16 @@ def test_real_coco_photos_folder(qtbot, window, coco_real):
     assert window.ask_panel.no_questions.isVisibleTo(window.ask_panel)
     assert not window.ask_panel.questions.isVisibleTo(window.ask_panel)
     qtbot.waitUntil(lambda: window.browser.model.loaded_count() >= 10, timeout=15000)
+
+
+def test_real_coco_annotations_file_opens_with_its_photos(qtbot, window, coco_real):
+    """File → Open COCO annotations file…: a real person-keypoints file and the real photos."""
+    annotations = coco_real / "annotations" / "mmpose_test_coco.json"
+    with qtbot.waitSignal(window.sig_dataset_changed, timeout=20000):
+        window.open_coco_files(str(annotations), str(coco_real))
+    split = window.dataset.split("mmpose_test_coco")
+    assert sorted(split.image_ids) == [785, 40083, 196141, 197388]
+    window.browser.select_row(split.image_ids.index(785))
+    qtbot.waitUntil(lambda: window.viewer.boxes_count() == len(split.coco.objects(785)) > 0, timeout=10000)
+    assert "person" in window.image_info.text()
+    qtbot.waitUntil(lambda: window.browser.model.loaded_count() == 4, timeout=15000)

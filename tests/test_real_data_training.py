@@ -256,3 +256,44 @@ def test_stores_that_do_not_fit_are_refused_in_one_line(root, store, val_store, 
                               "--out", tmp_path / "r.json")  # fmt: skip
     assert code == 1 and str(pooled_store) in error and "(2048,)" in error
     assert len(error.splitlines()) == 1
+
+
+# -- asking a store-trained model about a photo (the app and `vqadesk ask`) -------------------------
+
+
+def test_a_store_trained_model_reads_photos_through_the_stores_backbone(coco_real, store, vqa_run):
+    import numpy as np
+    import torch
+
+    from vqadesk.data.feature_store import FeatureStore
+    from vqadesk.engine.predictor import Predictor
+
+    out, _events = vqa_run
+    predictor = Predictor(vqa=out / "best.json", captioner=None, device="cpu")
+    photo = coco_real / "COCO_val2014_000000262148.jpg"
+    prediction = predictor.ask(photo, "Where is he looking?", top_k=2)
+    assert len(prediction.answers) == 2 and prediction.attention is not None
+    # The features made for the photo are the store's row for it, as training read them.
+    loaded = predictor._vqa
+    from vqadesk.engine.image_tensors import load_image_tensor
+
+    pixels = load_image_tensor(photo, loaded.image_size)[None]
+    with torch.inference_mode():
+        made = loaded.encode(pixels)[0].numpy()
+    features = FeatureStore(store)
+    stored = features.read_rows(features.rows_of([262148])).astype(np.float32)[0]
+    np.testing.assert_allclose(made, stored, atol=2e-3, rtol=2e-3)
+
+
+def test_a_store_trained_model_without_its_weights_file_names_it(store, vqa_run, tmp_path):
+    from vqadesk.engine.predictor import Predictor
+    from vqadesk.errors import VqadeskError
+
+    out, _events = vqa_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    document = json.loads((copy / "best.json").read_text())
+    document["metadata"]["image_features"]["weights"] = {"kind": "file", "file": "my-resnet.safetensors", "sha256": "x"}
+    (copy / "best.json").write_text(json.dumps(document))
+    with pytest.raises(VqadeskError, match="my-resnet.safetensors"):
+        Predictor(vqa=copy / "best.json", captioner=None, device="cpu").load_vqa(copy / "best.json")

@@ -32,7 +32,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -52,6 +52,7 @@ from vqadesk.engine.model_registry import (
     looks_like_path,
     resolve_model,
 )
+from vqadesk.engine.store_backbone import store_backbone
 from vqadesk.engine.predictions import Answer, Caption, CaptionPrediction, CaptionWord, VqaPrediction
 from vqadesk.engine.trained_models import (
     TrainedCaptioner,
@@ -98,12 +99,14 @@ class NoModelError(VqadeskError):
 
 @dataclass(frozen=True)
 class _Loaded:
-    """A model ready to run, the name to show for it, and its key in the feature cache."""
+    """A model ready to run, the name to show for it, its key in the feature cache, and how
+    its image features are made from uint8 pixels (its own encoder, or a store's backbone)."""
 
     name: str
     trained: TrainedVqa | TrainedCaptioner
     encoder_key: str
     image_size: int
+    encode: Callable[[torch.Tensor], torch.Tensor]
 
 
 _load_serial = count(1)  # makes every loaded model instance's cache key unique
@@ -207,17 +210,19 @@ class Predictor:
         path = resolve_model(name_or_path, kind)
         trained = load_trained_vqa(path, self.device) if kind == "vqa" else load_trained_captioner(path, self.device)
         encoder: ImageEncoderConfig = trained.model.config.image_encoder
+        encode, image_size = trained.model.encode_images, encoder.image_size
+        backbone_text = ""
         if encoder.name == "precomputed":
-            raise VqadeskError(
-                f"{trained.path}: this model reads precomputed image features, not images, "
-                "so it cannot read image files; use a model with its own image encoder"
-            )
+            # Trained on a feature store: photos go through the network that made the store.
+            backbone = store_backbone(trained.checkpoint.metadata, trained.path, self.device)
+            encode = lambda images: trained.model.encode_images(backbone(images))  # noqa: E731
+            image_size, backbone_text = backbone.image_size, backbone.description
         if kind == "vqa":
             tokenize_question("warm up")  # spaCy loads on first use (~1 s): here, not in the first answer
         shown = str(name_or_path) if looks_like_path(name_or_path) else str(name_or_path).strip()
-        config_text = json.dumps(encoder.to_dict(), sort_keys=True)
+        config_text = json.dumps(encoder.to_dict(), sort_keys=True) + backbone_text
         key = f"{Path(trained.path).resolve()}#{next(_load_serial)}|{config_text}"
-        return _Loaded(name=shown, trained=trained, encoder_key=key, image_size=encoder.image_size)
+        return _Loaded(name=shown, trained=trained, encoder_key=key, image_size=image_size, encode=encode)
 
     def _replace(self, kind: str, requested: str | os.PathLike[str] | None, loaded: _Loaded | None) -> None:
         previous = self._vqa if kind == "vqa" else self._captioner
@@ -357,7 +362,7 @@ class Predictor:
         if pixels:
             encode_started = time.perf_counter()
             with torch.inference_mode():
-                encoded = loaded.trained.model.encode_images(torch.stack(pixels).to(self.device))  # (M, ...)
+                encoded = loaded.encode(torch.stack(pixels).to(self.device))  # (M, ...)
             _synchronize(self.device)
             timings["encode"] = _ms_since(encode_started)
             for row, key in enumerate(missing):
