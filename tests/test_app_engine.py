@@ -271,3 +271,40 @@ def test_drops_are_sorted_into_folders_photos_and_refusals(tmp_path):
     message = items.refusal_message()
     assert "b.png" in message and "t.txt: not an image" in message and "gone.jpg: file not found" in message
     assert "offline" in message
+
+
+# -- thumbnails ----------------------------------------------------------------------------
+
+
+def test_thumbnails_are_cached_on_disk_and_remade_when_the_file_changes(tmp_path):
+    import os
+
+    from vqadesk.data.thumbnails import cache_key, cached_thumbnail
+
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (300, 200), "red").save(photo)
+    cache = tmp_path / "cache"
+    first = cached_thumbnail(photo, 96, cache_dir=cache)
+    assert first.size == (96, 64)
+    stored = list(cache.rglob("*.png"))
+    assert len(stored) == 1 and stored[0].stem == cache_key(photo, 96)
+    Image.new("RGB", (10, 10), "blue").save(stored[0])  # prove the next call reads the cache
+    assert cached_thumbnail(photo, 96, cache_dir=cache).getpixel((0, 0)) == (0, 0, 255)
+    Image.new("RGB", (300, 200), "green").save(photo)
+    stat = photo.stat()
+    os.utime(photo, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert cached_thumbnail(photo, 96, cache_dir=cache).getpixel((0, 0)) == (0, 128, 0)  # a new version
+    stored[0].write_bytes(b"damaged")  # a damaged entry is made again, not an error
+    cached_thumbnail(photo, 96, cache_dir=cache)
+
+
+def test_thumbnail_of_an_unreadable_file_is_the_loaders_error(tmp_path):
+    from vqadesk.data.thumbnails import cached_thumbnail
+    from vqadesk.errors import ImageLoadError
+
+    broken = tmp_path / "b.jpg"
+    broken.write_bytes(b"nope")
+    with pytest.raises(ImageLoadError, match="b.jpg"):
+        cached_thumbnail(broken, 96, cache_dir=tmp_path / "cache")
+    with pytest.raises(ImageLoadError, match="gone.jpg"):
+        cached_thumbnail(tmp_path / "gone.jpg", 96, cache_dir=tmp_path / "cache")

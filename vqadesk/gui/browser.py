@@ -1,8 +1,9 @@
 """The browser panel: a lazily filled thumbnail grid with split and text filters.
 
-Thumbnails are decoded by pool threads only for the rows the view asks for
+Thumbnails are made by pool threads only for the rows the view asks for
 (``data(DecorationRole)``), so a 40k-image split opens at once and scrolls
 smoothly; until its thumbnail arrives a row shows a neutral placeholder.
+They are cached on disk (``data/thumbnails.py``), so the next visit is fast.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from vqadesk.data.dataset import Dataset, DatasetSplit
-from vqadesk.data.images import load_image
+from vqadesk.data.thumbnails import cached_thumbnail
 from vqadesk.errors import VqadeskError
 from vqadesk.gui.qimage import pil_to_qimage
 from vqadesk.gui.workers import Task
@@ -31,10 +32,8 @@ THUMBNAIL_SIZE = 96
 
 
 def make_thumbnail(path: Path, size: int) -> QImage:
-    """Decode ``path`` with the project's loader and shrink it (pool thread)."""
-    image = load_image(path)
-    image.thumbnail((size, size))
-    return pil_to_qimage(image)
+    """Pool thread: ``path``'s thumbnail, from the on-disk cache or decoded (and cached)."""
+    return pil_to_qimage(cached_thumbnail(path, size))
 
 
 class ThumbnailModel(QAbstractListModel):
