@@ -9,7 +9,10 @@ and reports, per phase, the longest gap between ticks and the 99th percentile:
 2. answering 50 questions (the dataset's, on 10 images, one after another);
 3. captioning 20 images (beam 3), selecting each image in the browser;
 4. streaming training events: a real ``python -m training.vqa`` run started
-   from the Training tab, its JSON events parsed and plotted as they come.
+   from the Training tab, its JSON events parsed and plotted as they come;
+5. opening a val2014-sized split (40,504 images with 5 captions each, the
+   photos hard links to one small file) and scrolling the browser through it
+   page by page while thumbnails are made.
 
 Run from the repository root: ``python benchmarks/bench_gui_responsiveness.py``.
 Target: longest gap <= 50 ms.
@@ -41,6 +44,29 @@ def wait(app: QApplication, condition, timeout_s: float) -> None:
 def phase(name: str, monitor, results: dict) -> None:
     results[name] = (monitor.longest_gap_ms, monitor.percentile_ms(99), len(monitor.gaps_ms))
     monitor.reset()
+
+
+def write_val2014_sized(root: Path, images: int = 40_504) -> Path:
+    """A COCO root whose val2014 split has val2014's size; every photo is a hard link to one PNG."""
+    import json
+
+    from PIL import Image
+
+    folder = root / "val2014"
+    folder.mkdir(parents=True)
+    (root / "annotations").mkdir()
+    source = root / "one.png"
+    Image.new("RGB", (64, 48), (90, 140, 200)).save(source)
+    records, captions = [], []
+    for index in range(images):
+        image_id = 100_000 + index
+        name = f"COCO_val2014_{image_id:012d}.png"
+        os.link(source, folder / name)
+        records.append({"id": image_id, "file_name": name, "width": 64, "height": 48})
+        captions += [{"id": image_id * 10 + k, "image_id": image_id, "caption": f"a blue picture number {index} {k}"}
+                     for k in range(5)]
+    (root / "annotations" / "captions_val2014.json").write_text(json.dumps({"images": records, "annotations": captions}))
+    return root
 
 
 def main() -> None:
@@ -98,6 +124,22 @@ def main() -> None:
         tab.start_run()
         wait(app, lambda: not tab.is_running() and time.perf_counter() - run_started > 2, 300)
         phase("streaming training events (40 steps)", monitor, results)
+
+        big = write_val2014_sized(Path(tmp) / "coco")
+        opened = []
+        window.sig_dataset_changed.connect(lambda d: opened.append(d))
+        started = time.perf_counter()
+        window.open_dataset(str(big))
+        wait(app, lambda: opened and opened[-1].root == big, 120)
+        open_s = time.perf_counter() - started
+        bar = window.browser.view.verticalScrollBar()
+        for value in range(0, bar.maximum(), max(1, bar.pageStep())):
+            bar.setValue(value)
+            app.processEvents()
+            time.sleep(0.01)
+        bar.setValue(bar.maximum())
+        wait(app, lambda: window.browser.model.loaded_count() > 100, 60)
+        phase(f"40,504-image split: open ({open_s:.1f} s) and scroll to the end", monitor, results)
         monitor.stop()
         window.close()
 

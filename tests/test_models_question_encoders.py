@@ -154,3 +154,16 @@ def test_build_question_encoder_names():
         assert isinstance(build_question_encoder(name, **sizes), kind)
     with pytest.raises(ValueError, match="unknown question encoder 'gru'"):
         build_question_encoder("gru", **sizes)
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_DIMS))
+def test_token_states_give_every_token_the_real_mask_and_the_forward_vector(name):
+    encoder = make_encoders()[name].eval()
+    questions = torch.randint(4, VOCAB, (3, 7))
+    lengths = torch.tensor([7, 4, 1])
+    tokens, real, vector = encoder.token_states(questions, lengths)
+    assert tokens.shape[:2] == (3, 7)
+    assert real.tolist() == [[True] * 7, [True] * 4 + [False] * 3, [True] + [False] * 6]
+    assert torch.allclose(vector, encoder(questions, lengths), atol=1e-5)
+    if name.startswith("lstm"):
+        assert torch.all(tokens[~real] == 0)  # nothing past a question's end

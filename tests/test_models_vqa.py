@@ -158,3 +158,30 @@ def test_attention_model_overfits_a_small_batch():
     with torch.no_grad():
         accuracy = (vqa(images, questions, lengths).logits.argmax(dim=1) == answers).float().mean().item()
     assert accuracy >= 0.95
+
+
+def test_sum_of_pair_relus_equals_the_sum_over_formed_pairs_with_its_gradients():
+    from vqadesk.models.attention import sum_of_pair_relus
+
+    torch.manual_seed(3)
+    first = torch.randn(2, 9, 5, dtype=torch.float64, requires_grad=True)
+    second = torch.randn(2, 9, 5, dtype=torch.float64, requires_grad=True)
+    fast = sum_of_pair_relus(first, second)
+    brute = torch.relu(first[:, :, None, :] + second[:, None, :, :]).sum(dim=(1, 2))  # (B, R)
+    assert fast.shape == (2, 5)
+    assert torch.allclose(fast, brute)
+    weights = torch.randn(2, 5, dtype=torch.float64)
+    fast_grads = torch.autograd.grad((fast * weights).sum(), (first, second))
+    brute_grads = torch.autograd.grad((brute * weights).sum(), (first, second))
+    for mine, reference in zip(fast_grads, brute_grads):
+        assert torch.allclose(mine, reference)
+
+
+def test_ties_at_zero_count_once():
+    """ReLU(0) = 0 either way; a pair summing to exactly zero must not change the result."""
+    from vqadesk.models.attention import sum_of_pair_relus
+
+    first = torch.tensor([[[1.0], [-2.0]]])
+    second = torch.tensor([[[-1.0], [2.0]]])
+    # pairs: 1-1=0, 1+2=3, -2-1=-3, -2+2=0 -> 3
+    assert sum_of_pair_relus(first, second).item() == pytest.approx(3.0)

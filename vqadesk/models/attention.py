@@ -14,9 +14,32 @@ x and y), so "is A left of B" is a comparison of two numbers.
     x --conv1x1, ReLU, conv1x1--> (B, G, h, w) --softmax over h*w--> attention (B, G, h, w)
     glimpse g = sum over cells of attention_g * x                  -> (B, G*D)
     position g = sum over cells of attention_g * (x, y) of the cell -> (B, G*2)
-    [glimpses ; positions ; mean and max of x over cells ; q] --MLP--> logits (B, K)
+    [glimpses ; positions ; relation ; mean and max of x over cells ; q] --MLP--> logits (B, K)
 
-The question encoder is the last LSTM layer's final hidden state (or the
+Each glimpse also reads the question its own way: a softmax over the
+question's token states picks the words it is about (Lu et al. 2016's
+question attention), and those words are matched against every cell's
+features before any question conditioning (a scaled dot product), so in
+"is the red circle left of the square?" one glimpse can look for the red
+circle and the other for the square. Their logits add to those of the
+FiLM path.
+
+    token states (B, T, H) --per-glimpse softmax over tokens--> words_g (B, G, H)
+    keys = conv1x1(x before FiLM) (B, D, h, w);  match_g = keys . W words_g / sqrt(D)
+    attention logits = conv path above + match
+
+Attention alone never learned "is A left of B" (the glimpses stayed diffuse
+on those questions: nothing rewards finding A before the answer already
+depends on it), so a relation module looks at every pair of cells: a
+Relation Network (Santoro et al. 2017) whose pair function's first layer is
+split into a per-cell part, which makes all h*w x h*w pairs cost one
+addition each -- and summed with a sort and a binary search
+(``sum_of_pair_relus``) instead of being formed:
+
+    o_i = [x_i ; (x, y) of cell i]                                   (question-conditioned cells)
+    relation = sum over i, j of ReLU(A o_i + B o_j + C q) / (h*w)    -> (B, RELATION_DIM)
+
+The question vector is the last LSTM layer's final hidden state (or the
 transformer's pooled output with ``question_encoder="transformer"``). The
 attention maps are returned for plotting; each sums to 1 over the grid.
 docs/models.md says why each part is there.
@@ -40,6 +63,44 @@ FILM_BLOCKS = 2
 L2_SCALE = 10.0
 # Attended positions are in [-1, 1]; the fused vector's other entries are O(1) to O(10).
 POSITION_SCALE = 4.0
+# Width of the relation module's pair function (cost: h*w * h*w * RELATION_DIM per question).
+RELATION_DIM = 64
+
+
+def sum_of_pair_relus(first: Tensor, second: Tensor) -> Tensor:
+    """``sum over i, j of ReLU(first_i + second_j)`` per channel, without the (N, N) pairs.
+
+    first, second: (B, N, R) -> (B, R). For each channel, with ``second``
+    sorted, ``first_i`` pairs with exactly the ``second_j > -first_i``: a
+    count and a suffix sum found by binary search, O(N log N) instead of
+    O(N^2) time and memory. Exact, and differentiable (the gradient flows
+    through ``first_i`` times its count and through the gathered sums).
+    """
+    a = first.transpose(1, 2).contiguous()  # (B, R, N)
+    b, _ = second.transpose(1, 2).contiguous().sort(dim=-1)  # (B, R, N), ascending
+    n = b.shape[-1]
+    # suffix[k] = sum of b[k:], with suffix[n] = 0.
+    suffix = torch.cat((b.flip(-1).cumsum(-1).flip(-1), b.new_zeros(*b.shape[:-1], 1)), dim=-1)  # (B, R, N+1)
+    start = torch.searchsorted(b.detach().contiguous(), (-a).detach().contiguous(), right=True)  # (B, R, N): first b_j > -a_i
+    count = (n - start).to(a.dtype)
+    return (count * a + suffix.gather(-1, start)).sum(dim=-1)  # (B, R)
+
+
+class PairRelations(nn.Module):
+    """sum over cell pairs (i, j) of ReLU(A o_i + B o_j + C q) / cells: a Relation Network's
+    first layer, computed per cell; the pairs are summed exactly without being formed."""
+
+    def __init__(self, cell_dim: int, question_dim: int, out_dim: int = RELATION_DIM):
+        super().__init__()
+        self.first = nn.Linear(cell_dim, out_dim)
+        self.second = nn.Linear(cell_dim, out_dim, bias=False)
+        self.question = nn.Linear(question_dim, out_dim, bias=False)
+        self.output_dim = out_dim
+
+    def forward(self, cells: Tensor, question: Tensor) -> Tensor:
+        first = self.first(cells)  # (B, N, R): cell i as the first of a pair
+        second = self.second(cells) + self.question(question)[:, None, :]  # (B, N, R)
+        return sum_of_pair_relus(first, second) / cells.shape[1]  # (B, R)
 
 
 class FilmBlock(nn.Module):
@@ -83,8 +144,13 @@ class AttentionVqa(VqaModel):
             nn.ReLU(inplace=True),
             nn.Conv2d(width, config.glimpses, kernel_size=1),
         )
+        token_dim = self.question_encoder.output_dim
+        self.word_attention = nn.Linear(token_dim, config.glimpses)  # one softmax over the words per glimpse
+        self.word_queries = nn.Linear(token_dim, width)
+        self.keys = nn.Conv2d(width, width, kernel_size=1)
+        self.relations = PairRelations(width + 2, question_dim)
         self.classifier = classifier_mlp(
-            in_dim=(config.glimpses + 2) * width + 2 * config.glimpses + question_dim, hidden_dim=config.fusion_dim,
+            in_dim=(config.glimpses + 2) * width + 2 * config.glimpses + self.relations.output_dim + question_dim, hidden_dim=config.fusion_dim,
             layers=config.mlp_layers, num_answers=config.num_answers, dropout=config.dropout,
         )  # fmt: skip
 
@@ -94,12 +160,17 @@ class AttentionVqa(VqaModel):
                 f"the attention model needs grid features (B, C, h, w), got {tuple(features.shape)}"
             )
         batch, _, height, width = features.shape
-        question = self.question_encoder(questions.to(features.device), lengths)  # (B, Q)
+        tokens, real, question = self.question_encoder.token_states(questions.to(features.device), lengths)
         grid = self.project(l2_normalise(features, dim=1) * L2_SCALE)  # (B, D, h, w)
+        keys = self.keys(grid).flatten(2)  # (B, D, h*w): what each cell holds, whatever the question
         for block in self.film_blocks:
             grid = block(grid, question)  # (B, D, h, w), now about this question
-        scores = self.attention(grid)  # (B, G, h, w)
-        weights = torch.softmax(scores.flatten(2), dim=2)  # (B, G, h*w), sums to 1 per glimpse
+        # Each glimpse's words: a softmax over the real tokens, then their states' mean.
+        word_scores = self.word_attention(tokens).masked_fill(~real.unsqueeze(-1), float("-inf"))  # (B, T, G)
+        words = torch.bmm(torch.softmax(word_scores, dim=1).transpose(1, 2), tokens)  # (B, G, H)
+        match = torch.bmm(self.word_queries(words), keys) / math.sqrt(keys.shape[1])  # (B, G, h*w)
+        scores = self.attention(grid).flatten(2) + match  # (B, G, h*w)
+        weights = torch.softmax(scores, dim=2)  # (B, G, h*w), sums to 1 per glimpse
         cells = grid.flatten(2)  # (B, D, h*w)
         glimpses = torch.bmm(weights, cells.transpose(1, 2))  # (B, G, D): what it saw
         # Where each glimpse looked: relations ("left of", "above") compare these.
@@ -108,6 +179,11 @@ class AttentionVqa(VqaModel):
         # Softmax attention averages, so it cannot count; the mean and max over
         # all cells of the question-conditioned grid keep "how many" and "is there".
         pooled = torch.cat((cells.mean(dim=2), cells.amax(dim=2)), dim=1)  # (B, 2D)
-        fused = self.dropout(torch.cat((glimpses.flatten(1), positions.flatten(1), pooled, question), dim=1))
+        # Every pair of cells, for "left of", "above" and other relations between two objects.
+        located = torch.cat((cells.transpose(1, 2), cell_xy.expand(batch, -1, -1)), dim=2)  # (B, h*w, D + 2)
+        relation = self.relations(located, question)  # (B, R)
+        fused = self.dropout(
+            torch.cat((glimpses.flatten(1), positions.flatten(1), relation, pooled, question), dim=1)
+        )
         attention = weights.view(batch, -1, height, width)  # (B, G, h, w)
         return VqaOutput(logits=self.classifier(fused), attention=attention)

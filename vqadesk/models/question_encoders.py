@@ -15,6 +15,10 @@ kept at zero) with their true lengths. Three encoders, one interface:
   the output is the mean over real tokens (``pooling="mean"``) or the first
   token's output (``"first"``).
 
+``token_states(questions, lengths)`` gives every token's state as well as the
+question vector -- ``(tokens (B, T, D), real (B, T) mask, vector (B, D))`` --
+for models that attend over the words (the attention VQA model's glimpses).
+
 ``init_embeddings(matrix)`` copies pre-trained word vectors in (for example
 ``vqadesk.text.word_vectors.load_pipeline_vectors(vocab).matrix``).
 """
@@ -26,7 +30,7 @@ import math
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from vqadesk.text.vocabulary import PAD_ID
 
@@ -82,6 +86,10 @@ class BagOfWords(QuestionEncoder):
         mean = summed / lengths.clamp(min=1).unsqueeze(1).to(summed.dtype)
         return self.projection(mean)
 
+    def token_states(self, questions: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        lengths = lengths.to(questions.device).clamp(min=1)
+        return self.embedding(questions), lengths_mask(lengths, questions.shape[1]), self(questions, lengths)
+
 
 class LstmQuestionEncoder(QuestionEncoder):
     """An LSTM over the question; see the module docstring for ``states``."""
@@ -120,6 +128,19 @@ class LstmQuestionEncoder(QuestionEncoder):
             return hidden[-1]  # (B, H)
         per_layer = [torch.cat((h, c), dim=1) for h, c in zip(hidden, cell)]
         return torch.cat(per_layer, dim=1)  # (B, 2 * layers * H)
+
+    def token_states(self, questions: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The last layer's output at every token (zero past a question's end), the mask, ``forward``'s vector."""
+        embedded = torch.tanh(self.embedding(questions))  # (B, T, E)
+        lengths = lengths.clamp(min=1).cpu()
+        packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+        outputs, (hidden, cell) = self.lstm(packed)
+        tokens, _ = pad_packed_sequence(outputs, batch_first=True, total_length=questions.shape[1])  # (B, T, H)
+        real = lengths_mask(lengths.to(questions.device), questions.shape[1])
+        if self.states == "last":
+            return tokens, real, hidden[-1]
+        per_layer = [torch.cat((h, c), dim=1) for h, c in zip(hidden, cell)]
+        return tokens, real, torch.cat(per_layer, dim=1)
 
     def _final_states_by_length(self, embedded: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """The LSTM over each group of equal-length questions, unpadded; states in input order.
@@ -205,6 +226,9 @@ class TransformerQuestionEncoder(QuestionEncoder):
         self.output_dim = embed_dim
 
     def forward(self, questions: Tensor, lengths: Tensor) -> Tensor:
+        return self.token_states(questions, lengths)[2]
+
+    def token_states(self, questions: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         length = questions.shape[1]
         if length > self.positions.shape[0]:
             raise ValueError(f"questions of {length} tokens exceed max_len {self.positions.shape[0]}")
@@ -213,9 +237,9 @@ class TransformerQuestionEncoder(QuestionEncoder):
         x = self.embedding(questions) * self.scale + self.positions[:length]  # (B, T, E)
         x = self.norm(self.encoder(x, src_key_padding_mask=~real))  # (B, T, E)
         if self.pooling == "first":
-            return x[:, 0]
+            return x, real, x[:, 0]
         weights = real.unsqueeze(-1).to(x.dtype)
-        return (x * weights).sum(dim=1) / weights.sum(dim=1)  # (B, E)
+        return x, real, (x * weights).sum(dim=1) / weights.sum(dim=1)  # (B, T, E), (B, T), (B, E)
 
 
 def build_question_encoder(
