@@ -22,7 +22,7 @@ MODELS_DIR = resource_path("models")
 MAX_BYTES = 20 * 1024 * 1024
 # Floors on 60 fresh images (seed 777, never used in training).
 CAPTION_FLOORS = {"BLEU-4": 0.65, "CIDEr": 3.0}
-VQA_FLOORS = {"overall": 80.0}
+VQA_FLOORS = {"overall": 86.0}  # card: 90.72 on 5,000 questions; this split has 600 (sd ~1.2)
 
 
 @pytest.fixture(scope="module")

@@ -167,7 +167,7 @@ def test_real_coco_photos_folder(qtbot, window, coco_real):
 
 
 def test_real_coco_annotations_file_opens_with_its_photos(qtbot, window, coco_real):
-    """File → Open COCO annotations file…: a real person-keypoints file and the real photos."""
+    """File → Open COCO dataset…: a real person-keypoints file and the real photos."""
     annotations = coco_real / "annotations" / "mmpose_test_coco.json"
     with qtbot.waitSignal(window.sig_dataset_changed, timeout=20000):
         window.open_coco_files(str(annotations), str(coco_real))
@@ -177,3 +177,22 @@ def test_real_coco_annotations_file_opens_with_its_photos(qtbot, window, coco_re
     qtbot.waitUntil(lambda: window.viewer.boxes_count() == len(split.coco.objects(785)) > 0, timeout=10000)
     assert "person" in window.image_info.text()
     qtbot.waitUntil(lambda: window.browser.model.loaded_count() == 4, timeout=15000)
+
+
+def test_a_split_not_yet_open_opens_in_the_background_and_a_broken_one_says_why(qtbot, window, tmp_path):
+    root = tmp_path / "two-splits"
+    write_shapes_dataset(root, splits=("train", "val"), n_images=6, seed=4)
+    open_and_wait(qtbot, window, root)
+    assert window.dataset.is_open("train") and not window.dataset.is_open("val")  # only the shown split is read
+    window.browser.split_box.setCurrentText("val")
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 6, timeout=10000)
+    assert window.dataset.is_open("val") and window.browser.count_label.text() == "6 images"
+
+    broken = tmp_path / "broken-val"
+    write_shapes_dataset(broken, splits=("train", "val"), n_images=4, seed=5)
+    (broken / "annotations" / "captions_val.json").write_text("{not json", encoding="utf-8")
+    open_and_wait(qtbot, window, broken)
+    window.browser.split_box.setCurrentText("val")
+    qtbot.waitUntil(lambda: "Could not open val" in window.browser.count_label.text(), timeout=10000)
+    assert "captions_val.json" in window.browser.count_label.toolTip()
+    assert window.browser.model.rowCount() == 0

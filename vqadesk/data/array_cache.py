@@ -28,6 +28,7 @@ import hashlib
 import os
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,12 +67,15 @@ def cached_arrays(
     build: Callable[[], dict[str, np.ndarray]],
     *,
     builder_version: int,
+    validate: Callable[[dict[str, np.ndarray]], bool] | None = None,
 ) -> tuple[dict[str, np.ndarray], CacheInfo]:
     """The arrays ``build()`` makes from ``inputs``, from the cache when it is current.
 
     ``builder_version`` is bumped whenever ``build`` changes what it makes,
     which invalidates every older entry. A problem with the inputs is raised by
     ``build`` itself (it reads them); a problem with the cache only rebuilds it.
+    ``validate(arrays)``, when given, vets an entry's arrays before they are
+    used (names, shapes, offsets in range): False treats the entry as damaged.
     """
     started = time.perf_counter()
     inputs = [Path(p).resolve() for p in inputs]
@@ -79,7 +83,7 @@ def cached_arrays(
     places = [inputs[0].parent / CACHE_FOLDER / name, user_data_dir() / "cache" / name]
     for place in places:
         arrays = _read_entry(place, kind, inputs, builder_version)
-        if arrays is not None:
+        if arrays is not None and (validate is None or _passes(validate, arrays)):
             return arrays, CacheInfo(place, built=False, seconds=time.perf_counter() - started)
     arrays = build()
     identities = [_identity(path, with_sha=True) for path in inputs]
@@ -90,6 +94,13 @@ def cached_arrays(
             continue  # not writable here: try the user data folder
         return arrays, CacheInfo(place, built=True, seconds=time.perf_counter() - started)
     return arrays, CacheInfo(places[-1], built=True, seconds=time.perf_counter() - started)  # not cached
+
+
+def _passes(validate: Callable[[dict[str, np.ndarray]], bool], arrays: dict[str, np.ndarray]) -> bool:
+    try:
+        return bool(validate(arrays))
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return False  # arrays too odd to even check: damaged
 
 
 def pack_strings(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -173,8 +184,9 @@ def _read_entry(place: Path, kind: str, inputs: list[Path], builder_version: int
             except OSError:
                 pass  # the entry is still right; it will be checked by hash again next time
         return arrays
-    except (DataFormatError, OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None  # a damaged or foreign entry: rebuild it
+    except (DataFormatError, OSError, ValueError, KeyError, TypeError, AttributeError, EOFError,
+            zipfile.BadZipFile):  # fmt: skip
+        return None  # a damaged or foreign entry (a truncated or bit-flipped archive fails its CRC): rebuild it
 
 
 def _write_entry(place: Path, kind: str, identities: list[dict[str, Any]], arrays: dict[str, np.ndarray],

@@ -17,7 +17,10 @@ list is broken, and silently dropping its annotations would hide that.
 
 The index keeps compact tables (caption tuples, the validated annotation
 objects as parsed) and creates the ``CocoImage``/``CocoCaption``/``CocoObject``
-records callers see on demand.
+records callers see on demand. An index read back from the app's index cache
+(``split_cache``, via ``CocoIndex.from_tables``) holds the same tables as
+numpy columns grouped by image (``grouped_rows.GroupedRows``), without the
+objects' segmentation and keypoints.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import NoReturn
 from vqadesk.data.coco_naming import ImageFolder, coco_id_from_name
 from vqadesk.data.coco_parse import CAPTIONS, INSTANCES, CocoFileContents, read_coco_file
 from vqadesk.data.coco_records import CocoCaption, CocoImage, CocoObject
+from vqadesk.data.grouped_rows import GroupedRows, row_count
 from vqadesk.data.images import image_size as read_image_size
 from vqadesk.errors import DataFormatError, ImageLoadError, VqadeskError
 
@@ -55,15 +59,18 @@ class CocoIndex:
         self._folder = ImageFolder(image_dir) if image_dir is not None else None
         self._images: dict[int, CocoImage] = {}
         self._categories: dict[int, str] = {}
-        # image id -> the file's (image_id, annotation id, caption) rows, shared with the parser.
-        self._captions: dict[int, list[tuple[int, int, str]]] = {}
-        self._objects: dict[int, list[dict]] = {}
+        # image id -> the file's (image_id, annotation id, caption) rows, shared with the parser;
+        # a GroupedRows of the same rows in an index from the cache (see from_tables).
+        self._captions: Mapping[int, list[tuple[int, int, str]]] = {}
+        self._objects: Mapping[int, list[dict]] = {}
+        self._category_sets: dict[int, frozenset[int]] | None = None  # image id -> its categories, on demand
         self._read_sizes: dict[int, tuple[int, int]] = {}
         self._search_cache: dict[int, str] = {}  # lower-cased id, file name, categories, captions; built on first search
         self._loose_paths: dict[int, Path] = {}  # from_files: each image's own path
 
         contents = [read_coco_file(path) for path in self._files]
         image_blocks = [c for c in contents if c.images is not None]
+        self._images_from_folder = not image_blocks
         if image_blocks:
             for file_contents in image_blocks:
                 self._merge_images(file_contents)
@@ -107,18 +114,36 @@ class CocoIndex:
     def from_dataset_root(cls, root: PathLike, split: str) -> CocoIndex:
         """``<root>/annotations/{captions,instances}_<split>.json`` with images in
         ``<root>/<split>`` or ``<root>/images/<split>`` (COCO 2014/2017, Shapes)."""
-        root = Path(root)
-        annotations = root / "annotations"
-        files = [annotations / f"{kind}_{split}.json" for kind in ("captions", "instances")]
-        files = [path for path in files if path.is_file()]
-        if not files:
-            raise DataFormatError(
-                annotations,
-                f"no captions_{split}.json or instances_{split}.json: not a COCO-style dataset root for split '{split}'",
-            )
-        candidates = (root / split, root / "images" / split)
-        image_dir = next((folder for folder in candidates if folder.is_dir()), candidates[0])
+        files, image_dir = dataset_root_files(root, split)
         return cls(files, image_dir=image_dir)
+
+    @classmethod
+    def from_tables(
+        cls,
+        annotation_files: Iterable[PathLike],
+        image_dir: PathLike | None,
+        *,
+        images: dict[int, CocoImage],
+        categories: dict[int, str],
+        captions: Mapping[int, list[tuple[int, int, str]]],
+        objects: Mapping[int, list[dict]],
+    ) -> CocoIndex:
+        """An index from tables already validated (the index cache reads them back).
+
+        ``captions`` and ``objects`` hold the rows the parser makes: per image,
+        ``(image_id, annotation id, caption)`` tuples and annotation dicts
+        (``id``, ``image_id``, ``category_id``, ``bbox`` and optionally ``area``,
+        ``iscrowd``, ``segmentation``, ``keypoints``). Nothing is read from disk.
+        """
+        index = cls(())
+        index._files = tuple(Path(p) for p in annotation_files)
+        index._folder = ImageFolder(image_dir) if image_dir is not None else None
+        index._images_from_folder = False
+        index._images, index._categories = images, categories
+        index._captions, index._objects = captions, objects
+        index._image_ids = tuple(images)
+        index._image_records = tuple(images.values())
+        return index
 
     # -- images --------------------------------------------------------------------------------
 
@@ -138,6 +163,11 @@ class CocoIndex:
     @property
     def annotation_files(self) -> tuple[Path, ...]:
         return self._files
+
+    @property
+    def images_from_folder(self) -> bool:
+        """True when the images are the folder's photos (no file had an 'images' block)."""
+        return self._images_from_folder
 
     def __len__(self) -> int:
         return len(self._images)
@@ -201,6 +231,14 @@ class CocoIndex:
         self._check_known(image_id)
         return tuple(self._make_object(raw) for raw in self._objects.get(image_id, ()))
 
+    def caption_rows(self, image_id: int) -> list[tuple[int, int, str]]:
+        """The ``(image_id, annotation id, caption)`` rows behind ``captions`` (``from_tables``' format)."""
+        return self._captions.get(image_id, [])
+
+    def object_rows(self, image_id: int) -> list[dict]:
+        """The validated annotation dicts behind ``objects`` (``from_tables``' format; do not modify)."""
+        return self._objects.get(image_id, [])
+
     @property
     def categories(self) -> Mapping[int, str]:
         """``{category id: name}`` (read-only view)."""
@@ -212,20 +250,20 @@ class CocoIndex:
 
     @property
     def caption_count(self) -> int:
-        return sum(len(rows) for rows in self._captions.values())
+        return row_count(self._captions)
 
     @property
     def object_count(self) -> int:
-        return sum(len(rows) for rows in self._objects.values())
+        return row_count(self._objects)
 
     # -- filtering helpers (the browser's filter box) -------------------------------------------
 
     def image_ids_with_category(self, category: int | str) -> list[int]:
         """Ids of images with at least one object of ``category`` (id or name, any case)."""
         wanted = self._category_ids_matching(category)
-        return [
-            i for i in self._image_ids if any(o["category_id"] in wanted for o in self._objects.get(i, ()))
-        ]
+        empty: frozenset[int] = frozenset()
+        sets = self._categories_by_image()
+        return [i for i in self._image_ids if not wanted.isdisjoint(sets.get(i, empty))]
 
     def search(
         self, text: str = "", *, category: int | str | None = None, image_id: int | None = None
@@ -368,10 +406,24 @@ class CocoIndex:
         text = self._search_cache.get(image_id)
         if text is None:
             parts = [str(image_id), self._images[image_id].file_name]
-            parts += sorted({obj.category_name for obj in self.objects(image_id)})
+            categories = self._categories_by_image().get(image_id, ())
+            parts += sorted({self._categories.get(c, str(c)) for c in categories})
             parts += [row[2] for row in self._captions.get(image_id, ())]
             text = self._search_cache[image_id] = "\n".join(parts).lower()
         return text
+
+    def _categories_by_image(self) -> dict[int, frozenset[int]]:
+        # Filtering needs only each image's category ids: build them once, from the
+        # columns when the index came from the cache (no object dicts made).
+        if self._category_sets is None:
+            if isinstance(self._objects, GroupedRows):
+                column = self._objects.column("category_id")
+                self._category_sets = {k: frozenset(column[a:b]) for k, a, b in self._objects.spans()}
+            else:
+                self._category_sets = {
+                    i: frozenset(o["category_id"] for o in rows) for i, rows in self._objects.items()
+                }
+        return self._category_sets
 
     def _describe(self) -> str:
         if self._files:
@@ -385,3 +437,19 @@ class CocoIndex:
             f"CocoIndex({self._describe()}: {len(self._images)} images, "
             f"{self.caption_count} captions, {self.object_count} objects)"
         )
+
+
+def dataset_root_files(root: PathLike, split: str) -> tuple[list[Path], Path]:
+    """The annotation files and image folder of ``split`` under a COCO-style root (nothing parsed)."""
+    root = Path(root)
+    annotations = root / "annotations"
+    files = [annotations / f"{kind}_{split}.json" for kind in ("captions", "instances")]
+    files = [path for path in files if path.is_file()]
+    if not files:
+        raise DataFormatError(
+            annotations,
+            f"no captions_{split}.json or instances_{split}.json: not a COCO-style dataset root for split '{split}'",
+        )
+    candidates = (root / split, root / "images" / split)
+    image_dir = next((folder for folder in candidates if folder.is_dir()), candidates[0])
+    return files, image_dir

@@ -12,20 +12,33 @@ One entry point, ``open_dataset(path)``, recognises three layouts:
 
 Each split joins a ``CocoIndex`` (images, captions, objects) with the split's
 VQA questions, so the browser, the Ask panel and the evaluation code all see
-the same records. Nothing here imports Qt.
+the same records. Splits are opened when first asked for (``Dataset.split``,
+``Dataset.splits[name]``): a root with train2014 and val2014 costs only the
+split shown. ``open_dataset`` opens the first one; ``Dataset.open_splits``
+lists those opened so far. A big split is read from the index cache after the
+first time (``split_cache``). Nothing here imports Qt.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from vqadesk.data.coco import CocoIndex
+from vqadesk.data.coco import CocoIndex, dataset_root_files
+from vqadesk.data.grouped_rows import row_count
 from vqadesk.data.shapes.detect import is_shapes_dataset
-from vqadesk.data.vqa import VqaAnnotation, VqaQuestion, read_vqa_annotations, read_vqa_questions
+from vqadesk.data.split_cache import QuestionGroups, SplitFiles, load_split
+from vqadesk.data.vqa import QuestionRecord
 from vqadesk.errors import VqadeskError
+
+__all__ = [
+    "DROPPED_SPLIT", "Dataset", "DatasetError", "DatasetSplit", "QuestionRecord", "discover_splits",
+    "find_vqa_files", "open_coco_files", "open_dataset", "open_photos",
+]  # fmt: skip
 
 _ANNOTATION_FILE = re.compile(r"^(captions|instances)_(?P<split>[\w.-]+)\.json$")
 
@@ -34,25 +47,17 @@ class DatasetError(VqadeskError):
     """The folder is not a dataset vqadesk can open."""
 
 
-@dataclass(frozen=True)
-class QuestionRecord:
-    """A question about one image, with its human answers when known."""
-
-    question: VqaQuestion
-    annotation: VqaAnnotation | None
-
-    @property
-    def text(self) -> str:
-        return self.question.question
-
-
 @dataclass
 class DatasetSplit:
-    """One split: its COCO index and the VQA questions about its images."""
+    """One split: its COCO index and the VQA questions about its images.
+
+    ``questions_by_image`` is a dict, or (from the index cache) a mapping that
+    makes an image's records when first asked for.
+    """
 
     name: str
     coco: CocoIndex
-    questions_by_image: dict[int, list[QuestionRecord]] = field(default_factory=dict)
+    questions_by_image: Mapping[int, list[QuestionRecord]] = field(default_factory=dict)
 
     @cached_property
     def image_ids(self) -> list[int]:
@@ -60,7 +65,13 @@ class DatasetSplit:
 
     @property
     def question_count(self) -> int:
-        return sum(len(records) for records in self.questions_by_image.values())
+        return row_count(self.questions_by_image)
+
+    def question_texts(self) -> list[str]:
+        """Every question's text (image by image, in file order), without making 200k records."""
+        if isinstance(self.questions_by_image, QuestionGroups):
+            return self.questions_by_image.texts()
+        return [record.text for records in self.questions_by_image.values() for record in records]
 
     def questions(self, image_id: int) -> list[QuestionRecord]:
         return self.questions_by_image.get(image_id, [])
@@ -69,13 +80,63 @@ class DatasetSplit:
         """Image ids whose id, file name, categories or captions hold every word of ``query``."""
         return self.coco.search(query) if query.strip() else self.image_ids
 
+
+class LazySplits(Mapping[str, DatasetSplit]):
+    """Split name -> ``DatasetSplit``, each opened by ``open_split(name)`` on first access, once.
+
+    Thread-safe: the app opens splits on worker threads, and a second thread
+    asking for a split being opened waits for it rather than parsing it again.
+    A split that fails to open raises its error and is tried again next time.
+    Listing names (``in``, iteration, ``len``) opens nothing; ``values()`` and
+    ``items()`` open every split, so ask ``opened()`` for those open so far.
+    """
+
+    def __init__(self, names: Sequence[str], open_split: Callable[[str], DatasetSplit]):
+        self._names = list(names)
+        self._open_split = open_split
+        self._opened: dict[str, DatasetSplit] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> DatasetSplit:
+        found = self._opened.get(name)
+        if found is not None:
+            return found
+        if name not in self._names:
+            raise KeyError(name)
+        with self._lock:
+            if name not in self._opened:
+                self._opened[name] = self._open_split(name)
+            return self._opened[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def is_open(self, name: str) -> bool:
+        return name in self._opened
+
+    def opened(self) -> dict[str, DatasetSplit]:
+        """The splits opened so far, in split order."""
+        return {name: self._opened[name] for name in self._names if name in self._opened}
+
+
 @dataclass
 class Dataset:
-    """A dataset folder and its splits, in a stable order (train first)."""
+    """A dataset folder and its splits, in a stable order (train first).
+
+    ``splits`` may be a plain dict (photos) or ``LazySplits`` (COCO roots):
+    ``split(name)`` / ``splits[name]`` / ``splits.get(name)`` open a split
+    the first time; ``split_names``, ``is_open`` and ``open_splits`` never do.
+    """
 
     root: Path
     kind: str  # "coco" (COCO or Shapes layout) or "photos"
-    splits: dict[str, DatasetSplit]
+    splits: Mapping[str, DatasetSplit]
     title: str | None = None  # shown instead of the folder's name (e.g. "Dropped photos")
 
     @property
@@ -97,10 +158,21 @@ class Dataset:
         return list(self.splits)
 
     def split(self, name: str) -> DatasetSplit:
-        try:
-            return self.splits[name]
-        except KeyError:
-            raise DatasetError(f"{self.root}: no split named '{name}'") from None
+        """The split, opened now if it was not (a bad file raises its ``DataFormatError`` here)."""
+        if name not in self.splits:
+            raise DatasetError(f"{self.root}: no split named '{name}'")
+        return self.splits[name]
+
+    def is_open(self, name: str) -> bool:
+        """Whether ``split(name)`` returns at once (no files to read)."""
+        splits = self.splits
+        return splits.is_open(name) if isinstance(splits, LazySplits) else name in splits
+
+    @property
+    def open_splits(self) -> dict[str, DatasetSplit]:
+        """The splits opened so far (for summaries that must not open the others)."""
+        splits = self.splits
+        return splits.opened() if isinstance(splits, LazySplits) else dict(splits)
 
 
 def open_dataset(path: str | Path) -> Dataset:
@@ -114,7 +186,11 @@ def open_dataset(path: str | Path) -> Dataset:
     if not splits and (root.parent / "annotations").is_dir() and discover_splits(root.parent):
         root, splits = root.parent, discover_splits(root.parent)
     if splits:
-        return Dataset(root=root, kind="coco", splits={s: _open_split(root, s) for s in splits})
+        # Open the first split (the one shown first) now, on the caller's thread,
+        # so its problems are reported by open_dataset; the others wait until asked for.
+        dataset = Dataset(root=root, kind="coco", splits=LazySplits(splits, lambda s: _open_split(root, s)))
+        dataset.split(splits[0])
+        return dataset
     coco = CocoIndex.from_folder(root)
     if not coco.images:
         raise DatasetError(
@@ -148,9 +224,8 @@ def open_coco_files(annotation_file: str | Path, image_dir: str | Path) -> Datas
             sibling = annotation_file.with_name(f"{kind}_{split}.json")
             if sibling.is_file() and sibling != annotation_file:
                 files.append(sibling)
-    dataset_split = DatasetSplit(split, CocoIndex(files, image_dir=image_dir))
     root = annotation_file.parent.parent if annotation_file.parent.name == "annotations" else annotation_file.parent
-    _attach_questions(dataset_split, *find_vqa_files(root, split))
+    dataset_split = _load(split, SplitFiles(tuple(files), image_dir, *find_vqa_files(root, split)))
     return Dataset(root=root, kind="coco", splits={split: dataset_split})
 
 
@@ -201,18 +276,10 @@ def _first(paths) -> Path | None:
 
 
 def _open_split(root: Path, split: str) -> DatasetSplit:
-    dataset_split = DatasetSplit(split, CocoIndex.from_dataset_root(root, split))
-    _attach_questions(dataset_split, *find_vqa_files(root, split))
-    return dataset_split
+    files, image_dir = dataset_root_files(root, split)
+    return _load(split, SplitFiles(tuple(files), image_dir, *find_vqa_files(root, split)))
 
 
-def _attach_questions(dataset_split: DatasetSplit, questions_path: Path | None, annotations_path: Path | None) -> None:
-    if questions_path is None:
-        return
-    questions = read_vqa_questions(questions_path).questions
-    annotations = read_vqa_annotations(annotations_path) if annotations_path else {}
-    by_image: dict[int, list[QuestionRecord]] = {}
-    for question in questions:
-        record = QuestionRecord(question, annotations.get(question.question_id))
-        by_image.setdefault(question.image_id, []).append(record)
-    dataset_split.questions_by_image = by_image
+def _load(split: str, files: SplitFiles) -> DatasetSplit:
+    coco, questions = load_split(files)
+    return DatasetSplit(split, coco, questions)

@@ -3,7 +3,9 @@
 * ``read_vqa_questions(path)`` -> ``VqaQuestionsFile`` (``.questions`` in file order);
 * ``read_vqa_annotations(path)`` -> ``{question_id: VqaAnnotation}``;
 * ``VqaDataset.load`` / ``join_questions``: each question with its annotation
-  and, given a ``CocoIndex``, its image file.
+  and, given a ``CocoIndex``, its image file;
+* ``questions_by_image(questions, annotations)``: ``{image id: [QuestionRecord]}``,
+  what the app's dataset splits list.
 
 The answer list built from the annotations (the output classes of a VQA
 classifier) is ``vqadesk.data.answer_vocabulary.AnswerVocabulary``.
@@ -66,6 +68,18 @@ class VqaQuestionsFile:
     data_type: str | None = None
     info: dict[str, Any] = dataclass_field(default_factory=dict)
     license: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class QuestionRecord:
+    """A question about one image, with its human answers when known (what a dataset split lists)."""
+
+    question: VqaQuestion
+    annotation: VqaAnnotation | None
+
+    @property
+    def text(self) -> str:
+        return self.question.question
 
 
 # -- questions --------------------------------------------------------------------------------
@@ -169,6 +183,23 @@ def _raise_annotation_problem(path: Path, position: int, raw: Any) -> NoReturn:
         field(answer, "answer", str, path, f"{where}.answers[{index}]")
         field(answer, "answer_confidence", str, path, f"{where}.answers[{index}]")
     raise DataFormatError(path, "not a valid annotation", where)  # not reached
+
+
+def questions_by_image(
+    questions_path: PathLike, annotations_path: PathLike | None = None
+) -> dict[int, list[QuestionRecord]]:
+    """Each image's questions in file order, each with its annotation when the file has one.
+
+    Lenient where ``join_questions`` is strict: a dataset may be browsed with
+    annotations for only some of its questions (those without show no answers).
+    """
+    questions = read_vqa_questions(questions_path).questions
+    annotations = read_vqa_annotations(annotations_path) if annotations_path is not None else {}
+    by_image: dict[int, list[QuestionRecord]] = {}
+    for question in questions:
+        record = QuestionRecord(question, annotations.get(question.question_id))
+        by_image.setdefault(question.image_id, []).append(record)
+    return by_image
 
 
 # -- shared checks ----------------------------------------------------------------------------------

@@ -146,6 +146,7 @@ class BrowserPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._dataset: Dataset | None = None
+        self._opening: Task | None = None  # a split being opened in a pool thread
         self.split_box = QComboBox()
         self.split_box.setToolTip("Dataset split to browse")
         self.filter_edit = QLineEdit()
@@ -183,9 +184,11 @@ class BrowserPanel(QWidget):
 
     @property
     def split(self) -> DatasetSplit | None:
-        if self._dataset is None or not self.split_box.currentText():
+        """The split shown; None until it is open (a big split opens in a pool thread)."""
+        name = self.split_box.currentText()
+        if self._dataset is None or not name or not self._dataset.is_open(name):
             return None
-        return self._dataset.splits.get(self.split_box.currentText())
+        return self._dataset.split(name)
 
     def set_dataset(self, dataset: Dataset) -> None:
         self._dataset = dataset
@@ -203,10 +206,32 @@ class BrowserPanel(QWidget):
             self.view.setCurrentIndex(self.model.index(row))
 
     def _on_split(self, name: str) -> None:
+        if name and self._dataset is not None and not self._dataset.is_open(name):
+            self._open_in_background(self._dataset, name)
+            return
         if name:
             self.split_changed.emit(name)
         self._apply_filter()
         self.select_row(0)
+
+    def _open_in_background(self, dataset: Dataset, name: str) -> None:
+        """Read a split's files (train2014: ~30 s the first time, then its index cache) off the GUI thread."""
+        self.model.set_images(None, [])
+        self.count_label.setText(f"Opening {name}…")
+        task = Task(dataset.split, name)
+        task.signals.finished.connect(lambda _split: self._split_opened(dataset, name))
+        task.signals.failed.connect(lambda message: self._split_failed(dataset, name, message))
+        self._opening = task  # keep the Python side alive until it is done
+        QThreadPool.globalInstance().start(task)
+
+    def _split_opened(self, dataset: Dataset, name: str) -> None:
+        if dataset is self._dataset and name == self.split_box.currentText():
+            self._on_split(name)
+
+    def _split_failed(self, dataset: Dataset, name: str, message: str) -> None:
+        if dataset is self._dataset and name == self.split_box.currentText():
+            self.count_label.setText(f"Could not open {name} (hover for why)")
+            self.count_label.setToolTip(message)
 
     def _apply_filter(self) -> None:
         split = self.split

@@ -179,8 +179,8 @@ class MainWindow(QMainWindow):
         actions = [
             ("&Open dataset folder…", QKeySequence.StandardKey.Open, self._choose_dataset,
              "A COCO folder (annotations/ + images), a Shapes world or a folder of photos"),
-            ("Open &COCO annotations file…", None, self._choose_coco_files,
-             "A captions_*.json or instances_*.json file, then the folder of its images"),
+            ("Open &COCO dataset…", None, self._choose_coco_files,
+             "A COCO annotations file (captions_*.json or instances_*.json), then the folder of its images"),
             ("Open folder of &photos…", None, self._choose_dataset, "Any folder of JPEG/PNG photos"),
             ("Open &image…", QKeySequence("Ctrl+Shift+O"), self._choose_image, "Open and caption one or more photos"),
             ("Open the &Shapes world", None, lambda: self.open_dataset(None), "The built-in synthetic dataset"),
@@ -434,12 +434,14 @@ class MainWindow(QMainWindow):
                 self.training_tab.set_dataset(self._training_dataset)
         self.setWindowTitle(f"vqadesk — {dataset.name}")
         self.browser.set_dataset(dataset)
+        # Only the splits opened so far: the others (train2014 beside val2014) are
+        # read when the user switches to them, in a pool thread.
+        opened = dataset.open_splits
         splits = ", ".join(
-            f"{name}: {len(s.image_ids):,} images, {s.question_count:,} questions" for name, s in dataset.splits.items()
+            f"{name}: {len(s.image_ids):,} images, {s.question_count:,} questions" for name, s in opened.items()
         )
         self.statusBar().showMessage(f"{dataset.name} — {splits}", 10000)
-        questions = [r.text for s in dataset.splits.values() for records in s.questions_by_image.values() for r in records]
-        self.ask_panel.set_completions(questions)
+        self.ask_panel.set_completions([text for s in opened.values() for text in s.question_texts()])
         self.sig_dataset_changed.emit(dataset)
 
     def _dataset_failed(self, message: str) -> None:
@@ -593,7 +595,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc))
             return
         self._dataset_opened(dataset)
-        split = next(iter(dataset.splits.values()))
+        split = dataset.split(dataset.split_names[0])  # one split, already open
         self.browser.select_row(self.dropped.index(first))
         self.show_side_tab("Caption")
         self.caption_dropped([str(p) for p in new], split)
