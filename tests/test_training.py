@@ -179,3 +179,21 @@ def test_two_process_ddp_on_gloo(shapes, tmp_path):
     assert events[0]["steps_per_epoch"] == 3
     assert events[-1]["event"] == "done"
     assert load_checkpoint(tmp_path / "last.json").kind == "vqa"
+
+
+def test_bf16_mixed_precision_trains_and_keeps_float32_weights(shapes, tmp_path):
+    """--precision bf16: the forward pass under autocast, the loss still falls, checkpoints stay float32."""
+    config = vqa_config(shapes, tmp_path, overfit=16, epochs=3, lr=3e-3, lr_schedule="none", precision="bf16")
+    events = run(config)
+    losses = [e["loss"] for e in events if e["event"] == "step"]
+    assert losses[-1] < losses[0]
+    assert events[0]["config"]["precision"] == "bf16"
+    best = load_checkpoint(tmp_path / "best.json")
+    assert {str(t.dtype) for t in best.model_state.values() if t.is_floating_point()} == {"torch.float32"}
+
+
+def test_fp16_without_a_cuda_gpu_is_a_clear_error(shapes, tmp_path):
+    from vqadesk.errors import VqadeskError
+
+    with pytest.raises(VqadeskError, match="fp16 needs a CUDA GPU"):
+        run(vqa_config(shapes, tmp_path, precision="fp16"))

@@ -19,6 +19,7 @@ TASKS = ("vqa", "captioning")
 VQA_MODELS = ("bow", "lstm", "attention")
 CAPTION_CELLS = ("lstm", "rnn")
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
+PRECISIONS = ("fp32", "bf16", "fp16")  # see engine/precision.py
 SCHEDULES = ("none", "step", "cosine", "plateau")
 DEVICES_HELP = "auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps"
 
@@ -63,6 +64,7 @@ class TrainingConfig:
     beam_size: int = 3  # captioning validation decoding
     log_interval_s: float = 2.0
     threads: int | None = None  # torch CPU threads (None: torch's default)
+    precision: str = "fp32"  # forward pass under autocast: fp32 (off) | bf16 | fp16 (CUDA, with loss scaling)
     # Real data (docs/real-data.md): a feature store replaces the image encoder, and files
     # given here replace those found in --data by their official names.
     features: str | None = None  # feature store of the training images (and validation, by default)
@@ -95,6 +97,7 @@ class TrainingConfig:
             (self.image_size >= 16, "--image-size must be at least 16"),
             (self.embed_dim >= 1 and self.hidden_dim >= 1, "--embed-dim and --hidden-dim must be positive"),
             (self.threads is None or self.threads >= 1, "--threads must be at least 1"),
+            (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}"),
             (self.val_features is None or self.features is not None, "--val-features needs --features"),
             (self.features is None or (self.image_encoder == "small_cnn" and self.weights == "none"
                                        and not self.freeze_encoder),
@@ -165,6 +168,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     add("--threads", type=int, metavar="N",
         help="CPU threads for torch (default: torch's choice); 1 is fastest for the small "
         "Shapes models on a busy 2-core machine (see docs/training.md)")
+    add("--precision", default="fp32", choices=PRECISIONS,
+        help="mixed precision for the forward pass: bf16 (CPUs with AVX512-BF16/AMX, recent GPUs) or "
+        "fp16 (CUDA, with loss scaling); weights, optimiser and validation stay float32 (default fp32)")
     add("--log-interval", dest="log_interval_s", type=float, default=2.0, metavar="SECONDS",
         help="at most this long between step events")
     real = parser.add_argument_group("real data (docs/real-data.md)")

@@ -100,7 +100,8 @@ class PairRelations(nn.Module):
     def forward(self, cells: Tensor, question: Tensor) -> Tensor:
         first = self.first(cells)  # (B, N, R): cell i as the first of a pair
         second = self.second(cells) + self.question(question)[:, None, :]  # (B, N, R)
-        return sum_of_pair_relus(first, second) / cells.shape[1]  # (B, R)
+        # The suffix sums add up to h*w terms: float32 even under bf16/fp16 autocast.
+        return sum_of_pair_relus(first.float(), second.float()) / cells.shape[1]  # (B, R)
 
 
 class FilmBlock(nn.Module):

@@ -1,0 +1,48 @@
+"""Mixed precision for training: ``--precision fp32 | bf16 | fp16``.
+
+The forward pass and the loss run under ``torch.autocast`` (matrix products
+in the low precision, reductions and the loss in float32, PyTorch's own
+rules); weights, gradients, the optimiser and validation stay float32.
+
+* ``bf16`` has float32's range, so no loss scaling is needed; on CPUs with
+  AVX512-BF16 or AMX it measured 1.4-1.5x the samples/s of float32 for the
+  report's bow and lstm models (docs/benchmarks.md); on CPUs without it
+  PyTorch emulates it, slower than float32.
+* ``fp16`` is CUDA only and uses a ``GradScaler`` against underflowing
+  gradients. Its loss scale starts afresh on ``--resume`` (it settles in a
+  few steps), so only fp32 and bf16 resume bit-exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from vqadesk.errors import VqadeskError
+
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class PrecisionError(VqadeskError):
+    pass
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """One clear error for a precision the device cannot train in."""
+    if precision == "fp16" and device.type != "cuda":
+        raise PrecisionError(f"--precision fp16 needs a CUDA GPU (this run is on {device.type}); use bf16 or fp32")
+    if precision == "bf16" and device.type == "mps":
+        raise PrecisionError("--precision bf16 is not supported on MPS; use fp32")
+
+
+def autocast(precision: str, device: torch.device):
+    """The context to run the forward pass and loss in."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])
+
+
+def grad_scaler(precision: str, device: torch.device) -> torch.amp.GradScaler:
+    """Loss scaling for fp16; disabled (every call a pass-through) otherwise."""
+    return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
