@@ -44,6 +44,7 @@ from vqadesk.data.coco import CocoIndex
 from vqadesk.data.coco_records import CocoImage
 from vqadesk.data.grouped_rows import GroupedRows, PackedStrings
 from vqadesk.data.vqa import QuestionRecord, VqaAnnotation, VqaQuestion, questions_by_image
+from vqadesk.data.vqa_arrays import StringTable
 
 # Bump whenever _to_arrays changes what it stores: older entries are then rebuilt.
 BUILDER_VERSION = 1
@@ -216,24 +217,11 @@ def _object_arrays(coco: CocoIndex) -> Arrays:
     }
 
 
-class _Table:
-    """Distinct strings -> consecutive ids, in first-seen order."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
-
-    def id(self, text: str) -> int:
-        found = self.ids.get(text)
-        if found is None:
-            found = self.ids[text] = len(self.ids)
-        return found
-
-
 def _question_arrays(questions: Questions) -> Arrays:
     records = [record for group in questions.values() for record in group]
     annotations = [record.annotation for record in records]
     answered = [a for a in annotations if a is not None]
-    question_types, answer_types, answers, confidences = _Table(), _Table(), _Table(), _Table()
+    question_types, answer_types, answers, confidences = StringTable(), StringTable(), StringTable(), StringTable()
     return {
         "question_keys": _ints(questions),
         "question_offsets": _offsets(len(group) for group in questions.values()),

@@ -49,7 +49,7 @@ def load_vqa_arrays(questions_path: PathLike, annotations_path: PathLike | None 
                      annotations_path=Path(annotations_path) if annotations_path is not None else None, cache=info)
 
 
-class _Table:
+class StringTable:
     """Distinct strings -> consecutive ids, in first-seen order."""
 
     def __init__(self) -> None:
@@ -76,7 +76,7 @@ def _build(questions_path: Path, annotations_path: Path | None = None) -> dict[s
     samples = join_questions(questions.questions, annotations, questions_path=questions_path,
                              annotations_path=annotations_path or "annotations")
     texts = [s.question.question for s in samples]
-    tokens = _Table()
+    tokens = StringTable()
     token_lists = tokenize_questions(texts)
     token_ids = np.fromiter((tokens.id(t) for ts in token_lists for t in ts), dtype=np.int32)
     token_offsets = np.zeros(len(samples) + 1, dtype=np.int64)
@@ -91,7 +91,7 @@ def _build(questions_path: Path, annotations_path: Path | None = None) -> dict[s
     if annotations is None:
         return arrays
 
-    raw, confidences, answer_types, question_types = _Table(), _Table(), _Table(), _Table()
+    raw, confidences, answer_types, question_types = StringTable(), StringTable(), StringTable(), StringTable()
     records = [s.annotation for s in samples]
     width = max(len(r.answers) for r in records) if records else 1
     human = np.full((len(records), width), -1, dtype=np.int32)  # (N, A) ids into `raw`, -1 padded
@@ -100,7 +100,7 @@ def _build(questions_path: Path, annotations_path: Path | None = None) -> dict[s
         human[row, : len(record.answers)] = [raw.id(a) for a in record.answers]
         confidence[row, : len(record.answer_confidences)] = [confidences.id(c) for c in record.answer_confidences]
     multiple_choice = np.array([raw.id(r.multiple_choice_answer) for r in records], dtype=np.int32)
-    normalized = _Table()
+    normalized = StringTable()
     raw_to_normalized = np.array([normalized.id(normalize_answer(text)) for text in raw.ids], dtype=np.int32)
     arrays.update({
         "human": human, "confidence": confidence, "multiple_choice": multiple_choice,
