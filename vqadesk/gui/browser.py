@@ -146,7 +146,7 @@ class BrowserPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._dataset: Dataset | None = None
-        self._opening: Task | None = None  # a split being opened in a pool thread
+        self._opening: dict[tuple[int, str], Task] = {}  # splits being opened in pool threads (kept alive until done)
         self.split_box = QComboBox()
         self.split_box.setToolTip("Dataset split to browse")
         self.filter_edit = QLineEdit()
@@ -218,17 +218,23 @@ class BrowserPanel(QWidget):
         """Read a split's files (train2014: ~30 s the first time, then its index cache) off the GUI thread."""
         self.model.set_images(None, [])
         self.count_label.setText(f"Opening {name}…")
+        self.count_label.setToolTip("")
+        key = (id(dataset), name)
+        if key in self._opening:
+            return  # already being read; its end refreshes the view if the split is still chosen
         task = Task(dataset.split, name)
         task.signals.finished.connect(lambda _split: self._split_opened(dataset, name))
         task.signals.failed.connect(lambda message: self._split_failed(dataset, name, message))
-        self._opening = task  # keep the Python side alive until it is done
+        self._opening[key] = task
         QThreadPool.globalInstance().start(task)
 
     def _split_opened(self, dataset: Dataset, name: str) -> None:
+        self._opening.pop((id(dataset), name), None)
         if dataset is self._dataset and name == self.split_box.currentText():
             self._on_split(name)
 
     def _split_failed(self, dataset: Dataset, name: str, message: str) -> None:
+        self._opening.pop((id(dataset), name), None)
         if dataset is self._dataset and name == self.split_box.currentText():
             self.count_label.setText(f"Could not open {name} (hover for why)")
             self.count_label.setToolTip(message)
