@@ -60,6 +60,7 @@ def test_files_have_the_documented_names(world):
             f"annotations/instances_{split}.json",
             f"vqa/v2_OpenEnded_shapes_{split}_questions.json",
             f"vqa/v2_shapes_{split}_annotations.json",
+            f"vqa/shapes_{split}_grounding.json",
         }
         images = load(out / "annotations" / f"instances_{split}.json")["images"]
         expected |= {f"{split}/{image['file_name']}" for image in images}

@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"    captions     {files.captions}")
         print(f"    questions    {files.questions}")
         print(f"    answers      {files.annotations}")
+        print(f"    grounding    {files.grounding}")
     return 0
 
 

@@ -59,6 +59,9 @@ class TrainingConfig:
     max_steps: int | None = None
     patience: int = 5
     target: str = "soft"  # VQA: soft scores min(#humans/3, 1) | single most common answer
+    # VQA: weight of the attention grounding loss where the data name each question's
+    # objects (engine/grounding.py); 0 turns it off.
+    grounding_weight: float = 1.0
     top_k: int = 1000
     max_len: int = 24  # question or caption length in tokens
     beam_size: int = 3  # captioning validation decoding
@@ -92,6 +95,7 @@ class TrainingConfig:
             (self.max_steps is None or self.max_steps >= 1, "--max-steps must be at least 1"),
             (self.patience >= 1, "--patience must be at least 1"),
             (self.top_k >= 2, "--top-k must be at least 2"),
+            (self.grounding_weight >= 0, "--grounding-weight cannot be negative (0 turns it off)"),
             (self.max_len >= 3, "--max-len must be at least 3"),
             (self.beam_size >= 1, "--beam-size must be at least 1"),
             (self.image_size >= 16, "--image-size must be at least 16"),
@@ -119,7 +123,10 @@ class TrainingConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        # A run recorded before the option existed trained without grounding.
+        values.setdefault("grounding_weight", 0.0)
+        return cls(**values)
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, task: str) -> None:
@@ -136,6 +143,10 @@ def add_training_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         add("--target", default="soft", choices=("soft", "single"),
             help="soft: every human answer weighted min(#humans/3, 1); single: the most common answer")
         add("--top-k", type=int, default=1000, help="answer vocabulary size (default 1000)")
+        add("--grounding-weight", type=float, default=1.0, metavar="W",
+            help="attention model: weight of the loss that points each glimpse at the objects the "
+            "question names, where the data say which (the Shapes world's vqa/shapes_<split>_grounding.json); "
+            "0: off (default 1.0)")
     else:
         add("--model", default="lstm", choices=CAPTION_CELLS, help="decoder cell (default: lstm)")
         add("--no-attention", dest="attention", action="store_false", help="mean image feature instead of soft attention")

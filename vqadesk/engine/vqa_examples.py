@@ -54,8 +54,10 @@ from vqadesk.data.answer_vocabulary import AnswerVocabulary
 from vqadesk.data.coco import CocoIndex
 from vqadesk.data.dataset import DatasetError, find_vqa_files
 from vqadesk.data.feature_store import FeatureStore
+from vqadesk.data.grounding import find_grounding_file, read_grounding
 from vqadesk.data.vqa import VqaAnnotation
 from vqadesk.data.vqa_arrays import AnnotationRows, VqaArrays, load_vqa_arrays
+from vqadesk.engine.grounding import grounding_boxes
 from vqadesk.engine.image_tensors import gather_images, load_image_tensors
 from vqadesk.engine.store_features import StoreImages
 from vqadesk.engine.vqa_encoding import (
@@ -99,6 +101,7 @@ class VqaExamples(Dataset):
         question_texts: Sequence[str],
         annotations: Sequence[VqaAnnotation],
         soft_score: SoftScore,
+        grounding: torch.Tensor | None = None,
     ):
         count = len(question_ids)
         for name, tensor in (
@@ -109,6 +112,7 @@ class VqaExamples(Dataset):
             ("answers", answers),
             ("target_classes", target_classes),
             ("target_scores", target_scores),
+            *((("grounding", grounding),) if grounding is not None else ()),
         ):
             if tensor.shape[0] != count:
                 raise ValueError(f"{name} has {tensor.shape[0]} rows for {count} questions")
@@ -133,6 +137,9 @@ class VqaExamples(Dataset):
             annotations if isinstance(annotations, AnnotationRows) else tuple(annotations)
         )
         self.soft_score = soft_score
+        # (N_q, MAX_NAMED, 4) boxes of the objects each question names (engine/grounding.py),
+        # NaN where it names fewer; None when the dataset has no grounding file.
+        self.grounding = grounding
         self.source: dict[str, Any] = {}  # the files (and feature store) these examples were read from
 
     # Vocabularies hold read-only mapping proxies, which pickle refuses; DataLoader
@@ -169,6 +176,7 @@ class VqaExamples(Dataset):
         questions_path: PathLike | None = None,
         annotations_path: PathLike | None = None,
         drop_unreadable_images: bool = False,
+        read_grounding_file: bool = False,
     ) -> VqaExamples:
         """Read ``split`` of ``root``; vocabularies not given are built from it.
 
@@ -182,7 +190,10 @@ class VqaExamples(Dataset):
         to skip are left out (``summary()["dropped_questions"]``).
         ``questions_path`` / ``annotations_path`` replace the files found in
         ``root`` (``find_vqa_files``). The JSON is read through the compact
-        arrays of ``vqadesk.data.vqa_arrays``, cached beside it.
+        arrays of ``vqadesk.data.vqa_arrays``, cached beside it. With
+        ``read_grounding_file`` the boxes of the objects each question names
+        are read from a grounding file beside the questions, when there is one
+        and the images are read from the dataset (``engine/grounding.py``).
         """
         if max_question_len < 1:
             raise ValueError(f"max_question_len must be at least 1, got {max_question_len}")
@@ -219,6 +230,12 @@ class VqaExamples(Dataset):
         else:
             images = load_image_tensors(question_image_files(coco, arrays, rows, image_ids), image_size)
 
+        grounding = None
+        grounding_path = find_grounding_file(questions_path, split) if read_grounding_file and coco else None
+        if grounding_path is not None:
+            grounding = grounding_boxes(read_grounding(grounding_path), grounding_path, coco,
+                                        arrays.question_ids[rows].tolist(), arrays.image_ids[rows].tolist())
+
         examples = cls(
             split=split,
             question_vocab=question_vocab,
@@ -236,8 +253,10 @@ class VqaExamples(Dataset):
             question_texts=[arrays.question_texts[r] for r in rows.tolist()],
             annotations=AnnotationRows(arrays, rows),
             soft_score=soft_score,
+            grounding=grounding,
         )
         examples.source = {**arrays.describe(), "dropped_questions": len(arrays) - len(rows),
+                           "grounding": str(grounding_path) if grounding_path is not None else None,
                            "features": features.describe() if features is not None else None}
         return examples
 
@@ -257,6 +276,7 @@ class VqaExamples(Dataset):
                 self.target_classes[index : index + 1], self.target_scores[index : index + 1]
             )[0],  # (K,) float32
             "index": torch.tensor(index, dtype=torch.long),
+            **({"grounding": self.grounding[index]} if self.grounding is not None else {}),  # (MAX_NAMED, 4)
         }
 
     def batch(self, indices: Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
@@ -272,6 +292,7 @@ class VqaExamples(Dataset):
             "answer": self.answers[rows],  # (B,)
             "soft_target": self._dense_targets(self.target_classes[rows], self.target_scores[rows]),  # (B, K)
             "index": rows,
+            **({"grounding": self.grounding[rows]} if self.grounding is not None else {}),  # (B, MAX_NAMED, 4)
         }
 
     def _dense_targets(self, classes: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -303,6 +324,7 @@ class VqaExamples(Dataset):
             question_texts=[self.question_texts[i] for i in picked],
             annotations=_take(self.annotations_list, picked),
             soft_score=self.soft_score,
+            grounding=self.grounding[rows] if self.grounding is not None else None,
         )
         view.source = self.source
         return view
@@ -384,6 +406,9 @@ class VqaExamples(Dataset):
             "truncated_questions": int((self.token_counts > self.max_question_len).sum()),
             "unknown_word_rate": _fraction(int((self.questions == UNK_ID).sum()), words),
             "soft_score": self.soft_score,
+            # Questions whose named objects supervise the attention (engine/grounding.py).
+            "grounded_questions": (0 if self.grounding is None
+                                   else int((~self.grounding[:, 0].isnan().any(dim=1)).sum())),
             "source": self.source,  # files, cache, feature store, questions dropped for unreadable images
         }
 

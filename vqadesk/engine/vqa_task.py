@@ -11,7 +11,9 @@ human answers' scores min(#humans/3, 1), normalised to sum to one; questions
 none of whose answers is in the vocabulary carry no target and are left out
 of the loss. With ``--target single``, plain cross entropy on the most common
 answer (questions whose answer is out of vocabulary ignored), as the original
-VQA baselines trained.
+VQA baselines trained. The attention model adds ``--grounding-weight`` times
+the grounding loss (``engine/grounding.py``) where the training split has a
+grounding file naming each question's objects.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch import nn
 from vqadesk.data.answer_vocabulary import AnswerVocabulary
 from vqadesk.data.feature_store import FeatureStore
 from vqadesk.engine.evaluation import VQA_BATCH, answer_questions
+from vqadesk.engine.grounding import grounding_loss
 from vqadesk.engine.image_groups import ImageGroups
 from vqadesk.engine.store_features import features_metadata, open_training_stores, precomputed_encoder, require_grid
 from vqadesk.engine.training_config import TrainingConfig
@@ -86,7 +89,7 @@ class VqaTask:
             config.data, config.train_split, question_vocab=question_vocab, answer_vocab=answer_vocab,
             top_k=config.top_k, max_question_len=config.max_len, image_size=config.image_size,
             features=self.store, questions_path=config.questions, annotations_path=config.annotations,
-            drop_unreadable_images=True,
+            drop_unreadable_images=True, read_grounding_file=self._grounds(config),
         )  # fmt: skip
         if config.overfit:
             train = train.first(config.overfit)
@@ -100,6 +103,11 @@ class VqaTask:
             )  # fmt: skip
         self.train_examples = train
         self.train_set = ImageGroups(train)
+
+    @staticmethod
+    def _grounds(config: TrainingConfig) -> bool:
+        """Whether this run supervises attention with the objects questions name (only models with glimpses)."""
+        return config.model == "attention" and config.grounding_weight > 0
 
     def summary(self) -> dict[str, Any]:
         return {"train": self.train_examples.summary(), "val": self.val_set.summary(),
@@ -140,7 +148,14 @@ class VqaTask:
         return {k: v.to(device, non_blocking=True) for k, v in self.train_set.batch(indices).items()}
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        logits = model(batch["image"], batch["image_index"], batch["question"], batch["length"]).logits  # (B, K)
+        output = model(batch["image"], batch["image_index"], batch["question"], batch["length"])
+        loss = self._answer_loss(output.logits, batch)
+        if "grounding" in batch and output.attention is not None:
+            loss = loss + self.config.grounding_weight * grounding_loss(output.attention, batch["grounding"])
+        return loss
+
+    def _answer_loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, K) logits against the batch's answers (module docstring)."""
         if self.config.target == "single":
             return F.cross_entropy(logits, batch["answer"], ignore_index=-1)
         targets = batch["soft_target"]  # (B, K)

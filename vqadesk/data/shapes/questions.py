@@ -67,6 +67,7 @@ class Candidate(NamedTuple):
     answer: str
     question_type: str
     form: str  # sub-group balanced on its own (which attributes the question names)
+    objects: tuple[int, ...] = ()  # the scene objects it names, in the order named (grounding)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,10 @@ class ShapesQuestion:
     question_type: str
     answer_type: str
     family: str
+    # Indices into the scene's objects that the question names, in the order it
+    # names them: (A, B) for "is the A left of the B?", (A,) for "what color is
+    # the A?", () for counts, existence and comparisons, which name groups.
+    objects: tuple[int, ...] = ()
 
 
 # A family's question maker: the scene and its attribute counts in, candidates out.
@@ -147,6 +152,7 @@ def generate_questions(
                 question_type=chosen.question_type,
                 answer_type=ANSWER_TYPES[family],
                 family=family,
+                objects=chosen.objects,
             )
         )
     return questions
@@ -156,10 +162,10 @@ def _attribute_questions(attribute: str, template: str, question_type: str) -> _
     """Questions about one attribute of an object named without that attribute."""
 
     def build(scene: Scene, counts: Counter[DescriptionKey]) -> Iterator[Candidate]:
-        for obj in scene.objects:
+        for index, obj in enumerate(scene.objects):
             description = unique_description(obj, scene.objects, without=attribute, counts=counts)
             if description is not None:
-                yield Candidate(template.format(description), getattr(obj, attribute), question_type, "object")
+                yield Candidate(template.format(description), getattr(obj, attribute), question_type, "object", (index,))
 
     return build
 
@@ -227,9 +233,9 @@ def _spatial_questions(scene: Scene, counts: Counter[DescriptionKey]) -> Iterato
     the image on that axis, so no answer hinges on a pixel or two.
     """
     min_offset = SPATIAL_MIN_OFFSET * scene.width
-    named = [(obj, unique_description(obj, scene.objects, counts=counts)) for obj in scene.objects]
-    named = [(obj, name) for obj, name in named if name is not None]
-    for (a, name_a), (b, name_b) in permutations(named, 2):
+    named = [(k, obj, unique_description(obj, scene.objects, counts=counts)) for k, obj in enumerate(scene.objects)]
+    named = [(k, obj, name) for k, obj, name in named if name is not None]
+    for (k_a, a, name_a), (k_b, b, name_b) in permutations(named, 2):
         dx, dy = b.cx - a.cx, b.cy - a.cy  # image y grows downwards
         truths: dict[str, bool] = {}
         if abs(dx) >= min_offset:
@@ -239,7 +245,8 @@ def _spatial_questions(scene: Scene, counts: Counter[DescriptionKey]) -> Iterato
             truths["above"] = dy > 0
             truths["below"] = dy < 0
         for relation, truth in truths.items():
-            yield Candidate(f"Is the {name_a} {relation} the {name_b}?", "yes" if truth else "no", "is the", relation)
+            yield Candidate(f"Is the {name_a} {relation} the {name_b}?", "yes" if truth else "no", "is the", relation,
+                            (k_a, k_b))
 
 
 def _compare_questions(scene: Scene, counts: Counter[DescriptionKey]) -> Iterator[Candidate]:

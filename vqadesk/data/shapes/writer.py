@@ -7,6 +7,7 @@ Layout under the output folder (``<split>`` is e.g. ``train``)::
     annotations/instances_<split>.json
     vqa/v2_OpenEnded_shapes_<split>_questions.json
     vqa/v2_shapes_<split>_annotations.json
+    vqa/shapes_<split>_grounding.json   (which instances each question names, data/grounding.py)
 
 Answers are exact: the ten VQA answers of a question are all the same with
 confidence "yes" (there is no human disagreement to model). Instances carry
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vqadesk.data.grounding import grounding_document, grounding_file_name
 from vqadesk.data.jsonio import write_json_atomic
 from vqadesk.data.shapes.generate import (
     ShapesConfigError,
@@ -69,6 +71,7 @@ class SplitFiles:
     instances: Path
     questions: Path
     annotations: Path
+    grounding: Path
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ def split_files(out_dir: str | os.PathLike[str], split: str) -> SplitFiles:
         instances=out / "annotations" / f"instances_{split}.json",
         questions=out / "vqa" / f"v2_OpenEnded_shapes_{split}_questions.json",
         annotations=out / "vqa" / f"v2_shapes_{split}_annotations.json",
+        grounding=out / "vqa" / grounding_file_name("shapes", split),
     )
 
 
@@ -133,7 +137,7 @@ def write_shapes_dataset(
 
 
 def write_split(out_dir: str | os.PathLike[str], split: ShapesSplit) -> SplitSummary:
-    """Write one generated split: its images, then its four JSON files."""
+    """Write one generated split: its images, then its five JSON files."""
     files = split_files(out_dir, split.name)
     try:
         _write_images(files.images_dir, split)
@@ -141,6 +145,7 @@ def write_split(out_dir: str | os.PathLike[str], split: ShapesSplit) -> SplitSum
         write_json_atomic(files.captions, coco_captions(split))
         write_json_atomic(files.questions, vqa_questions(split))
         write_json_atomic(files.annotations, vqa_annotations(split))
+        write_json_atomic(files.grounding, question_grounding(split))
     except OSError as exc:
         where = exc.filename or out_dir
         raise ShapesWriteError(f"{where}: cannot write the Shapes world ({exc.strerror or exc})") from None
@@ -162,7 +167,7 @@ def coco_instances(split: ShapesSplit) -> dict[str, Any]:
             polygon = object_polygon(obj)
             annotations.append(
                 {
-                    "id": scene.image_id * 10 + k,
+                    "id": _instance_id(scene.image_id, k),
                     "image_id": scene.image_id,
                     "category_id": _CATEGORY_ID[obj.shape],
                     "segmentation": [[round(v, 2) for point in polygon for v in point]],
@@ -221,6 +226,18 @@ def vqa_annotations(split: ShapesSplit) -> dict[str, Any]:
             for q in split.questions
         ],
     }
+
+
+def question_grounding(split: ShapesSplit) -> dict[str, Any]:
+    """The instances each question names, by the ids ``coco_instances`` gives them."""
+    return grounding_document(split.name, [
+        (q.question_id, q.image_id, tuple(_instance_id(q.image_id, k) for k in q.objects))
+        for q in split.questions if q.objects
+    ])  # fmt: skip
+
+
+def _instance_id(image_id: int, object_index: int) -> int:
+    return image_id * 10 + object_index
 
 
 def _info(split: ShapesSplit, what: str) -> dict[str, Any]:
