@@ -185,3 +185,44 @@ def test_ties_at_zero_count_once():
     second = torch.tensor([[[-1.0], [2.0]]])
     # pairs: 1-1=0, 1+2=3, -2-1=-3, -2+2=0 -> 3
     assert sum_of_pair_relus(first, second).item() == pytest.approx(3.0)
+
+
+def test_glimpse_offsets_read_the_position_differences_along_the_questions_directions():
+    from vqadesk.models.attention import GlimpseOffsets
+
+    offsets = GlimpseOffsets(glimpses=3, question_dim=4, directions=2)
+    assert offsets.output_dim == 2
+    with torch.no_grad():  # direction 0: x of every pair; direction 1: minus y of pair (0, 2)
+        offsets.project.weight.zero_()
+        offsets.project.bias.zero_()
+        offsets.project.bias[[0, 2, 4]] = 1.0  # pairs (0, 1), (0, 2), (1, 2): their x
+        offsets.project.bias[6 + 3] = -1.0  # pair (0, 2): its y, negated
+    positions = torch.tensor([[[0.0, 0.0], [1.0, 2.0], [3.0, 5.0]]])  # (1, G, 2)
+    out = offsets(positions, torch.zeros(1, 4))
+    assert out.tolist() == [[1.0 + 3.0 + 2.0, -5.0]]
+    single = GlimpseOffsets(glimpses=1, question_dim=4)
+    assert single.output_dim == 0 and single(positions[:, :1], torch.zeros(1, 4)).shape == (1, 0)
+
+
+def test_glimpse_offsets_learn_left_and_right_whose_answer_flips_with_the_relation():
+    """Left-of / right-of from two positions: the answer flips with the relation, so the sign of
+    dx alone says nothing. A linear readout over the offsets learns it in a few hundred steps."""
+    from vqadesk.models.attention import GlimpseOffsets
+
+    torch.manual_seed(0)
+    n = 512
+    positions = torch.rand(n, 2, 2) * 2 - 1
+    relation = torch.randint(0, 2, (n,))  # 0: "left of", 1: "right of"
+    question = F.one_hot(relation, 2).float()
+    dx = positions[:, 1, 0] - positions[:, 0, 0]
+    answer = ((dx > 0) == (relation == 0)).long()
+    offsets = GlimpseOffsets(glimpses=2, question_dim=2, directions=4)
+    readout = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.Adam([*offsets.parameters(), *readout.parameters()], lr=0.05)
+    for _ in range(300):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(readout(offsets(positions, question)), answer)
+        loss.backward()
+        optimizer.step()
+    accuracy = (readout(offsets(positions, question)).argmax(1) == answer).float().mean().item()
+    assert accuracy >= 0.95

@@ -14,7 +14,8 @@ x and y), so "is A left of B" is a comparison of two numbers.
     x --conv1x1, ReLU, conv1x1--> (B, G, h, w) --softmax over h*w--> attention (B, G, h, w)
     glimpse g = sum over cells of attention_g * x                  -> (B, G*D)
     position g = sum over cells of attention_g * (x, y) of the cell -> (B, G*2)
-    [glimpses ; positions ; relation ; mean and max of x over cells ; q] --MLP--> logits (B, K)
+    offsets = question-chosen directions . (position_j - position_i), glimpse pairs i < j -> (B, 8)
+    [glimpses ; positions ; relation ; offsets ; mean and max of x over cells ; q] --MLP--> logits (B, K)
 
 Each glimpse also reads the question its own way: a softmax over the
 question's token states picks the words it is about (Lu et al. 2016's
@@ -28,13 +29,20 @@ FiLM path.
     keys = conv1x1(x before FiLM) (B, D, h, w);  match_g = keys . W words_g / sqrt(D)
     attention logits = conv path above + match
 
-Attention alone never learned "is A left of B" (the glimpses stayed diffuse
-on those questions: nothing rewards finding A before the answer already
-depends on it), so a relation module looks at every pair of cells: a
-Relation Network (Santoro et al. 2017) whose pair function's first layer is
-split into a per-cell part, which makes all h*w x h*w pairs cost one
-addition each -- and summed with a sort and a binary search
-(``sum_of_pair_relus``) instead of being formed:
+"Is the A left of the B?" needs two more things. Its glimpses must find A
+and B: answers alone never taught them to (they stayed diffuse), so where
+the data name a question's objects, training points each glimpse at its
+object's box (``engine/grounding.py``). And the answer flips with the
+relation ("left of" / "right of") for the same position difference, an XOR
+that the MLP over positions never learned (with the glimpses on A and B,
+spatial answers stayed at chance): ``GlimpseOffsets`` lets the question
+choose directions along which the glimpses' position differences are read,
+so the answer is the sign of one number. Relations between cells that no
+glimpse singles out are left to a Relation Network (Santoro et al. 2017)
+over every pair of cells, whose pair function's first layer is split into a
+per-cell part, which makes all h*w x h*w pairs cost one addition each --
+and summed with a sort and a binary search (``sum_of_pair_relus``) instead
+of being formed:
 
     o_i = [x_i ; (x, y) of cell i]                                   (question-conditioned cells)
     relation = sum over i, j of ReLU(A o_i + B o_j + C q) / (h*w)    -> (B, RELATION_DIM)
@@ -65,6 +73,8 @@ L2_SCALE = 10.0
 POSITION_SCALE = 4.0
 # Width of the relation module's pair function (cost: h*w * h*w * RELATION_DIM per question).
 RELATION_DIM = 64
+# Directions the question chooses to read the glimpses' relative positions along.
+OFFSET_DIRECTIONS = 8
 
 
 def sum_of_pair_relus(first: Tensor, second: Tensor) -> Tensor:
@@ -102,6 +112,38 @@ class PairRelations(nn.Module):
         second = self.second(cells) + self.question(question)[:, None, :]  # (B, N, R)
         # The suffix sums add up to h*w terms: float32 even under bf16/fp16 autocast.
         return sum_of_pair_relus(first.float(), second.float()) / cells.shape[1]  # (B, R)
+
+
+class GlimpseOffsets(nn.Module):
+    """Where the glimpses are relative to each other, read along directions the question picks.
+
+    "Is the A left of the B?" is yes when x_B - x_A > 0, and "right of" when
+    it is < 0: averaged over the relations, a position difference says
+    nothing about the answer, so an MLP over positions alone faces an XOR
+    and learns it slowly or never (the glimpses found A and B, and spatial
+    answers stayed at chance). Here the question turns the difference into
+    a signed number directly:
+
+        offset = position_j - position_i for every glimpse pair i < j        (B, 2P)
+        directions = reshape(Linear(q)) (B, OFFSET_DIRECTIONS, 2P);  out = directions @ offset
+    """
+
+    def __init__(self, glimpses: int, question_dim: int, directions: int = OFFSET_DIRECTIONS):
+        super().__init__()
+        pairs = [(i, j) for i in range(glimpses) for j in range(i + 1, glimpses)]
+        self.register_buffer("first", torch.tensor([i for i, _ in pairs], dtype=torch.long), persistent=False)
+        self.register_buffer("second", torch.tensor([j for _, j in pairs], dtype=torch.long), persistent=False)
+        self.directions = directions
+        self.project = nn.Linear(question_dim, directions * 2 * len(pairs)) if pairs else None
+        self.output_dim = directions if pairs else 0
+
+    def forward(self, positions: Tensor, question: Tensor) -> Tensor:
+        """positions (B, G, 2), question (B, H) -> (B, output_dim)."""
+        if self.project is None:
+            return positions.new_zeros(positions.shape[0], 0)
+        offset = (positions[:, self.second] - positions[:, self.first]).flatten(1)  # (B, 2P)
+        directions = self.project(question).view(question.shape[0], self.directions, -1)  # (B, O, 2P)
+        return torch.bmm(directions, offset.unsqueeze(-1)).squeeze(-1)  # (B, O)
 
 
 class FilmBlock(nn.Module):
@@ -150,8 +192,10 @@ class AttentionVqa(VqaModel):
         self.word_queries = nn.Linear(token_dim, width)
         self.keys = nn.Conv2d(width, width, kernel_size=1)
         self.relations = PairRelations(width + 2, question_dim)
+        self.offsets = GlimpseOffsets(config.glimpses, question_dim)
         self.classifier = classifier_mlp(
-            in_dim=(config.glimpses + 2) * width + 2 * config.glimpses + self.relations.output_dim + question_dim, hidden_dim=config.fusion_dim,
+            in_dim=(config.glimpses + 2) * width + 2 * config.glimpses + self.relations.output_dim
+            + self.offsets.output_dim + question_dim, hidden_dim=config.fusion_dim,
             layers=config.mlp_layers, num_answers=config.num_answers, dropout=config.dropout,
         )  # fmt: skip
 
@@ -183,8 +227,9 @@ class AttentionVqa(VqaModel):
         # Every pair of cells, for "left of", "above" and other relations between two objects.
         located = torch.cat((cells.transpose(1, 2), cell_xy.expand(batch, -1, -1)), dim=2)  # (B, h*w, D + 2)
         relation = self.relations(located, question)  # (B, R)
+        offsets = self.offsets(positions, question)  # (B, OFFSET_DIRECTIONS) or (B, 0)
         fused = self.dropout(
-            torch.cat((glimpses.flatten(1), positions.flatten(1), relation, pooled, question), dim=1)
+            torch.cat((glimpses.flatten(1), positions.flatten(1), relation, offsets, pooled, question), dim=1)
         )
         attention = weights.view(batch, -1, height, width)  # (B, G, h, w)
         return VqaOutput(logits=self.classifier(fused), attention=attention)
