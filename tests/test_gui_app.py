@@ -220,7 +220,8 @@ def test_a_broken_checkpoint_is_a_message_and_the_model_stays(qtbot, window, tmp
 
 
 def test_use_this_model_from_the_training_tab_loads_it(qtbot, window, models):
-    assert window.training_tab is None  # built the first time it is needed
+    # Made in small steps while the window is idle (or at once when first needed, see below).
+    qtbot.waitUntil(lambda: window.training_tab is not None, timeout=WAIT_MS)
     window.tabs.setCurrentIndex(1)
     assert window.training_tab is window.tabs.widget(1)
     window.tabs.setCurrentIndex(0)

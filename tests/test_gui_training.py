@@ -395,3 +395,23 @@ def test_a_python_that_cannot_start_is_reported(qtbot, tmp_path):
         process.start(fake_run(tmp_path, "pass"))
     assert finished.args[0].status == "failed" and "could not start" in finished.args[0].error
     assert read_run(tmp_path / "fake-run").status == "failed"
+
+
+def test_the_tab_made_in_steps_is_a_whole_tab_and_the_window_can_finish_it_at_once(qtbot, settings, data_dir):
+    from vqadesk.gui.main_window import MainWindow
+    from vqadesk.gui.training_tab import build_in_steps
+
+    steps, made = 0, None
+    for made in build_in_steps(settings, None):  # what the window runs, one step per idle event-loop turn
+        steps += 1
+    qtbot.addWidget(made)
+    assert isinstance(made, TrainingTab) and steps >= 8
+    assert len(made.plots.plots()) == 5 and made.probe_panel.plot is not None and made.form.kind == "vqa"
+    made.shutdown()
+
+    window = MainWindow(settings)  # never started: nothing was made in the background
+    qtbot.addWidget(window)
+    assert window.training_tab is None
+    window.tabs.setCurrentIndex(1)  # first needed: made at once
+    assert window.training_tab is window.tabs.widget(1) and window.tabs.currentIndex() == 1
+    window.close()

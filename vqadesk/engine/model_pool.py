@@ -13,6 +13,9 @@ Every model is named as ``model_registry.resolve_model`` accepts (a bundled
 or user model name, or a checkpoint path); a checkpoint that was rewritten
 on disk (a training run's ``best`` after a new epoch) is reloaded, because
 the key includes the file's modification time and size.
+
+What it reports (``LoadedModels``, ``ComparedAnswer``) is defined in the
+torch-free ``pool_records.py``, so the desktop app's GUI process can read it.
 """
 
 from __future__ import annotations
@@ -20,35 +23,14 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 from vqadesk.engine.model_registry import DEFAULT_CAPTIONER_NAME, DEFAULT_VQA_NAME, resolve_model
-from vqadesk.engine.predictor import ImageInput, NoModelError, Predictor
+from vqadesk.engine.pool_records import ComparedAnswer, LoadedModels
 from vqadesk.engine.predictions import CaptionPrediction, VqaPrediction
+from vqadesk.engine.predictor import ImageInput, NoModelError, Predictor
 from vqadesk.errors import VqadeskError
 
 DEFAULT_MAX_OTHER = 4
-
-
-@dataclass(frozen=True)
-class ComparedAnswer:
-    """One model's answer in a comparison: a prediction, or the one-line reason it has none."""
-
-    model: str
-    prediction: VqaPrediction | None
-    error: str | None
-
-
-@dataclass(frozen=True)
-class LoadedModels:
-    """What is loaded now: display names and checkpoint files (None: none), and the device."""
-
-    vqa: str | None
-    captioner: str | None
-    device: str
-    vqa_path: Path | None = None
-    captioner_path: Path | None = None
 
 
 class ModelPool:

@@ -1,8 +1,8 @@
 """Start the desktop app: QApplication, theme, settings, the main window, and the
 ``--screenshot`` / ``--quit-after`` mode used by tests, docs and reviewers.
 
-The window is shown before anything slow starts (torch is imported by the
-inference worker, the dataset opened in a pool thread). ``--screenshot``
+The window is shown before anything slow starts (torch is imported only by
+the inference process, the dataset opened in a pool thread). ``--screenshot``
 waits for the window's ``sig_ready`` (first image shown, models loaded),
 then asks the image's first dataset question and lets the answer, the
 caption and the thumbnails arrive before it saves the picture, so the

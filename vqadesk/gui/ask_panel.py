@@ -198,8 +198,8 @@ class AskPanel(QWidget):
             self.question_edit.setText(text)
         self._say(f"Asking: {text.strip()}…")
         self.inference.submit(
-            "ask", lambda pool: pool.ask(context.path, text, top_k=top_k),
-            lambda prediction, c=context: self._answered(c, prediction), self._failed,
+            "ask", "ask", context.path, text, top_k=top_k,
+            on_done=lambda prediction, c=context: self._answered(c, prediction), on_error=self._failed,
         )
 
     def ask_dataset_question(self, row: int) -> None:

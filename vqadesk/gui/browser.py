@@ -26,6 +26,7 @@ from vqadesk.data.dataset import Dataset, DatasetSplit
 from vqadesk.data.thumbnails import cached_thumbnail
 from vqadesk.errors import VqadeskError
 from vqadesk.gui.qimage import pil_to_qimage
+from vqadesk.gui.split_process import open_split_via_child
 from vqadesk.gui.workers import Task
 
 THUMBNAIL_SIZE = 96
@@ -222,7 +223,7 @@ class BrowserPanel(QWidget):
         key = (id(dataset), name)
         if key in self._opening:
             return  # already being read; its end refreshes the view if the split is still chosen
-        task = Task(dataset.split, name)
+        task = Task(open_split_via_child, dataset, name)  # a big split's JSON: parsed in a child process
         task.signals.finished.connect(lambda _split: self._split_opened(dataset, name))
         task.signals.failed.connect(lambda message: self._split_failed(dataset, name, message))
         self._opening[key] = task

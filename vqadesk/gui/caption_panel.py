@@ -5,15 +5,18 @@ every newly selected image is captioned. Each word is a link coloured by
 its probability; clicking it emits ``sig_word_selected`` with that word's
 attention map, which the window lays over the image. The dataset's reference
 captions are listed below, and the best caption is scored against them:
-BLEU-4 on this image, CIDEr-D with the split's document frequencies (built
-once per split in a pool thread: a single image's CIDEr would always be 0).
+BLEU-4 on this image, CIDEr-D with the split's document frequencies (a
+single image's CIDEr would always be 0). Those take seconds of pure Python
+for a big split, so the scores are computed in a worker process of their own
+(``engine/caption_scores.py``, an ``InferenceClient`` without models, started
+on the first score), never in a thread that would hold the GUI's GIL.
 """
 
 from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCursor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -28,21 +31,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vqadesk.data.dataset import DatasetSplit
+from vqadesk.engine.caption_scores import ReferenceSource, score_caption
 from vqadesk.engine.predictions import CaptionPrediction
 from vqadesk.gui.image_context import ImageContext
 from vqadesk.gui.inference import InferenceClient
 from vqadesk.gui.style import is_dark, message_style
-from vqadesk.gui.workers import Task
-from vqadesk.metrics.captions import reference_corpus, score_one_caption
 
 MAX_CAPTIONS = 5
-
-
-def split_reference_corpus(split: DatasetSplit):
-    """Pool thread: the CIDEr-D document frequencies of every reference caption in ``split``."""
-    reference_sets = ([c.caption for c in split.coco.captions(i)] for i in split.image_ids)
-    return reference_corpus(refs for refs in reference_sets if refs)
 
 
 def probability_colour(prob: float, *, dark: bool) -> str:
@@ -64,11 +59,11 @@ class CaptionPanel(QWidget):
         self.context: ImageContext | None = None
         self.prediction: CaptionPrediction | None = None
         self.selected: tuple[int, int] | None = None  # (caption, word)
-        # id(split) -> (split, CiderCorpus); holding the split keeps its id from being reused.
-        self._corpora: dict[int, tuple[DatasetSplit, object]] = {}
-        self._corpus_tasks: dict[int, Task] = {}
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
+        # The scores' worker process (no models), started on the first score; the splits it has read.
+        self._scores_worker = InferenceClient(parent=self, models=False)
+        self._scored_splits: set[tuple] = set()
+        self._caption_when_loaded = False  # Auto caption waiting for the first captioner
+        inference.sig_models_changed.connect(self._models_loaded)
 
         self.beam = QSpinBox(minimum=1, maximum=10, value=3)
         self.beam.setPrefix("beam ")
@@ -146,10 +141,26 @@ class CaptionPanel(QWidget):
         captions = [c.caption for c in context.captions]
         self.references.addItems(captions or ["(the dataset has no captions for this image)"])
         self.references_box.setTitle(f"Reference captions ({len(captions)})")
-        if self.auto.isChecked():
+        if self.auto.isChecked() and self.inference.models is None:
+            # The inference process is still starting: a caption asked now would find no captioner.
+            self._caption_when_loaded = True
+            self._say(f"{context.title} is captioned once the captioner has loaded…")
+        elif self.auto.isChecked():
             self.generate()
         else:
             self.status.setText(f"Press Caption to caption {context.title}.")
+
+    def _models_loaded(self, models) -> None:
+        if self._caption_when_loaded and models.captioner is not None:
+            self._caption_when_loaded = False
+            if self.context is not None and self.auto.isChecked() and self.prediction is None:
+                self.generate()
+
+    def captioner_failed(self, message: str) -> None:
+        """The captioner could not load: an Auto caption waiting for it says why instead."""
+        if self._caption_when_loaded:
+            self._caption_when_loaded = False
+            self._say(f"Could not load the captioner: {message}", "error")
 
     def show_prediction(self, context: ImageContext, prediction: CaptionPrediction) -> None:
         """Show captions made elsewhere (dropped photos are captioned in one batch)."""
@@ -166,8 +177,9 @@ class CaptionPanel(QWidget):
         beam, count = self.beam.value(), self.count.value()
         self._say(f"Captioning {context.title} (beam {beam})…")
         self.inference.submit(
-            "caption", lambda pool: pool.caption(context.path, beam_size=beam, num_captions=count),
-            lambda prediction, c=context: self._captioned(c, prediction), lambda m: self._say(m, "error"),
+            "caption", "caption", context.path, beam_size=beam, num_captions=count,
+            on_done=lambda prediction, c=context: self._captioned(c, prediction),
+            on_error=lambda m: self._say(m, "error"),
         )
 
     def _captioned(self, context: ImageContext, prediction: CaptionPrediction) -> None:
@@ -246,36 +258,31 @@ class CaptionPanel(QWidget):
 
     def _score(self, context: ImageContext, prediction: CaptionPrediction) -> None:
         references = [c.caption for c in context.captions]
-        if not references:
+        source = ReferenceSource.of(context.split.coco.annotation_files, context.split.coco.image_dir)
+        if not references or source is None:
             self.scores.setText("No reference captions: nothing to score against.")
             return
-        corpus = self._corpora.get(id(context.split), (None, None))[1]
-        if corpus is None:
+        key = source.key()
+        if key not in self._scored_splits:
             self.scores.setText("BLEU-4 / CIDEr-D: reading the split's references…")
-            self._build_corpus(context.split)
-            return
-        bleu4, cider = score_one_caption(prediction.best.text, references, corpus)
+        self._scores_worker.start()
+        self._scores_worker.submit(
+            "scores", score_caption, source, prediction.best.text, references,
+            on_done=lambda scores, c=context, p=prediction: self._scored(c, p, key, len(references), scores),
+            on_error=lambda message: self.scores.setText(f"No scores: {message}"),
+        )
+
+    def _scored(self, context: ImageContext, prediction: CaptionPrediction, key: tuple, references: int,
+                scores: tuple[float, float]) -> None:  # fmt: skip
+        self._scored_splits.add(key)
+        if context is not self.context or prediction is not self.prediction:
+            return  # another image or caption by now
+        bleu4, cider = scores
         self.scores.setText(
-            f"Best caption vs the {len(references)} references: BLEU-4 <b>{bleu4:.3f}</b>, "
+            f"Best caption vs the {references} references: BLEU-4 <b>{bleu4:.3f}</b>, "
             f"CIDEr-D <b>{cider:.3f}</b> (document frequencies of the {len(context.split.image_ids):,}-image split)"
         )
         self.scores.setTextFormat(Qt.TextFormat.RichText)
-
-    def _build_corpus(self, split: DatasetSplit) -> None:
-        key = id(split)
-        if key in self._corpus_tasks:
-            return
-        task = Task(split_reference_corpus, split)
-        task.signals.finished.connect(lambda corpus, k=key, s=split: self._corpus_ready(k, s, corpus))
-        task.signals.failed.connect(lambda message: self.scores.setText(f"No scores: {message}"))
-        self._corpus_tasks[key] = task
-        self._pool.start(task)
-
-    def _corpus_ready(self, key: int, split: DatasetSplit, corpus) -> None:
-        self._corpus_tasks.pop(key, None)
-        self._corpora[key] = (split, corpus)
-        if self.context is not None and self.prediction is not None and id(self.context.split) == key:
-            self._score(self.context, self.prediction)
 
     def _say(self, text: str, kind: str = "") -> None:
         self.status.setText(text)
@@ -288,5 +295,4 @@ class CaptionPanel(QWidget):
         super().changeEvent(event)
 
     def shutdown(self) -> None:
-        self._pool.clear()
-        self._pool.waitForDone(3000)
+        self._scores_worker.shutdown()

@@ -28,8 +28,8 @@ from vqadesk.gui.image_context import ImageContext
 from vqadesk.gui.inference import InferenceClient
 from vqadesk.gui.style import message_style
 
-if TYPE_CHECKING:  # model_pool imports torch: only the inference worker may load it
-    from vqadesk.engine.model_pool import ComparedAnswer
+if TYPE_CHECKING:
+    from vqadesk.engine.pool_records import ComparedAnswer
 
 _PATH_ROLE = Qt.ItemDataRole.UserRole
 
@@ -134,8 +134,9 @@ class ComparePanel(QWidget):
         names = {path: name for name, path in chosen}
         self._say(f"Asking {len(paths)} models…")
         self.inference.submit(
-            "compare", lambda pool: pool.compare(paths, context.path, text, top_k=top_k),
-            lambda results, c=context: self._compared(c, results, names), lambda m: self._say(m, "error"),
+            "compare", "compare", paths, context.path, text, top_k=top_k,
+            on_done=lambda results, c=context: self._compared(c, results, names),
+            on_error=lambda m: self._say(m, "error"),
         )
 
     def _compared(self, context: ImageContext, results: list[ComparedAnswer], names: dict[str, str]) -> None:

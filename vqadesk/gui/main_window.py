@@ -3,11 +3,13 @@ and a Training tab, with menus, drag and drop and a status bar.
 
 Everything slow happens off the GUI thread: opening a dataset (and
 generating the Shapes world on first launch) and decoding images run in
-pool threads (``workers.Task``); model loading and inference run on the one
-inference worker (``inference.InferenceClient``), which imports torch itself
-so the window shows at once. ``sig_ready`` fires once the first image is on
-screen and the models have loaded (or failed to), which is when
-``--screenshot`` takes its picture.
+pool threads (``workers.Task``), a big split's JSON in a child process
+(``split_process``); model loading and inference run in the inference
+process (``inference.InferenceClient``), so this process never imports torch
+and the window shows at once. The Training tab is made in small steps while
+the window is idle (``training_tab.build_in_steps``). ``sig_ready`` fires
+once the first image is on screen and the models have loaded (or failed
+to), which is when ``--screenshot`` takes its picture.
 """
 
 from __future__ import annotations
@@ -24,13 +26,12 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QSplitter,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from vqadesk import __version__
-from vqadesk.data.dataset import Dataset, DatasetSplit, open_coco_files, open_dataset, open_photos
+from vqadesk.data.dataset import Dataset, DatasetSplit, open_coco_files, open_photos
 from vqadesk.data.default_dataset import ensure_shapes_world
 from vqadesk.data.images import load_image
 from vqadesk.engine.model_cards import read_model_card
@@ -47,6 +48,8 @@ from vqadesk.gui.inference import InferenceClient
 from vqadesk.gui.models_panel import ModelsPanel
 from vqadesk.gui.overlay_bar import OverlayBar
 from vqadesk.gui.qimage import pil_to_qimage
+from vqadesk.gui.split_process import open_dataset_via_child, stop_children
+from vqadesk.gui.steady_tabs import SteadyTabWidget
 from vqadesk.gui.style import THEMES, apply_theme
 from vqadesk.gui.viewer import ImageViewer
 from vqadesk.gui.workers import Task
@@ -55,8 +58,9 @@ SIDE_TABS = ("Ask", "Caption", "Compare", "Models", "History")
 
 
 def _open_default_or(path: str | None) -> Dataset:
-    """Pool thread: open ``path``, or the Shapes world (generated if needed)."""
-    return open_dataset(path if path else ensure_shapes_world())
+    """Pool thread: open ``path``, or the Shapes world (generated if needed); a big split's JSON is
+    parsed by a child process (``split_process``), so it never holds this process's GIL."""
+    return open_dataset_via_child(path if path else ensure_shapes_world())
 
 
 def _import_plotting() -> None:
@@ -120,7 +124,7 @@ class MainWindow(QMainWindow):
         self.compare_panel = ComparePanel(self.inference)
         self.models_panel = ModelsPanel()
         self.history_panel = HistoryPanel()
-        self.side_tabs = QTabWidget()
+        self.side_tabs = SteadyTabWidget()
         for panel, title in zip(
             (self.ask_panel, self.caption_panel, self.compare_panel, self.models_panel, self.history_panel), SIDE_TABS
         ):
@@ -135,10 +139,15 @@ class MainWindow(QMainWindow):
         self.explore_splitter.setSizes([362, 448, 470])  # three thumbnail columns at 1280 px
         self.explore_splitter.setChildrenCollapsible(False)
 
-        # The Training tab (pyqtgraph plots) is built by start(), after the window's first paint.
+        # The Training tab (pyqtgraph plots) is made in steps while the window is idle, once
+        # pyqtgraph is imported (or at once when it is first needed): build_training_tab.
         self.training_tab = None  # a TrainingTab once built
+        self._training_steps = None  # training_tab.build_in_steps while the tab is being made
+        self._plotting_imported = False
+        self._training_timer = QTimer(self, singleShot=True, interval=0)
+        self._training_timer.timeout.connect(self._training_step)
         self._training_dataset: str | None = None
-        self.tabs = QTabWidget()
+        self.tabs = SteadyTabWidget()
         self.tabs.addTab(self.explore_splitter, "Explore")
         self.tabs.addTab(QLabel("Loading the Training tab…", alignment=Qt.AlignmentFlag.AlignCenter), "Training")
         self.tabs.setDocumentMode(True)
@@ -301,24 +310,57 @@ class MainWindow(QMainWindow):
         """pyqtgraph is imported (in a pool thread): make the charts, one per event-loop turn."""
         _ = self.ask_panel.chart
         QTimer.singleShot(0, lambda: self.compare_panel.chart)
+        self._plotting_imported = True
+        self._start_training_build()
+
+    def _start_training_build(self) -> None:
+        """Once pyqtgraph is imported: make the Training tab in steps, while the models load (the GUI
+        thread is mostly idle then, waiting for the inference process)."""
+        if self._plotting_imported and self.training_tab is None and self._started:
+            self._training_timer.start()
+
+    def _training_step(self) -> None:
+        """One piece of the Training tab (``training_tab.build_in_steps``): at most ~35 ms, then the event loop."""
+        if self.training_tab is not None:
+            return
+        if self._training_steps is None:
+            from vqadesk.gui.training_tab import build_in_steps
+
+            self._training_steps = build_in_steps(self.settings, self.inference)
+        tab = next(self._training_steps)
+        if tab is None:
+            self._training_timer.start()
+        else:
+            self._install_training_tab(tab)
 
     def build_training_tab(self) -> None:
-        """The Training tab, made the first time it is needed (it costs a few hundred ms of GUI time)."""
+        """The Training tab now: made already while the window was idle, or its remaining pieces made here."""
         if self.training_tab is None:
-            from vqadesk.gui.training_tab import TrainingTab
+            self._training_timer.stop()
+            if self._training_steps is None:
+                from vqadesk.gui.training_tab import build_in_steps
 
-            self.training_tab = TrainingTab(self.settings, self.inference)
-            self.training_tab.sig_use_model.connect(self._use_trained_model)
-            if self._training_dataset:
-                self.training_tab.set_dataset(self._training_dataset)
-            current = self.tabs.currentIndex()
-            placeholder = self.tabs.widget(1)
-            self.tabs.blockSignals(True)  # swapping the placeholder is not the user changing tabs
-            self.tabs.removeTab(1)
-            self.tabs.insertTab(1, self.training_tab, "Training")
-            self.tabs.setCurrentIndex(current)
-            self.tabs.blockSignals(False)
-            placeholder.deleteLater()
+                self._training_steps = build_in_steps(self.settings, self.inference)
+            tab = None
+            for tab in self._training_steps:
+                if tab is not None:
+                    break
+            self._install_training_tab(tab)
+
+    def _install_training_tab(self, tab) -> None:
+        self._training_steps = None
+        self.training_tab = tab
+        self.training_tab.sig_use_model.connect(self._use_trained_model)
+        if self._training_dataset:
+            self.training_tab.set_dataset(self._training_dataset)
+        current = self.tabs.currentIndex()
+        placeholder = self.tabs.widget(1)
+        self.tabs.blockSignals(True)  # swapping the placeholder is not the user changing tabs
+        self.tabs.removeTab(1)
+        self.tabs.insertTab(1, self.training_tab, "Training")
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        placeholder.deleteLater()
 
     def _engine_ready(self, models) -> None:
         self.device_label.setText(models.device)
@@ -351,6 +393,7 @@ class MainWindow(QMainWindow):
                                    on_error=lambda m: failed("captioning", captioner, DEFAULT_CAPTIONER_NAME, m))
 
     def _engine_failed(self, message: str) -> None:
+        self.caption_panel.captioner_failed(message)  # an Auto caption waiting for the first models
         self.device_label.setText("device: none")
         self.models_label.setText("models: unavailable")
         self.notify(f"The models cannot run:\n{message}\n\nBrowsing still works.", warning=True)
@@ -359,6 +402,8 @@ class MainWindow(QMainWindow):
 
     def _model_failed(self, kind: str, message: str) -> None:
         what = "VQA model" if kind == "vqa" else "captioner"
+        if kind != "vqa":
+            self.caption_panel.captioner_failed(message)
         self.statusBar().showMessage(f"Could not load the {what}: {message}")
         self.models_panel.show_message(f"Could not load the {what}: {message}", "error")
 
@@ -615,8 +660,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Captioned {len(paths)} dropped photo(s)", 8000)
 
         self.statusBar().showMessage(f"Captioning {len(paths)} dropped photo(s)…")
-        self.inference.submit("caption-dropped", lambda pool: pool.caption_many(paths, beam_size=beam), done,
-                              lambda message: self.statusBar().showMessage(message))
+        self.inference.submit("caption-dropped", "caption_many", paths, beam_size=beam, on_done=done,
+                              on_error=lambda message: self.statusBar().showMessage(message))
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
         if event.mimeData().hasUrls():
@@ -679,17 +724,21 @@ class MainWindow(QMainWindow):
 
     def _about(self) -> None:
         import sys
+        from importlib import metadata
 
         import pyqtgraph
         import PySide6
 
-        torch = sys.modules.get("torch")  # imported by the worker; never imported here just for this
+        try:  # the installed version, read without importing torch (only the inference process does)
+            torch_version = metadata.version("torch")
+        except metadata.PackageNotFoundError:
+            torch_version = "(not installed)"
         device = self.inference.models.device if self.inference.models else "not started"
         QMessageBox.about(
             self, "About vqadesk",
             f"<b>vqadesk {__version__}</b><br>Visual question answering and image captioning on COCO-style data."
             f"<br><br>Python {sys.version.split()[0]} · PySide6 {PySide6.__version__} · "
-            f"pyqtgraph {pyqtgraph.__version__} · torch {torch.__version__ if torch else '(not loaded yet)'}"
+            f"pyqtgraph {pyqtgraph.__version__} · torch {torch_version}"
             f"<br>Device: {device}",
         )
 
@@ -725,9 +774,11 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
+        self._training_timer.stop()
         if self.training_tab is not None:
             self.training_tab.shutdown()
         self.inference.shutdown()
+        stop_children()  # splits still being parsed in child processes
         self.caption_panel.shutdown()
         self.browser.model.shutdown()
         self._pool.clear()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,7 @@ from typing import Any
 class Request:
     channel: str
     request_id: int
-    job: Callable[[Any], Any]
+    job: Any  # what to run: the inference worker's ``Job``
 
 
 class LatestRequestQueue:
@@ -34,7 +33,7 @@ class LatestRequestQueue:
         self._closed = False
         self._condition = threading.Condition()
 
-    def put(self, channel: str, job: Callable[[Any], Any]) -> int:
+    def put(self, channel: str, job: Any) -> int:
         """Queue ``job`` on ``channel``, replacing that channel's pending one; return its id."""
         with self._condition:
             request_id = self._next_id

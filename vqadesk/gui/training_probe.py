@@ -48,12 +48,26 @@ def epoch_text(epoch: float) -> str:
     return f"{epoch:g}"
 
 
+def make_probe_plot() -> pg.PlotWidget:
+    """The probe's answer-probability plot (~30 ms: the Training tab makes it in an event-loop turn of its own)."""
+    plot = pg.PlotWidget()
+    plot.setMinimumSize(180, 140)
+    item = plot.getPlotItem()
+    item.setMenuEnabled(False)
+    item.showGrid(x=True, y=True, alpha=0.25)
+    for axis in ("left", "bottom"):
+        item.getAxis(axis).setStyle(maxTickLevel=0)
+    item.setYRange(0, 1, padding=0.02)
+    return plot
+
+
 class ProbePanel(QWidget):
     """Pinned image + question (with Clear), the answers' evolution plot and the best-answer table."""
 
     sig_cleared = Signal()
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, *, plot: pg.PlotWidget | None = None):
+        """``plot``: ``make_probe_plot()`` made beforehand (else made here)."""
         super().__init__(parent)
         self.image_path: str | None = None
         self.question: str | None = None
@@ -73,14 +87,8 @@ class ProbePanel(QWidget):
         self.status = QLabel(wordWrap=True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.plot = pg.PlotWidget()
-        self.plot.setMinimumSize(180, 140)
+        self.plot = plot if plot is not None else make_probe_plot()
         self.plot_item = self.plot.getPlotItem()
-        self.plot_item.setMenuEnabled(False)
-        self.plot_item.showGrid(x=True, y=True, alpha=0.25)
-        for axis in ("left", "bottom"):
-            self.plot_item.getAxis(axis).setStyle(maxTickLevel=0)
-        self.plot_item.setYRange(0, 1, padding=0.02)
         # The legend is a list beside the plot, not over it: a dozen answers would hide the lines.
         self.legend = QListWidget()
         self.legend.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)

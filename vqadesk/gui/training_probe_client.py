@@ -7,7 +7,8 @@ may wait behind other inference work while the routine already rewrites
 channel of its own per run and step (``submit`` supersedes a channel's older
 job, and every epoch's answer is wanted), and removes its snapshot when done.
 Answers are appended to the run's ``probe.jsonl`` and shown if that run is
-the one on screen.
+the one on screen. The job itself (``engine/probe_job.py``) runs in the
+inference process.
 """
 
 from __future__ import annotations
@@ -17,28 +18,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject
 
+from vqadesk.engine.probe_job import probe_job
 from vqadesk.engine.training_runs import (
     ProbeAnswer,
     append_probe,
-    checkpoint_step,
     probe_epoch,
     snapshot_checkpoint,
 )
-from vqadesk.errors import VqadeskError
 from vqadesk.gui.training_probe import ProbePanel, epoch_text
 
 SNAPSHOTS = "probe-snapshots"
-TOP_K = 5
-
-
-def probe_job(pool, snapshot: Path, step: int, image: str, question: str):
-    """Inference thread: the snapshot's answer to ``question`` (the snapshot is removed after)."""
-    try:
-        if checkpoint_step(snapshot) != step:
-            raise VqadeskError(f"the checkpoint of step {step} was replaced before the probe could keep it")
-        return pool.ask_with(str(snapshot), image, question, top_k=TOP_K)
-    finally:
-        shutil.rmtree(snapshot.parent, ignore_errors=True)
 
 
 class ProbeClient(QObject):
@@ -91,7 +80,7 @@ class ProbeClient(QObject):
         self.panel.show_status(f"asking the checkpoint of epoch {epoch_text(epoch)}…")
         self.inference.submit(
             f"probe-{Path(folder).name}-{step}",
-            lambda pool: probe_job(pool, snapshot, step, image, question),
+            probe_job, snapshot, step, image, question,  # run in the inference process: passed by reference
             on_done=lambda prediction: self._answered(folder, epoch, step, image, question, prediction),
             on_error=lambda message: self._failed(folder, epoch, message),
         )

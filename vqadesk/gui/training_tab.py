@@ -6,13 +6,17 @@ the probe. Right: the runs list and "Use this model". The routine runs as a
 child process (``TrainingProcess``); its events feed the shown curves through
 a short coalescing timer, so a burst of events costs one redraw. A finished
 run's events and log are read in a pool thread when it is selected
-(``RunFilesCache``).
+(``RunFilesCache``). The window makes the tab with ``build_in_steps`` while it
+is idle, one plot per event-loop turn, so the 100-250 ms of pyqtgraph set-up
+never come as one freeze.
 """
 
 from __future__ import annotations
 
 import sys
 from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -24,7 +28,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -40,9 +43,10 @@ from vqadesk.engine.training_runs import (
     runs_root,
     start_record,
 )
+from vqadesk.gui.steady_tabs import SteadyTabWidget
 from vqadesk.gui.training_form import GROUP, TrainingForm
-from vqadesk.gui.training_plots import TrainingPlots
-from vqadesk.gui.training_probe import ProbePanel
+from vqadesk.gui.training_plots import PLOT_SPECS, TrainingPlots, make_plot
+from vqadesk.gui.training_probe import ProbePanel, make_probe_plot
 from vqadesk.gui.training_probe_client import ProbeClient
 from vqadesk.gui.training_process import STOP_GRACE_MS, TrainingProcess
 from vqadesk.gui.training_run_files import RunFiles, RunFilesCache
@@ -54,10 +58,44 @@ REDRAW_MS = 250  # live curves: four redraws a second are smooth and leave the e
 EXTERNAL_RUNS_KEY = f"{GROUP}/external_runs"
 
 
+@dataclass(frozen=True)
+class TabParts:
+    """The widgets that cost most to make (pyqtgraph plots above all), made before the tab."""
+
+    form: TrainingForm
+    plots: TrainingPlots
+    probe_panel: ProbePanel
+
+
+def build_in_steps(settings: QSettings, inference=None) -> Iterator[TrainingTab | None]:
+    """The tab made a piece at a time: each ``next()`` is one piece (one plot, the form, ...: at
+    most ~15 ms of GUI time here, ~35 under load, where the whole tab is 100-250 ms), and the last
+    yields the tab itself.
+
+    The window runs one step per event-loop turn while it is idle, so making
+    the tab never freezes it.
+    """
+    plots = []
+    for index in range(len(PLOT_SPECS)):
+        plots.append(make_plot(index))
+        yield None
+    training_plots = TrainingPlots(plots=plots)
+    yield None
+    probe_plot = make_probe_plot()
+    yield None
+    probe_panel = ProbePanel(plot=probe_plot)
+    yield None
+    form = TrainingForm(settings)
+    yield None
+    yield TrainingTab(settings, inference, parts=TabParts(form, training_plots, probe_panel))
+
+
 class TrainingTab(QWidget):
     sig_use_model = Signal(str, str)  # kind ("vqa" | "captioning"), checkpoint .json path
 
-    def __init__(self, settings: QSettings, inference=None, parent: QWidget | None = None):
+    def __init__(self, settings: QSettings, inference=None, parent: QWidget | None = None, *,
+                 parts: TabParts | None = None):
+        """``parts``: the costly widgets made beforehand (``build_in_steps``), else made here."""
         super().__init__(parent)
         self.settings = settings
         self.inference = inference
@@ -67,21 +105,22 @@ class TrainingTab(QWidget):
         self._log_folder: str | None = None  # whose log the log view shows
         self._live_log: deque[str] = deque(maxlen=LOG_LINES)  # kept to show again after a look elsewhere
 
-        self.form = TrainingForm(settings)
+        parts = parts or TabParts(TrainingForm(settings), TrainingPlots(), ProbePanel())
+        self.form = parts.form
         self.start_button = QPushButton("Start", toolTip="Start a new run with these options")
         self.stop_button = QPushButton("Stop", toolTip="Finish the current step, save `last` and stop "
                                        f"(killed if it has not stopped after {STOP_GRACE_MS // 1000} s)")
         self.resume_button = QPushButton("Resume")
         self.status = RunStatus()
         self.progress, self.report = self.status.progress, self.status.report
-        self.plots = TrainingPlots()
+        self.plots = parts.plots
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(LOG_LINES)
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.log.setPlaceholderText("The routine's output appears here.")
-        self.probe_panel = ProbePanel()
-        self.bottom_tabs = QTabWidget()
+        self.probe_panel = parts.probe_panel
+        self.bottom_tabs = SteadyTabWidget()
         self.bottom_tabs.addTab(self.log, "Log")
         self.bottom_tabs.addTab(self.probe_panel, "Probe")
         self.run_list = RunList()
