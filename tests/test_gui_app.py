@@ -21,6 +21,7 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent, QPalette  # noqa: E402
 
+from gui_windows import started_window  # noqa: E402
 from inference_models import TinyModels, tiny_models  # noqa: E402
 from vqadesk.gui.main_window import MainWindow  # noqa: E402
 
@@ -43,11 +44,7 @@ def settings(tmp_path, models) -> QSettings:
 @pytest.fixture
 def window(qtbot, settings, models, monkeypatch, tmp_path):
     monkeypatch.setenv("VQADESK_DATA_DIR", str(tmp_path / "data"))
-    win = MainWindow(settings, device="cpu")
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.sig_ready, timeout=WAIT_MS):
-        win.start(str(models.shapes))
+    win = started_window(qtbot, settings, models.shapes, WAIT_MS)
     yield win
     win.close()
 

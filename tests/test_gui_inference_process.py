@@ -23,11 +23,11 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QSettings  # noqa: E402
 
+from gui_windows import started_window  # noqa: E402
 from inference_models import TinyModels, tiny_models  # noqa: E402
 from process_jobs import child_pid, fail, sleep_then  # noqa: E402
 from vqadesk.engine.inference_server import Job, pack_job, serve  # noqa: E402
 from vqadesk.gui.inference import InferenceClient  # noqa: E402
-from vqadesk.gui.main_window import MainWindow  # noqa: E402
 from vqadesk.gui.responsiveness import EventLoopMonitor  # noqa: E402
 
 WAIT_MS = 90000  # a busy 2-core machine: a child's torch import and model loads take seconds
@@ -45,11 +45,7 @@ def window(qtbot, tmp_path, models, monkeypatch):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("models/vqa", str(models.vqa))
     settings.setValue("models/captioner", str(models.captioner))
-    win = MainWindow(settings, device="cpu")
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.sig_ready, timeout=WAIT_MS):
-        win.start(str(models.shapes))
+    win = started_window(qtbot, settings, models.shapes, WAIT_MS)
     yield win
     win.close()
 

@@ -58,6 +58,18 @@ def error_message(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
+def describe_exit(exitcode: int | None) -> str:
+    """``-9`` -> "killed by SIGKILL"; ``1`` -> "exit code 1"."""
+    if exitcode is None:
+        return "no exit status"
+    if exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
 @dataclass(frozen=True)
 class Job:
     """``pool.<target>(*args, **kwargs)``, or ``target(pool, *args, **kwargs)`` for a function."""

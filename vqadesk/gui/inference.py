@@ -33,13 +33,12 @@ child to stop, and terminates it if it has not ended within ``STOP_JOIN_S``.
 from __future__ import annotations
 
 import multiprocessing
-import signal
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
-from vqadesk.engine.inference_server import Job, error_message, pack_job, serve
+from vqadesk.engine.inference_server import Job, describe_exit, error_message, pack_job, serve
 from vqadesk.gui.request_queue import LatestRequestQueue, Request
 
 __all__ = ["InferenceClient", "Job", "error_message"]
@@ -48,18 +47,6 @@ POLL_S = 0.1  # how often a waiting forwarder looks at interruption and at the c
 STOP_JOIN_S = 1.0  # how long a child told to stop may take before it is terminated
 MAX_RESTARTS = 3
 _LOADS = ("load_vqa", "load_captioner")
-
-
-def describe_exit(exitcode: int | None) -> str:
-    """``-9`` -> "killed by SIGKILL"; ``1`` -> "exit code 1"."""
-    if exitcode is None:
-        return "no exit status"
-    if exitcode < 0:
-        try:
-            return f"killed by {signal.Signals(-exitcode).name}"
-        except ValueError:
-            return f"killed by signal {-exitcode}"
-    return f"exit code {exitcode}"
 
 
 class _Forwarder(QThread):

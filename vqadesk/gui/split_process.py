@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import signal
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -31,7 +30,7 @@ from vqadesk.data.array_cache import ARRAYS, CACHE_FOLDER, ENTRY, ENTRY_FORMAT, 
 from vqadesk.data.coco import dataset_root_files
 from vqadesk.data.dataset import Dataset, DatasetSplit, discover_splits, find_vqa_files, open_dataset
 from vqadesk.data.split_cache import BUILDER_VERSION, CACHE_KIND, CACHE_MIN_BYTES, SplitFiles, load_split
-from vqadesk.engine.inference_server import ignore_interrupts, lower_priority
+from vqadesk.engine.inference_server import describe_exit, error_message, ignore_interrupts, lower_priority
 from vqadesk.errors import VqadeskError
 from vqadesk.paths import user_data_dir
 
@@ -155,7 +154,7 @@ def run_in_child(fn: Callable[..., Any], *args: Any) -> Any:
             if not process.is_alive():
                 break
         process.join(JOIN_S)
-        raise SplitOpenError(f"reading the split stopped unexpectedly ({_exit(process.exitcode)})")
+        raise SplitOpenError(f"reading the split stopped unexpectedly ({describe_exit(process.exitcode)})")
     finally:
         with _lock:
             _children.discard(process)
@@ -171,45 +170,7 @@ def _child_main(conn, fn: Callable[..., Any], args: tuple) -> None:
     lower_priority()  # background work: the window gets a shared CPU first
     try:
         reply = ("ok", fn(*args))
-    except VqadeskError as exc:
-        reply = ("error", str(exc))
     except Exception as exc:  # noqa: BLE001 - one line, as the in-process path reports it
-        reply = ("error", f"internal error: {type(exc).__name__}: {exc}")
+        reply = ("error", error_message(exc))
     conn.send(reply)
     conn.close()
-
-
-def _exit(code: int | None) -> str:
-    if code is None:
-        return "no exit status"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
-def _identity(paths: Iterable[Path]) -> tuple | None:
-    try:
-        return tuple((str(p), (stat := Path(p).stat()).st_size, stat.st_mtime_ns) for p in paths)
-    except OSError:
-        return None
-
-
-def _entry_matches(entry_path: Path, inputs: list[Path]) -> bool:
-    try:
-        entry = json.loads(entry_path.read_text(encoding="utf-8"))
-        if (entry.get("format"), entry.get("version"), entry.get("kind"), entry.get("builder_version")) != (
-                ENTRY_FORMAT, ENTRY_VERSION, CACHE_KIND, BUILDER_VERSION):  # fmt: skip
-            return False
-        recorded = entry["inputs"]
-        if [r["path"] for r in recorded] != [str(p) for p in inputs]:
-            return False
-        for r, path in zip(recorded, inputs):
-            stat = path.stat()
-            if (r["size"], r["mtime_ns"]) != (stat.st_size, stat.st_mtime_ns):
-                return False
-        return (entry_path.parent / ARRAYS).is_file()
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
