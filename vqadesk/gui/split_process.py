@@ -174,3 +174,28 @@ def _child_main(conn, fn: Callable[..., Any], args: tuple) -> None:
         reply = ("error", error_message(exc))
     conn.send(reply)
     conn.close()
+
+
+def _identity(paths: Iterable[Path]) -> tuple | None:
+    try:
+        return tuple((str(p), (stat := Path(p).stat()).st_size, stat.st_mtime_ns) for p in paths)
+    except OSError:
+        return None
+
+
+def _entry_matches(entry_path: Path, inputs: list[Path]) -> bool:
+    try:
+        entry = json.loads(entry_path.read_text(encoding="utf-8"))
+        if (entry.get("format"), entry.get("version"), entry.get("kind"), entry.get("builder_version")) != (
+                ENTRY_FORMAT, ENTRY_VERSION, CACHE_KIND, BUILDER_VERSION):  # fmt: skip
+            return False
+        recorded = entry["inputs"]
+        if [r["path"] for r in recorded] != [str(p) for p in inputs]:
+            return False
+        for r, path in zip(recorded, inputs):
+            stat = path.stat()
+            if (r["size"], r["mtime_ns"]) != (stat.st_size, stat.st_mtime_ns):
+                return False
+        return (entry_path.parent / ARRAYS).is_file()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
