@@ -18,8 +18,9 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDropEvent, QPalette  # noqa: E402
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPalette  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from gui_windows import started_window  # noqa: E402
 from inference_models import TinyModels, tiny_models  # noqa: E402
@@ -131,6 +132,15 @@ def drop(window, paths: list[Path], target=None) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     target = target or window
+    # A real drag enters the widget under the cursor first (refused unless something on the
+    # way accepts it: the widget, the window's filter on it, or a parent it is passed to);
+    # only then does the drop follow. Qt delivers a Drop only during a real drag, so the drop
+    # itself is handed to what Qt would call.
+    enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    enter.ignore()  # as Qt delivers it: refused unless a handler (or filter) accepts it
+    QApplication.sendEvent(target, enter)
+    assert enter.isAccepted(), f"a drag of files onto {type(target).__name__} is refused"
     event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                        Qt.KeyboardModifier.NoModifier)
     window.eventFilter(target, event) if target is not window else window.dropEvent(event)
@@ -148,6 +158,17 @@ def test_dropping_photos_opens_and_captions_them(qtbot, window, models, tmp_path
     drop(window, [models.images("val")[2]])
     qtbot.waitUntil(lambda: window.browser.model.rowCount() == 3, timeout=5000)
     qtbot.waitUntil(lambda: len(window.dropped_captions) == 3, timeout=WAIT_MS)
+
+
+def test_drops_on_plots_and_training_fields_open_files_too(qtbot, window, models):
+    # Widgets made after the window (pyqtgraph views, the Training tab's fields) take file drops too.
+    qtbot.waitUntil(lambda: window.compare_panel._chart is not None, timeout=WAIT_MS)
+    drop(window, [models.images("val")[0]], target=window.ask_panel.chart.viewport())
+    qtbot.waitUntil(lambda: window.dataset is not None and window.dataset.is_loose_photos, timeout=5000)
+    window.build_training_tab()
+    drop(window, [models.images("val")[1]], target=window.training_tab.form.dataset)
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 2, timeout=5000)
+    assert window.training_tab.form.dataset.text() != str(models.images("val")[1])  # not pasted as text
 
 
 def test_dropping_something_that_is_not_an_image_says_so(qtbot, window, tmp_path):

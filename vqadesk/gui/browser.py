@@ -4,6 +4,11 @@ Thumbnails are made by pool threads only for the rows the view asks for
 (``data(DecorationRole)``), so a 40k-image split opens at once and scrolls
 smoothly; until its thumbnail arrives a row shows a neutral placeholder.
 They are cached on disk (``data/thumbnails.py``), so the next visit is fast.
+
+``data()`` runs inside the view's paint, so it only notes the wanted rows;
+the tasks start on the next event-loop turn, after the paint. Rows asked for
+in an earlier paint whose tasks have not started yet (scrolled past) are
+taken back from the pool, so the threads make what is on screen now.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ class ThumbnailModel(QAbstractListModel):
         self._labels: dict[int, str] = {}  # shown instead of the id (dropped photos: their captions)
         self._pending: set[int] = set()
         self._tasks: dict[int, Task] = {}  # keep the Python side alive until done
+        self._wanted: dict[int, None] = {}  # asked for by the last paint(s), not started yet (ordered)
+        self._start_timer = QTimer(self, singleShot=True, interval=0)
+        self._start_timer.timeout.connect(self._start_wanted)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(2)
         placeholder = QPixmap(thumbnail_size, thumbnail_size)
@@ -60,6 +68,7 @@ class ThumbnailModel(QAbstractListModel):
         if split is not self._split:
             self._icons.clear()
             self._labels.clear()
+            self._wanted.clear()
         self._split = split
         self._ids = list(image_ids)
         self.endResetModel()
@@ -94,13 +103,35 @@ class ThumbnailModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             icon = self._icons.get(image_id)
             if icon is None:
-                self._request(image_id)
+                if image_id not in self._pending:
+                    self._wanted[image_id] = None
+                    self._start_timer.start()
                 return self._placeholder
             return icon
         return None
 
     def loaded_count(self) -> int:
         return len(self._icons)
+
+    def is_busy(self) -> bool:
+        """Thumbnails are being made (or are about to be)."""
+        return bool(self._pending or self._wanted)
+
+    def _start_wanted(self) -> None:
+        """After the paint: drop queued tasks of rows no longer painted, start the painted ones."""
+        wanted, self._wanted = self._wanted, {}
+        for image_id, task in list(self._tasks.items()):
+            if image_id in wanted or task.started:
+                continue  # a started task is the pool's until it ends (and deletes it)
+            try:
+                taken = self._pool.tryTake(task)  # queued, never started: scrolled past
+            except RuntimeError:  # it started, ran and was deleted just now
+                taken = False
+            if taken:
+                self._tasks.pop(image_id)
+                self._pending.discard(image_id)
+        for image_id in wanted:
+            self._request(image_id)
 
     def _request(self, image_id: int) -> None:
         if image_id in self._pending or self._split is None:
@@ -134,6 +165,7 @@ class ThumbnailModel(QAbstractListModel):
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
     def shutdown(self) -> None:
+        self._start_timer.stop()
         self._pool.clear()
         self._pool.waitForDone(2000)
 

@@ -84,13 +84,7 @@ class AnswerBarChart(_ProbabilityPlot):
         super().__init__(parent)
         self._bars = pg.BarGraphItem(x0=[], y=[], height=BAR_HEIGHT, width=[], brush=self._bar_colour())
         self.addItem(self._bars)
-        self._texts = []
-        for _ in range(MAX_BARS):
-            text = pg.TextItem(anchor=(0, 0.5))
-            text.setFont(self._font)
-            text.setVisible(False)
-            self.addItem(text)
-            self._texts.append(text)
+        self._texts: list[pg.TextItem] = []  # the probabilities at the bars' ends, made as needed
         self._labels: list[str] = []
         self._values: list[float] = []
         self._highlight: str | None = None
@@ -107,6 +101,11 @@ class AnswerBarChart(_ProbabilityPlot):
         brushes = [self._bar_colour(label == highlight) for label in self._labels]
         self._bars.setOpts(x0=[0.0] * count, y=rows, width=self._values, height=BAR_HEIGHT, brushes=brushes)
         text_colour = self.palette().color(QPalette.ColorRole.WindowText)
+        while len(self._texts) < count:  # made on first use: the chart is built while the app starts
+            text = pg.TextItem(anchor=(0, 0.5))
+            text.setFont(self._font)
+            self.addItem(text)
+            self._texts.append(text)
         for index, text in enumerate(self._texts):
             if index < count:
                 text.setText(f"{self._values[index] * 100:.1f}%", color=text_colour)

@@ -55,6 +55,8 @@ from vqadesk.gui.viewer import ImageViewer
 from vqadesk.gui.workers import Task
 
 SIDE_TABS = ("Ask", "Caption", "Compare", "Models", "History")
+# While thumbnails are being made, the Training tab's next piece waits this long (ms).
+TRAINING_STEP_RETRY_MS = 100
 
 
 def _open_default_or(path: str | None) -> Dataset:
@@ -144,6 +146,7 @@ class MainWindow(QMainWindow):
         self.training_tab = None  # a TrainingTab once built
         self._training_steps = None  # training_tab.build_in_steps while the tab is being made
         self._plotting_imported = False
+        self._opened_early: Dataset | None = None  # a dataset opened before pyqtgraph was imported
         self._training_timer = QTimer(self, singleShot=True, interval=0)
         self._training_timer.timeout.connect(self._training_step)
         self._training_dataset: str | None = None
@@ -160,9 +163,7 @@ class MainWindow(QMainWindow):
         self._restore(restore_geometry)
         for kind, name, path in self.models_panel.entries():
             self._model_listed(kind, name, path)
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)  # file drops anywhere in the window (eventFilter)
+        self._watch_drops()
 
     # -- building ------------------------------------------------------------------------------
 
@@ -307,21 +308,34 @@ class MainWindow(QMainWindow):
         self.open_dataset(dataset)
 
     def _build_charts(self) -> None:
-        """pyqtgraph is imported (in a pool thread): make the charts, one per event-loop turn."""
+        """pyqtgraph is imported (in a pool thread): make the charts, one per event-loop turn, then
+        show the dataset if it was opened meanwhile."""
         _ = self.ask_panel.chart
-        QTimer.singleShot(0, lambda: self.compare_panel.chart)
+        QTimer.singleShot(1, self._build_compare_chart)  # 1 ms: a timer, so the next event-loop turn
+
+    def _build_compare_chart(self) -> None:
+        _ = self.compare_panel.chart
+        self._watch_drops()  # the plots accept drops
         self._plotting_imported = True
+        if self._opened_early is not None:
+            dataset, self._opened_early = self._opened_early, None
+            QTimer.singleShot(0, lambda: self._dataset_opened(dataset))
         self._start_training_build()
 
     def _start_training_build(self) -> None:
-        """Once pyqtgraph is imported: make the Training tab in steps, while the models load (the GUI
-        thread is mostly idle then, waiting for the inference process)."""
-        if self._plotting_imported and self.training_tab is None and self._started:
-            self._training_timer.start()
+        """Once pyqtgraph is imported and the first image is shown: make the Training tab in steps,
+        while the models load (the GUI thread is mostly idle then, waiting for the inference process)."""
+        if self._plotting_imported and self._image_shown and self.training_tab is None and self._started:
+            self._training_timer.start(0)
 
     def _training_step(self) -> None:
         """One piece of the Training tab (``training_tab.build_in_steps``): at most ~35 ms, then the event loop."""
         if self.training_tab is not None:
+            return
+        if self.browser.model.is_busy():
+            # Thumbnails are being made: their threads' Python would slow each piece several
+            # times over (the GIL); the first screen's thumbnails come first.
+            self._training_timer.start(TRAINING_STEP_RETRY_MS)
             return
         if self._training_steps is None:
             from vqadesk.gui.training_tab import build_in_steps
@@ -329,7 +343,7 @@ class MainWindow(QMainWindow):
             self._training_steps = build_in_steps(self.settings, self.inference)
         tab = next(self._training_steps)
         if tab is None:
-            self._training_timer.start()
+            self._training_timer.start(0)
         else:
             self._install_training_tab(tab)
 
@@ -361,6 +375,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(current)
         self.tabs.blockSignals(False)
         placeholder.deleteLater()
+        self._watch_drops()  # the tab's fields and plots accept drops
 
     def _engine_ready(self, models) -> None:
         self.device_label.setText(models.device)
@@ -464,11 +479,20 @@ class MainWindow(QMainWindow):
         """Open ``path`` (None: the built-in Shapes world) in the background."""
         what = path or "the Shapes world (generated on first launch)"
         self.statusBar().showMessage(f"Opening {what}…")
-        self._run(Task(_open_default_or, path), self._dataset_opened, self._dataset_failed)
+        self._run(Task(_open_default_or, path), self._dataset_arrived, self._dataset_failed)
 
     def open_coco_files(self, annotation_file: str, image_dir: str) -> None:
         self.statusBar().showMessage(f"Opening {annotation_file}…")
-        self._run(Task(open_coco_files, annotation_file, image_dir), self._dataset_opened, self._dataset_failed)
+        self._run(Task(open_coco_files, annotation_file, image_dir), self._dataset_arrived, self._dataset_failed)
+
+    def _dataset_arrived(self, dataset: Dataset) -> None:
+        """A pool thread opened ``dataset``."""
+        if self._started and not self._plotting_imported:
+            # pyqtgraph is being imported by a pool thread: ~0.5 s of Python that would make
+            # every Python call of the dataset's first paint wait for the GIL. Show it after.
+            self._opened_early = dataset
+            return
+        self._dataset_opened(dataset)
 
     def _dataset_opened(self, dataset: Dataset) -> None:
         self.dataset = dataset
@@ -493,8 +517,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Could not open the dataset")
         self.viewer.show_message(f"Could not open the dataset:\n{message}")
         self.image_info.setText("No dataset open — use File → Open dataset folder…")
-        self._image_shown = True
-        self._maybe_ready()
+        self._image_settled()
 
     def _choose_dataset(self) -> None:
         start = str(self.dataset.root) if self.dataset else str(Path.home())
@@ -535,8 +558,7 @@ class MainWindow(QMainWindow):
             for panel in (self.ask_panel, self.caption_panel, self.compare_panel):
                 panel.set_image(None)
             self.viewer.show_message(str(exc))
-            self._image_shown = True
-            self._maybe_ready()
+            self._image_settled()
             return
         self.context = ImageContext(path=path, image_id=image_id, split=split, is_shapes=self.dataset.is_shapes)
         self._show_image_info(split, image_id)
@@ -576,14 +598,12 @@ class MainWindow(QMainWindow):
             return  # a newer selection superseded this one
         self.viewer.show_image(image, list(split.coco.objects(image_id)))
         self._describe_heatmap()
-        self._image_shown = True
-        self._maybe_ready()
+        self._image_settled()
 
     def _image_failed(self, request: int, message: str) -> None:
         if request == self._image_request:
             self.viewer.show_message(message)
-            self._image_shown = True
-            self._maybe_ready()
+            self._image_settled()
 
     # -- results on the image ------------------------------------------------------------------------
 
@@ -677,6 +697,18 @@ class MainWindow(QMainWindow):
             paths = [url.toLocalFile() or url.toString() for url in event.mimeData().urls()]
             QTimer.singleShot(0, lambda: self.handle_drop(paths))  # after the drag has ended
 
+    def _watch_drops(self) -> None:
+        """Send file drops on the window's own drop targets (text fields, plots) to the window.
+
+        A filter on each widget that accepts drops, installed again whenever
+        widgets are added (charts, the Training tab), rather than one on the
+        whole application: that one would run Python for every event of the
+        process -- paints, timers, layouts -- and make each wait for the GIL.
+        """
+        for widget in self.findChildren(QWidget):
+            if widget.acceptDrops():
+                widget.installEventFilter(self)  # installing it twice keeps one
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         # Text fields accept drops of text (a file's path) themselves; a drop of
         # files anywhere in this window opens them instead.
@@ -751,6 +783,12 @@ class MainWindow(QMainWindow):
         task.signals.finished.connect(lambda _r, t=task: self._tasks.discard(t))
         task.signals.failed.connect(lambda _m, t=task: self._tasks.discard(t))
         self._pool.start(task)
+
+    def _image_settled(self) -> None:
+        """The first image (or the reason there is none) is on screen: the Training tab may be made now."""
+        self._image_shown = True
+        self._start_training_build()
+        self._maybe_ready()
 
     def _maybe_ready(self) -> None:
         if not self._ready_sent and self._image_shown and self._models_settled:

@@ -28,8 +28,10 @@ class Task(QRunnable):
         self.fn = fn
         self.args = args
         self.signals = TaskSignals()
+        self.started = False  # set by the pool thread; a task not started may be taken back (tryTake)
 
     def run(self) -> None:  # noqa: D401 - Qt override
+        self.started = True
         try:
             result = self.fn(*self.args)
         except VqadeskError as exc:
