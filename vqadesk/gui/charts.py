@@ -39,6 +39,8 @@ class _ProbabilityPlot(pg.PlotWidget):
         plot.getAxis("bottom").setTicks([[(v / 4, f"{v * 25}%") for v in range(5)]])
         plot.getAxis("left").setStyle(tickLength=0)
         plot.showGrid(x=True, y=False, alpha=0.25)
+        self._axis_width = 0  # the left axis's width so far (it only grows)
+        self._rows = 0  # rows the y range is set for
         self._font = QFont()
         self._font.setPointSizeF(max(self._font.pointSizeF(), 9.0))
         plot.getAxis("left").setTickFont(self._font)
@@ -68,13 +70,21 @@ class _ProbabilityPlot(pg.PlotWidget):
         # Row 0 at the top: the best answer reads first. The axis is sized for
         # the longest label now: pyqtgraph widens it only after a label failed
         # to fit (it skips that label for a paint), and long answers are elided.
+        # It only grows: a new width lays the whole plot out again (a second
+        # repaint per answer), and bars that stay put read better anyway.
         metrics = QFontMetrics(self._font)
         shown = [metrics.elidedText(label, Qt.TextElideMode.ElideRight, MAX_LABEL_PX) for label in labels]
         ticks = [(len(labels) - 1 - row, label) for row, label in enumerate(shown)]
         axis = self.getPlotItem().getAxis("left")
         axis.setTicks([ticks])
-        axis.setWidth(max((metrics.horizontalAdvance(label) for label in shown), default=20) + 14)
-        self.getPlotItem().setYRange(-0.6, max(len(labels), 1) - 0.4, padding=0)
+        width = max((metrics.horizontalAdvance(label) for label in shown), default=20) + 14
+        if width > self._axis_width:
+            self._axis_width = width
+            axis.setWidth(width)
+        rows = max(len(labels), 1)
+        if rows != self._rows:
+            self._rows = rows
+            self.getPlotItem().setYRange(-0.6, rows - 0.4, padding=0)
 
 
 class AnswerBarChart(_ProbabilityPlot):

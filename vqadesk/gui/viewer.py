@@ -88,6 +88,9 @@ class ImageViewer(QGraphicsView):
         self.heatmap_label = ""
         self._pixmap_item = scene.addPixmap(QPixmap.fromImage(image))
         self._pixmap_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        # Drawn once at screen resolution and reused: every answer repaints the photo under
+        # its new heatmap, and smooth-scaling a 640 px photo each time costs milliseconds.
+        self._pixmap_item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         scene.setSceneRect(QRectF(0, 0, image.width(), image.height()))
         self._add_boxes(objects)
         self._fit = True
