@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from vqadesk.data import split_cache
-from vqadesk.data.dataset import LazySplits, open_coco_files, open_dataset
+from vqadesk.data.dataset import LazySplits, open_coco_files, open_dataset, preferred_split
 from vqadesk.errors import DataFormatError
 
 
@@ -239,22 +239,36 @@ def test_images_listed_by_the_folder_are_never_cached(tmp_path, cached):
 # -- lazy splits ------------------------------------------------------------------------------------
 
 
-def test_only_the_first_split_is_read_when_a_root_opens(tmp_path, cached):
+def test_only_the_shown_split_is_read_when_a_root_opens(tmp_path, cached):
     write_root(tmp_path, "train2014")
     write_root(tmp_path, "val2014")
-    (tmp_path / "annotations" / "instances_val2014.json").write_text('{"images": [')  # malformed
-    dataset = open_dataset(tmp_path)  # would raise if val2014 were read
+    (tmp_path / "annotations" / "instances_train2014.json").write_text('{"images": [')  # malformed
+    dataset = open_dataset(tmp_path)  # would raise if train2014 were read
     assert dataset.split_names == ["train2014", "val2014"]
-    assert dataset.is_open("train2014") and not dataset.is_open("val2014")
-    assert list(dataset.open_splits) == ["train2014"]
-    assert "val2014" in dataset.splits and len(dataset.splits) == 2 and not dataset.is_open("val2014")
-    with pytest.raises(DataFormatError, match=r"instances_val2014\.json.*malformed JSON"):
-        dataset.split("val2014")
-    with pytest.raises(DataFormatError, match=r"instances_val2014\.json"):
-        dataset.splits.get("val2014")  # tried again, the same one message
-    assert not dataset.is_open("val2014")
-    write_root(tmp_path, "val2014")  # repaired: opens now
-    assert dataset.split("val2014").coco.caption_count == 17 and dataset.is_open("val2014")
+    assert dataset.first_split == "val2014"  # a validation split is shown first
+    assert dataset.is_open("val2014") and not dataset.is_open("train2014")
+    assert list(dataset.open_splits) == ["val2014"]
+    assert "train2014" in dataset.splits and len(dataset.splits) == 2 and not dataset.is_open("train2014")
+    with pytest.raises(DataFormatError, match=r"instances_train2014\.json.*malformed JSON"):
+        dataset.split("train2014")
+    with pytest.raises(DataFormatError, match=r"instances_train2014\.json"):
+        dataset.splits.get("train2014")  # tried again, the same one message
+    assert not dataset.is_open("train2014")
+    with pytest.raises(DataFormatError, match=r"instances_train2014\.json"):
+        open_dataset(tmp_path, "train2014")  # asked to show it first: its problem is the open's
+    write_root(tmp_path, "train2014")  # repaired: opens now
+    assert dataset.split("train2014").coco.caption_count == 17 and dataset.is_open("train2014")
+    shown = open_dataset(tmp_path, "train2014")
+    assert shown.first_split == "train2014" and not shown.is_open("val2014")
+    assert open_dataset(tmp_path, "test2015").first_split == "val2014"  # no such split: the default
+
+
+def test_the_split_shown_first_is_the_asked_one_else_validation_else_the_first():
+    assert preferred_split(["train2014", "val2014"]) == "val2014"
+    assert preferred_split(["train2014", "val2014"], "train2014") == "train2014"
+    assert preferred_split(["train2014", "val2014"], "gone") == "val2014"
+    assert preferred_split(["train", "test"]) == "train"
+    assert preferred_split(["train2017", "val2017", "valminusminival2014"]) == "val2017"
 
 
 def test_a_split_asked_for_by_two_threads_is_opened_once():

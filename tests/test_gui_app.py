@@ -270,6 +270,9 @@ def test_settings_are_remembered(qtbot, settings, models, monkeypatch, tmp_path)
     first.ask_panel.top_k.setValue(3)
     first.caption_panel.beam.setValue(2)
     first.overlays.opacity.setValue(35)
+    assert first.browser.split_box.currentText() == "val"  # a validation split first, then the user's choice
+    first.browser.split_box.setCurrentText("train")
+    qtbot.waitUntil(lambda: first.browser.split is not None and first.browser.split.name == "train", timeout=WAIT_MS)
     first.close()
     second = MainWindow(settings, device="cpu")
     qtbot.addWidget(second)
@@ -277,4 +280,8 @@ def test_settings_are_remembered(qtbot, settings, models, monkeypatch, tmp_path)
     assert second.caption_panel.beam.value() == 2
     assert second.overlays.opacity.value() == 35
     assert settings.value("dataset/last") == str(models.shapes)
+    with qtbot.waitSignal(second.sig_dataset_changed, timeout=WAIT_MS):
+        second.start()  # the last dataset, on the split last shown
+    assert second.browser.split_box.currentText() == "train" and second.dataset.is_open("train")
+    assert not second.dataset.is_open("val")
     second.close()

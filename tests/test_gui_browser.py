@@ -44,9 +44,10 @@ def test_opens_shapes_world_and_shows_first_image(qtbot, window, shapes_root):
     open_and_wait(qtbot, window, shapes_root)
     browser = window.browser
     assert [browser.split_box.itemText(i) for i in range(browser.split_box.count())] == ["train", "val"]
+    assert browser.split_box.currentText() == "val"  # a validation split is shown first
     assert browser.model.rowCount() == 12
     qtbot.waitUntil(lambda: window.viewer.boxes_count() > 0, timeout=10000)
-    split = window.dataset.split("train")
+    split = window.dataset.split("val")
     first = split.image_ids[0]
     assert window.viewer.boxes_count() == len(split.coco.objects(first))
     assert window.caption_panel.references.count() == len(split.coco.captions(first)) >= 5
@@ -58,18 +59,18 @@ def test_opens_shapes_world_and_shows_first_image(qtbot, window, shapes_root):
 def test_selecting_another_image_and_split_updates_the_panels(qtbot, window, shapes_root):
     open_and_wait(qtbot, window, shapes_root)
     window.browser.select_row(3)
-    split = window.dataset.split("train")
+    split = window.dataset.split("val")
     wanted = split.coco.image(split.image_ids[3]).file_name
     qtbot.waitUntil(lambda: wanted in window.image_info.text(), timeout=5000)
-    window.browser.split_box.setCurrentText("val")
-    val = window.dataset.split("val")
-    wanted = val.coco.image(val.image_ids[0]).file_name
+    window.browser.split_box.setCurrentText("train")
+    train = window.dataset.split("train")
+    wanted = train.coco.image(train.image_ids[0]).file_name
     qtbot.waitUntil(lambda: wanted in window.image_info.text(), timeout=5000)
 
 
 def test_filter_by_category_and_id(qtbot, window, shapes_root):
     open_and_wait(qtbot, window, shapes_root)
-    split = window.dataset.split("train")
+    split = window.dataset.split("val")
     some_id = split.image_ids[5]
     window.browser.filter_edit.setText(str(some_id))
     qtbot.waitUntil(lambda: window.browser.model.rowCount() == 1, timeout=3000)
@@ -183,16 +184,16 @@ def test_a_split_not_yet_open_opens_in_the_background_and_a_broken_one_says_why(
     root = tmp_path / "two-splits"
     write_shapes_dataset(root, splits=("train", "val"), n_images=6, seed=4)
     open_and_wait(qtbot, window, root)
-    assert window.dataset.is_open("train") and not window.dataset.is_open("val")  # only the shown split is read
-    window.browser.split_box.setCurrentText("val")
+    assert window.dataset.is_open("val") and not window.dataset.is_open("train")  # only the shown split is read
+    window.browser.split_box.setCurrentText("train")
     qtbot.waitUntil(lambda: window.browser.model.rowCount() == 6, timeout=10000)
-    assert window.dataset.is_open("val") and window.browser.count_label.text() == "6 images"
+    assert window.dataset.is_open("train") and window.browser.count_label.text() == "6 images"
 
-    broken = tmp_path / "broken-val"
+    broken = tmp_path / "broken-train"
     write_shapes_dataset(broken, splits=("train", "val"), n_images=4, seed=5)
-    (broken / "annotations" / "captions_val.json").write_text("{not json", encoding="utf-8")
+    (broken / "annotations" / "captions_train.json").write_text("{not json", encoding="utf-8")
     open_and_wait(qtbot, window, broken)
-    window.browser.split_box.setCurrentText("val")
-    qtbot.waitUntil(lambda: "Could not open val" in window.browser.count_label.text(), timeout=10000)
-    assert "captions_val.json" in window.browser.count_label.toolTip()
+    window.browser.split_box.setCurrentText("train")
+    qtbot.waitUntil(lambda: "Could not open train" in window.browser.count_label.text(), timeout=10000)
+    assert "captions_train.json" in window.browser.count_label.toolTip()
     assert window.browser.model.rowCount() == 0

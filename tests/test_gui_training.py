@@ -111,6 +111,7 @@ def test_stop_keeps_a_valid_last_checkpoint_and_resume_continues_it(qtbot, tab, 
         qtbot.waitUntil(lambda: tab.process.curves.step >= 3, timeout=RUN_MS)
         assert tab.stop_button.isEnabled()
         assert tab.use_button.isEnabled()  # epoch 1 wrote `best`: usable while the run goes on
+        assert not tab.delete_button.isEnabled()  # the live run cannot be deleted
         tab.stop_button.click()
         assert not tab.stop_button.isEnabled()  # one request is enough
     record = finished.args[0]
@@ -415,3 +416,49 @@ def test_the_tab_made_in_steps_is_a_whole_tab_and_the_window_can_finish_it_at_on
     window.tabs.setCurrentIndex(1)  # first needed: made at once
     assert window.training_tab is window.tabs.widget(1) and window.tabs.currentIndex() == 1
     window.close()
+
+
+def test_deleting_runs_trashes_the_tabs_own_and_only_forgets_a_chosen_folder(qtbot, settings, data_dir, tmp_path,
+                                                                                 monkeypatch):
+    from PySide6.QtCore import Qt
+
+    from vqadesk.gui import training_run_delete
+    from vqadesk.gui.training_tab import EXTERNAL_RUNS_KEY
+
+    (tmp_path / "xdg").mkdir()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the desktop trash goes here
+    runs = data_dir / "runs"
+    a = write_fake_run(runs, "20240101-000000-vqa", "vqa", [3.0, 2.0])
+    b = write_fake_run(runs, "20240102-000000-vqa", "vqa", [3.0, 2.0])
+    mine = write_fake_run(tmp_path / "mine", "20240103-000000-vqa", "vqa", [2.0, 1.0])
+    (mine / "notes.txt").write_text("the user's own file")
+    settings.setValue(EXTERNAL_RUNS_KEY, [str(mine)])
+    tab = make_tab(qtbot, settings)
+    asked: list[str] = []
+    try:
+        assert tab.run_list.tree.topLevelItemCount() == 3
+        tab.run_list.select(a)
+        tab.confirm = lambda title, text: asked.append(title) or False
+        tab.delete_button.click()
+        assert asked == ["Delete run"] and a.is_dir()  # cancelled: nothing happens
+        tab.confirm = lambda title, text: asked.append(title) or True
+        tab.delete_button.click()
+        assert not a.exists() and (tmp_path / "xdg" / "Trash" / "files" / a.name / "run.json").is_file()
+        assert tab.run_list.tree.topLevelItemCount() == 2 and "trash" in tab.folder_label.text()
+
+        tab.run_list.select(mine)  # a folder the user chose: the key takes it off the list, its files stay
+        tab.activateWindow()
+        tab.run_list.tree.setFocus()
+        qtbot.waitUntil(tab.run_list.tree.hasFocus, timeout=2000)
+        qtbot.keyClick(tab.run_list.tree, Qt.Key.Key_Delete)
+        assert asked[-1] == "Remove run from the list"
+        assert (mine / "run.json").is_file() and (mine / "notes.txt").is_file()
+        assert tab.run_list.tree.topLevelItemCount() == 1 and not tab._external_runs()
+
+        monkeypatch.setattr(training_run_delete, "move_to_trash", lambda folder: False)  # no trash here
+        tab.run_list.select(b)
+        tab.delete_button.click()
+        assert asked[-2:] == ["Delete run", "Delete run for good"] and not b.exists()
+        assert tab.run_list.tree.topLevelItemCount() == 0 and not tab.delete_button.isEnabled()
+    finally:
+        tab.shutdown()

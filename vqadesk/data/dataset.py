@@ -14,8 +14,9 @@ Each split joins a ``CocoIndex`` (images, captions, objects) with the split's
 VQA questions, so the browser, the Ask panel and the evaluation code all see
 the same records. Splits are opened when first asked for (``Dataset.split``,
 ``Dataset.splits[name]``): a root with train2014 and val2014 costs only the
-split shown. ``open_dataset`` opens the first one; ``Dataset.open_splits``
-lists those opened so far. A big split is read from the index cache after the
+split shown. ``open_dataset`` opens the one shown first (``preferred_split``:
+the one asked for, else a validation split, else the first);
+``Dataset.open_splits`` lists those opened so far. A big split is read from the index cache after the
 first time (``split_cache``). Nothing here imports Qt.
 """
 
@@ -37,7 +38,7 @@ from vqadesk.errors import VqadeskError
 
 __all__ = [
     "DROPPED_SPLIT", "Dataset", "DatasetError", "DatasetSplit", "QuestionRecord", "discover_splits",
-    "find_vqa_files", "open_coco_files", "open_dataset", "open_photos",
+    "coco_split_files", "find_vqa_files", "open_coco_files", "open_dataset", "open_photos", "preferred_split",
 ]  # fmt: skip
 
 _ANNOTATION_FILE = re.compile(r"^(captions|instances)_(?P<split>[\w.-]+)\.json$")
@@ -138,6 +139,12 @@ class Dataset:
     kind: str  # "coco" (COCO or Shapes layout) or "photos"
     splits: Mapping[str, DatasetSplit]
     title: str | None = None  # shown instead of the folder's name (e.g. "Dropped photos")
+    shown_first: str | None = None  # the split to show first (opened by open_dataset); None: the first
+
+    @property
+    def first_split(self) -> str:
+        """The split a browser shows first: ``shown_first`` when it is one of the splits, else the first."""
+        return self.shown_first if self.shown_first in self.splits else next(iter(self.splits))
 
     @property
     def name(self) -> str:
@@ -175,8 +182,20 @@ class Dataset:
         return splits.opened() if isinstance(splits, LazySplits) else dict(splits)
 
 
-def open_dataset(path: str | Path) -> Dataset:
-    """Open a COCO/Shapes root, a split folder inside one, or a folder of photos."""
+def preferred_split(names: Sequence[str], wanted: str | None = None) -> str:
+    """The split to show first: ``wanted`` (the one the user looked at last) when there is one by
+    that name, else the first validation split -- val2014 is half the size of train2014, so it opens
+    twice as fast, and the models were not trained on its images --, else the first split."""
+    if wanted in names:
+        return wanted
+    return next((name for name in names if name.startswith("val")), names[0])
+
+
+def open_dataset(path: str | Path, split: str | None = None) -> Dataset:
+    """Open a COCO/Shapes root, a split folder inside one, or a folder of photos.
+
+    ``split``: the split to show first, if the root has one by that name (else ``preferred_split``).
+    """
     root = Path(path).expanduser()
     if not root.exists():
         raise DatasetError(f"{root}: folder not found")
@@ -186,10 +205,12 @@ def open_dataset(path: str | Path) -> Dataset:
     if not splits and (root.parent / "annotations").is_dir() and discover_splits(root.parent):
         root, splits = root.parent, discover_splits(root.parent)
     if splits:
-        # Open the first split (the one shown first) now, on the caller's thread,
-        # so its problems are reported by open_dataset; the others wait until asked for.
-        dataset = Dataset(root=root, kind="coco", splits=LazySplits(splits, lambda s: _open_split(root, s)))
-        dataset.split(splits[0])
+        # Open the split shown first now, on the caller's thread, so its problems
+        # are reported by open_dataset; the others wait until asked for.
+        first = preferred_split(splits, split)
+        dataset = Dataset(root=root, kind="coco", splits=LazySplits(splits, lambda s: _open_split(root, s)),
+                          shown_first=first)
+        dataset.split(first)
         return dataset
     coco = CocoIndex.from_folder(root)
     if not coco.images:
@@ -210,6 +231,12 @@ def open_coco_files(annotation_file: str | Path, image_dir: str | Path) -> Datas
     and its VQA v2 files (in the same folder, ``vqa/`` or the folder above)
     are read too. Any other name is one split called after the file.
     """
+    root, split, files = coco_split_files(annotation_file, image_dir)
+    return Dataset(root=root, kind="coco", splits={split: _load(split, files)})
+
+
+def coco_split_files(annotation_file: str | Path, image_dir: str | Path) -> tuple[Path, str, SplitFiles]:
+    """``open_coco_files``' root, split name and input files, checked to exist; nothing is parsed."""
     annotation_file = Path(annotation_file).expanduser()
     image_dir = Path(image_dir).expanduser()
     if not annotation_file.is_file():
@@ -225,8 +252,7 @@ def open_coco_files(annotation_file: str | Path, image_dir: str | Path) -> Datas
             if sibling.is_file() and sibling != annotation_file:
                 files.append(sibling)
     root = annotation_file.parent.parent if annotation_file.parent.name == "annotations" else annotation_file.parent
-    dataset_split = _load(split, SplitFiles(tuple(files), image_dir, *find_vqa_files(root, split)))
-    return Dataset(root=root, kind="coco", splits={split: dataset_split})
+    return root, split, SplitFiles(tuple(files), image_dir, *find_vqa_files(root, split))
 
 
 def open_photos(paths, name: str = "Dropped photos") -> Dataset:

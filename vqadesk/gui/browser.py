@@ -228,6 +228,7 @@ class BrowserPanel(QWidget):
         self.split_box.blockSignals(True)
         self.split_box.clear()
         self.split_box.addItems(dataset.split_names)
+        self.split_box.setCurrentText(dataset.first_split)  # the one open_dataset opened (val before train)
         self.split_box.blockSignals(False)
         self._on_split(self.split_box.currentText())
 

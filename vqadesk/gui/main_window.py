@@ -32,8 +32,8 @@ from PySide6.QtWidgets import (
 )
 
 from vqadesk import __version__
-from vqadesk.data.dataset import Dataset, DatasetSplit, open_coco_files, open_photos
-from vqadesk.data.default_dataset import ensure_shapes_world
+from vqadesk.data.dataset import Dataset, DatasetSplit, open_photos
+from vqadesk.data.default_dataset import default_shapes_root, ensure_shapes_world
 from vqadesk.data.images import load_image
 from vqadesk.engine.model_cards import read_model_card
 from vqadesk.engine.model_registry import DEFAULT_CAPTIONER_NAME, DEFAULT_VQA_NAME
@@ -49,7 +49,7 @@ from vqadesk.gui.inference import InferenceClient
 from vqadesk.gui.models_panel import ModelsPanel
 from vqadesk.gui.overlay_bar import OverlayBar
 from vqadesk.gui.qimage import pil_to_qimage
-from vqadesk.gui.split_process import open_dataset_via_child, stop_children
+from vqadesk.gui.split_process import open_coco_files_via_child, open_dataset_via_child, stop_children
 from vqadesk.gui.steady_tabs import SteadyTabWidget
 from vqadesk.gui.style import THEMES, apply_theme
 from vqadesk.gui.viewer import ImageViewer
@@ -60,10 +60,11 @@ SIDE_TABS = ("Ask", "Caption", "Compare", "Models", "History")
 TRAINING_STEP_RETRY_MS = 100
 
 
-def _open_default_or(path: str | None) -> Dataset:
-    """Pool thread: open ``path``, or the Shapes world (generated if needed); a big split's JSON is
-    parsed by a child process (``split_process``), so it never holds this process's GIL."""
-    return open_dataset_via_child(path if path else ensure_shapes_world())
+def _open_default_or(path: str | None, split: str | None) -> Dataset:
+    """Pool thread: open ``path``, or the Shapes world (generated if needed), showing ``split`` first
+    if it has one by that name; a big split's JSON is parsed by a child process (``split_process``),
+    so it never holds this process's GIL."""
+    return open_dataset_via_child(path if path else ensure_shapes_world(), split)
 
 
 def _import_plotting() -> None:
@@ -263,6 +264,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.browser.image_selected.connect(self.show_image)
+        self.browser.split_changed.connect(self._remember_split)
         self.inference.sig_ready.connect(self._engine_ready)
         self.inference.sig_failed.connect(self._engine_failed)
         self.inference.sig_models_changed.connect(self._models_changed)
@@ -482,11 +484,30 @@ class MainWindow(QMainWindow):
         """Open ``path`` (None: the built-in Shapes world) in the background."""
         what = path or "the Shapes world (generated on first launch)"
         self.statusBar().showMessage(f"Opening {what}…")
-        self._run(Task(_open_default_or, path), self._dataset_arrived, self._dataset_failed)
+        self._run(Task(_open_default_or, path, self._remembered_split(path)), self._dataset_arrived,
+                  self._dataset_failed)
+
+    def _remembered_split(self, path: str | None) -> str | None:
+        """The split last shown of the dataset at ``path`` (None: the Shapes world), if it is that one."""
+        root, split = self.settings.value("dataset/split_root"), self.settings.value("dataset/split")
+        if not isinstance(root, str) or not isinstance(split, str):
+            return None
+        try:
+            here = Path(path).expanduser() if path else default_shapes_root()
+            same = here.resolve() == Path(root).resolve()
+        except OSError:
+            return None
+        return split if same else None
+
+    def _remember_split(self, name: str) -> None:
+        if self.dataset is not None and not self.dataset.is_loose_photos:
+            self.settings.setValue("dataset/split_root", str(self.dataset.root))
+            self.settings.setValue("dataset/split", name)
 
     def open_coco_files(self, annotation_file: str, image_dir: str) -> None:
         self.statusBar().showMessage(f"Opening {annotation_file}…")
-        self._run(Task(open_coco_files, annotation_file, image_dir), self._dataset_arrived, self._dataset_failed)
+        self._run(Task(open_coco_files_via_child, annotation_file, image_dir), self._dataset_arrived,
+                  self._dataset_failed)
 
     def _dataset_arrived(self, dataset: Dataset) -> None:
         """A pool thread opened ``dataset``."""

@@ -28,7 +28,16 @@ from typing import Any
 
 from vqadesk.data.array_cache import ARRAYS, CACHE_FOLDER, ENTRY, ENTRY_FORMAT, ENTRY_VERSION
 from vqadesk.data.coco import dataset_root_files
-from vqadesk.data.dataset import Dataset, DatasetSplit, discover_splits, find_vqa_files, open_dataset
+from vqadesk.data.dataset import (
+    Dataset,
+    DatasetSplit,
+    coco_split_files,
+    discover_splits,
+    find_vqa_files,
+    open_coco_files,
+    open_dataset,
+    preferred_split,
+)
 from vqadesk.data.split_cache import BUILDER_VERSION, CACHE_KIND, CACHE_MIN_BYTES, SplitFiles, load_split
 from vqadesk.engine.inference_server import describe_exit, error_message, ignore_interrupts, lower_priority
 from vqadesk.errors import VqadeskError
@@ -54,16 +63,27 @@ _uncacheable: set[tuple] = set()  # inputs (with sizes and times) the child pars
 # -- what the GUI's pool threads call -------------------------------------------------------------
 
 
-def open_dataset_via_child(path: str | Path) -> Dataset:
-    """``open_dataset(path)``, its first split's index cache built by a child first when needed."""
+def open_dataset_via_child(path: str | Path, split: str | None = None) -> Dataset:
+    """``open_dataset(path, split)``, the shown split's index cache built by a child first when needed."""
     root = Path(path).expanduser()
     if root.is_dir():
         splits = discover_splits(root)
         if not splits and (root.parent / "annotations").is_dir():  # a split folder: open_dataset opens its root
             root, splits = root.parent, discover_splits(root.parent)
         if splits:
-            prepare_split(root, splits[0])
-    return open_dataset(path)
+            prepare_split(root, preferred_split(splits, split))
+    return open_dataset(path, split)
+
+
+def open_coco_files_via_child(annotation_file: str | Path, image_dir: str | Path) -> Dataset:
+    """``open_coco_files(...)`` (File → Open COCO dataset…), a big split's cache built by a child first."""
+    try:
+        _root, _split, files = coco_split_files(annotation_file, image_dir)
+    except VqadeskError:
+        files = None  # opening it in this process names the problem
+    if files is not None:
+        _prepare(files)
+    return open_coco_files(annotation_file, image_dir)
 
 
 def open_split_via_child(dataset: Dataset, name: str) -> DatasetSplit:
@@ -79,7 +99,10 @@ def prepare_split(root: Path, name: str) -> bool:
         coco_files, image_dir = dataset_root_files(root, name)
     except VqadeskError:
         return False  # opening it in this process names the problem
-    files = SplitFiles(tuple(coco_files), image_dir, *find_vqa_files(root, name))
+    return _prepare(SplitFiles(tuple(coco_files), image_dir, *find_vqa_files(root, name)))
+
+
+def _prepare(files: SplitFiles) -> bool:
     identity = _identity(files.inputs)
     if identity is None or sum(size for _path, size, _time in identity) < CACHE_MIN_BYTES:
         return False  # missing files (reported by the open) or small enough to parse at once

@@ -2,7 +2,7 @@
 
 Left: the form and Start / Stop / Resume, the progress bar and the report of
 a failed run. Middle: the curves (``TrainingPlots``) above the raw log and
-the probe. Right: the runs list and "Use this model". The routine runs as a
+the probe. Right: the runs list, "Use this model" and "Delete…". The routine runs as a
 child process (``TrainingProcess``); its events feed the shown curves through
 a short coalescing timer, so a burst of events costs one redraw. A finished
 run's events and log are read in a pool thread when it is selected
@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QFontDatabase, QTextCursor
+from PySide6.QtGui import QFontDatabase, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -49,6 +50,7 @@ from vqadesk.gui.training_plots import PLOT_SPECS, TrainingPlots, make_plot
 from vqadesk.gui.training_probe import ProbePanel, make_probe_plot
 from vqadesk.gui.training_probe_client import ProbeClient
 from vqadesk.gui.training_process import STOP_GRACE_MS, TrainingProcess
+from vqadesk.gui.training_run_delete import Confirm, delete_run, is_managed
 from vqadesk.gui.training_run_files import RunFiles, RunFilesCache
 from vqadesk.gui.training_run_list import FAILED, RunList
 from vqadesk.gui.training_status import RunStatus
@@ -126,6 +128,9 @@ class TrainingTab(QWidget):
         self.run_list = RunList()
         self.use_button = QPushButton("Use this model", toolTip="Load the selected run's best checkpoint "
                                       "into the Ask / Caption panels")
+        self.delete_button = QPushButton("Delete…", toolTip="Move the selected run's folder to the trash (Del); "
+                                         "a run in a folder you chose is only taken off the list")
+        self.confirm: Confirm = self._confirm_dialog  # replaced by tests
         self.folder_label = QLabel(wordWrap=True)
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._build_layout()
@@ -140,6 +145,10 @@ class TrainingTab(QWidget):
         self.stop_button.clicked.connect(self.stop_run)
         self.resume_button.clicked.connect(self.resume_run)
         self.use_button.clicked.connect(self._use_model)
+        self.delete_button.clicked.connect(self.delete_current_run)
+        delete_key = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.run_list.tree,
+                               self.delete_current_run)
+        delete_key.setContext(Qt.ShortcutContext.WidgetShortcut)
         self.form.routine.currentIndexChanged.connect(self._on_form_changed)
         self.run_list.sig_current_changed.connect(self._on_current_run)
         self.run_list.sig_checked_changed.connect(self._update_display)
@@ -180,7 +189,10 @@ class TrainingTab(QWidget):
         right_layout.setContentsMargins(4, 4, 4, 4)
         right_layout.addWidget(QLabel("<b>Runs</b> — check two or more to compare"))
         right_layout.addWidget(self.run_list, 1)
-        right_layout.addWidget(self.use_button)
+        run_buttons = QHBoxLayout()
+        run_buttons.addWidget(self.use_button, 1)
+        run_buttons.addWidget(self.delete_button)
+        right_layout.addLayout(run_buttons)
         right_layout.addWidget(self.folder_label)
         right.setMinimumWidth(250)
 
@@ -281,6 +293,31 @@ class TrainingTab(QWidget):
     def stop_run(self) -> None:
         self.process.stop()
         self._update_buttons()
+
+    def delete_current_run(self) -> None:
+        """Trash the selected run's folder (asked first); a run elsewhere only leaves the list."""
+        record = self.run_list.current_record()
+        if record is None or str(record.folder) == self._live_folder():
+            return
+        outcome = delete_run(record, runs_root(), self.confirm)
+        if outcome.failed:
+            self.status.show_report("Cannot delete", outcome.message)
+        if not outcome.done:
+            self.refresh_runs()  # a half-deleted folder may have lost its run.json
+            return
+        folder = str(record.folder)
+        if not is_managed(record.folder, runs_root()):
+            self.settings.setValue(EXTERNAL_RUNS_KEY, [f for f in self._external_runs() if f != folder])
+        self.files.drop(folder)
+        self.probes.forget(folder)
+        self.status.hide_report()
+        self.refresh_runs()
+        self.folder_label.setText(f"<small>{_escape(outcome.message)}</small>")
+
+    def _confirm_dialog(self, title: str, text: str) -> bool:
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
+        answer = QMessageBox.question(self, title, text, buttons, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
 
     # -- the live run --------------------------------------------------------------------------
 
@@ -417,6 +454,7 @@ class TrainingTab(QWidget):
             f"Continue {record.name} from its `last` checkpoint" if can_resume
             else "Continue the selected run from its `last` checkpoint (select a stopped run that has one)")
         self.use_button.setEnabled(record is not None and record.has_best())
+        self.delete_button.setEnabled(record is not None and str(record.folder) != self._live_folder())
         self.folder_label.setText(f"<small>{_escape(str(record.folder))}</small>" if record else
                                   f"<small>Runs are kept in {_escape(str(runs_root()))}</small>")
 
