@@ -219,39 +219,43 @@ def write_big_coco(root: Path, images: int = 14000) -> Path:
     return root
 
 
-def test_a_big_split_is_parsed_by_a_child_that_writes_the_index_cache(tmp_path, monkeypatch):
+@pytest.fixture
+def split_children(tmp_path, monkeypatch) -> list[str]:
+    """The functions the split reader ran in child processes, in order (a fresh data folder)."""
     from vqadesk.gui import split_process
 
     monkeypatch.setenv("VQADESK_DATA_DIR", str(tmp_path / "data"))
-    root = write_big_coco(tmp_path / "coco")
-    children = []
+    children: list[str] = []
     real = split_process.run_in_child
     monkeypatch.setattr(split_process, "run_in_child", lambda *a: children.append(a[0].__name__) or real(*a))
+    return children
+
+
+def test_a_big_split_is_parsed_by_a_child_that_writes_the_index_cache(tmp_path, split_children):
+    from vqadesk.gui import split_process
+
+    root = write_big_coco(tmp_path / "coco")
     dataset = split_process.open_dataset_via_child(root)
-    assert children == ["build_split_cache"]
+    assert split_children == ["build_split_cache"]
     split = dataset.split("val2014")
     assert len(split.image_ids) == 14000 and split.coco.captions(7)[0].caption.endswith("number")
     # The second time the cache is current: no child.
     again = split_process.open_dataset_via_child(root)
-    assert children == ["build_split_cache"] and len(again.split("val2014").image_ids) == 14000
+    assert split_children == ["build_split_cache"] and len(again.split("val2014").image_ids) == 14000
 
 
-def test_file_open_coco_dataset_parses_a_big_file_in_a_child_too(tmp_path, monkeypatch):
+def test_file_open_coco_dataset_parses_a_big_file_in_a_child_too(tmp_path, split_children):
     from vqadesk.gui import split_process
 
-    monkeypatch.setenv("VQADESK_DATA_DIR", str(tmp_path / "data"))
     root = write_big_coco(tmp_path / "coco")
-    children = []
-    real = split_process.run_in_child
-    monkeypatch.setattr(split_process, "run_in_child", lambda *a: children.append(a[0].__name__) or real(*a))
     annotations, images = root / "annotations" / "captions_val2014.json", root / "val2014"
     dataset = split_process.open_coco_files_via_child(annotations, images)
-    assert children == ["build_split_cache"] and len(dataset.split("val2014").image_ids) == 14000
+    assert split_children == ["build_split_cache"] and len(dataset.split("val2014").image_ids) == 14000
     split_process.open_coco_files_via_child(annotations, images)
-    assert children == ["build_split_cache"]  # cached now
+    assert split_children == ["build_split_cache"]  # cached now
     with pytest.raises(VqadeskError, match="no-such.json"):  # a missing file is named, no child started
         split_process.open_coco_files_via_child(root / "annotations" / "no-such.json", images)
-    assert children == ["build_split_cache"]
+    assert split_children == ["build_split_cache"]
 
 
 def test_a_small_split_opens_in_process_and_a_broken_big_one_names_its_file(tmp_path, monkeypatch, models):
