@@ -261,6 +261,9 @@ def test_only_the_shown_split_is_read_when_a_root_opens(tmp_path, cached):
     shown = open_dataset(tmp_path, "train2014")
     assert shown.first_split == "train2014" and not shown.is_open("val2014")
     assert open_dataset(tmp_path, "test2015").first_split == "val2014"  # no such split: the default
+    (tmp_path / "train2014").mkdir(exist_ok=True)
+    from_folder = open_dataset(tmp_path / "train2014")  # a split folder opens its root, on itself
+    assert from_folder.root == tmp_path and from_folder.first_split == "train2014"
 
 
 def test_the_split_shown_first_is_the_asked_one_else_validation_else_the_first():

@@ -38,7 +38,7 @@ from vqadesk.errors import VqadeskError
 
 __all__ = [
     "DROPPED_SPLIT", "Dataset", "DatasetError", "DatasetSplit", "QuestionRecord", "discover_splits",
-    "coco_split_files", "find_vqa_files", "open_coco_files", "open_dataset", "open_photos", "preferred_split",
+    "coco_split_files", "find_vqa_files", "locate_splits", "open_coco_files", "open_dataset", "open_photos", "preferred_split",
 ]  # fmt: skip
 
 _ANNOTATION_FILE = re.compile(r"^(captions|instances)_(?P<split>[\w.-]+)\.json$")
@@ -191,6 +191,18 @@ def preferred_split(names: Sequence[str], wanted: str | None = None) -> str:
     return next((name for name in names if name.startswith("val")), names[0])
 
 
+def locate_splits(folder: Path, split: str | None = None) -> tuple[Path, list[str], str | None]:
+    """The COCO root for ``folder`` (itself, or its parent when it is a split folder such as
+    ``val2014/``), the root's splits and the one to show first (``preferred_split``; a split folder
+    asks for itself). No splits: ``(folder, [], None)``, a folder of photos."""
+    splits = discover_splits(folder)
+    if splits:
+        return folder, splits, preferred_split(splits, split)
+    if (folder.parent / "annotations").is_dir() and (splits := discover_splits(folder.parent)):
+        return folder.parent, splits, preferred_split(splits, split or folder.name)
+    return folder, [], None
+
+
 def open_dataset(path: str | Path, split: str | None = None) -> Dataset:
     """Open a COCO/Shapes root, a split folder inside one, or a folder of photos.
 
@@ -201,13 +213,10 @@ def open_dataset(path: str | Path, split: str | None = None) -> Dataset:
         raise DatasetError(f"{root}: folder not found")
     if not root.is_dir():
         raise DatasetError(f"{root}: not a folder (open single images with File → Open image…)")
-    splits = discover_splits(root)
-    if not splits and (root.parent / "annotations").is_dir() and discover_splits(root.parent):
-        root, splits = root.parent, discover_splits(root.parent)
-    if splits:
+    root, splits, first = locate_splits(root, split)
+    if first is not None:
         # Open the split shown first now, on the caller's thread, so its problems
         # are reported by open_dataset; the others wait until asked for.
-        first = preferred_split(splits, split)
         dataset = Dataset(root=root, kind="coco", splits=LazySplits(splits, lambda s: _open_split(root, s)),
                           shown_first=first)
         dataset.split(first)

@@ -32,11 +32,10 @@ from vqadesk.data.dataset import (
     Dataset,
     DatasetSplit,
     coco_split_files,
-    discover_splits,
     find_vqa_files,
+    locate_splits,
     open_coco_files,
     open_dataset,
-    preferred_split,
 )
 from vqadesk.data.split_cache import BUILDER_VERSION, CACHE_KIND, CACHE_MIN_BYTES, SplitFiles, load_split
 from vqadesk.engine.inference_server import describe_exit, error_message, ignore_interrupts, lower_priority
@@ -67,11 +66,9 @@ def open_dataset_via_child(path: str | Path, split: str | None = None) -> Datase
     """``open_dataset(path, split)``, the shown split's index cache built by a child first when needed."""
     root = Path(path).expanduser()
     if root.is_dir():
-        splits = discover_splits(root)
-        if not splits and (root.parent / "annotations").is_dir():  # a split folder: open_dataset opens its root
-            root, splits = root.parent, discover_splits(root.parent)
-        if splits:
-            prepare_split(root, preferred_split(splits, split))
+        root, _splits, first = locate_splits(root, split)  # a split folder: open_dataset opens its root
+        if first is not None:
+            prepare_split(root, first)
     return open_dataset(path, split)
 
 
