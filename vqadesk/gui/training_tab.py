@@ -141,6 +141,10 @@ class TrainingTab(QWidget):
                                              "checkpoints with.")
         self._redraw = QTimer(self, singleShot=True, interval=REDRAW_MS)
         self._redraw.timeout.connect(self._redraw_live)
+        # Showing other runs makes plot items (~20 ms): on the next event-loop turn, not inside the
+        # click or the run's start that asked for it (1 ms: a timer, so after this turn's paints).
+        self._display = QTimer(self, singleShot=True, interval=1)
+        self._display.timeout.connect(self._update_display)
         self.start_button.clicked.connect(self.start_run)
         self.stop_button.clicked.connect(self.stop_run)
         self.resume_button.clicked.connect(self.resume_run)
@@ -151,7 +155,7 @@ class TrainingTab(QWidget):
         delete_key.setContext(Qt.ShortcutContext.WidgetShortcut)
         self.form.routine.currentIndexChanged.connect(self._on_form_changed)
         self.run_list.sig_current_changed.connect(self._on_current_run)
-        self.run_list.sig_checked_changed.connect(self._update_display)
+        self.run_list.sig_checked_changed.connect(self._display_soon)
         self.files.sig_loaded.connect(self._on_files_loaded)
         self.process.on_event.append(self._on_event)
         self.process.on_log.append(self._append_log)
@@ -223,6 +227,7 @@ class TrainingTab(QWidget):
         Call it before the inference worker's ``shutdown``: a probe may still be queued.
         """
         self._redraw.stop()
+        self._display.stop()
         self.form.save_settings()
         self.process.shutdown()  # bounded: STOP_GRACE_MS, then a kill
         self.probes.shutdown()
@@ -287,7 +292,7 @@ class TrainingTab(QWidget):
         self._append_log([f"[vqadesk] {' '.join(record.command)}", f"[vqadesk] in {record.folder}"])
         self.refresh_runs()
         self.run_list.select(record.folder)
-        self._update_display()
+        self._display_soon()
         self._update_buttons()
 
     def stop_run(self) -> None:
@@ -388,7 +393,7 @@ class TrainingTab(QWidget):
                 self.status.show_report(f"Run {record.status}", record.error or "", record.stderr_tail)
             else:
                 self.status.hide_report()
-        self._update_display()
+        self._display_soon()
         self._update_buttons()
 
     def _on_files_loaded(self, folder: str) -> None:
@@ -396,6 +401,9 @@ class TrainingTab(QWidget):
         if files is not None and folder != self._live_folder():
             self.probes.set_history(folder, files.probe)
         self._update_display()
+
+    def _display_soon(self) -> None:
+        self._display.start()
 
     def _update_display(self) -> None:
         """Show the checked runs (two or more) or else the current one; read missing files first."""
