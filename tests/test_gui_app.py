@@ -56,6 +56,11 @@ def ask_and_wait(qtbot, window, question: str):
     return window.ask_panel.prediction
 
 
+def heatmap_settled(qtbot, window) -> None:
+    """The answer's heatmap follows its bars by one event-loop turn."""
+    qtbot.waitUntil(lambda: not window._heatmap_timer.isActive(), timeout=2000)
+
+
 def test_window_opens_on_the_shapes_world_with_both_models(window, models):
     assert window.dataset.root == models.shapes
     assert window.inference.models.vqa_path == models.vqa
@@ -84,7 +89,9 @@ def test_asked_question_bars_match_the_cli_json(qtbot, window, models):
     # The dataset asks this question: the ten human answers and the official accuracy show.
     assert window.ask_panel.truth_box.isVisibleTo(window.ask_panel)
     assert "Accuracy of" in window.ask_panel.truth.text()
-    # The attention map is laid over the image, and the session history has the question.
+    # The attention map is laid over the image (on the next event-loop turn), and the session
+    # history has the question.
+    heatmap_settled(qtbot, window)
     assert window.viewer.has_heatmap()
     np.testing.assert_allclose(window.viewer.heatmap_grid, prediction.attention)
     assert window.history_panel.table.rowCount() == 1
@@ -249,6 +256,7 @@ def test_use_this_model_from_the_training_tab_loads_it(qtbot, window, models):
     assert window.side_tabs.currentWidget() is window.ask_panel
     prediction = ask_and_wait(qtbot, window, "how many circles are there?")
     assert prediction.attention is None  # bow has no attention: no heatmap
+    heatmap_settled(qtbot, window)
     assert not window.viewer.has_heatmap()
 
 

@@ -152,6 +152,12 @@ class MainWindow(QMainWindow):
         self._training_timer = QTimer(self, singleShot=True, interval=0)
         self._training_timer.timeout.connect(self._training_step)
         self._training_dataset: str | None = None
+        # An answer's heatmap is laid over the image on the event-loop turn after the answer's bars
+        # are drawn: each QGraphicsView's scene update repaints the window synchronously, and the two
+        # in one turn made one 30-40 ms stall (1 ms: a timer, so a later turn; the newest answer wins).
+        self._answer_heatmap: tuple | None = None
+        self._heatmap_timer = QTimer(self, singleShot=True, interval=1)
+        self._heatmap_timer.timeout.connect(self._show_answer_heatmap)
         self.tabs = SteadyTabWidget()
         self.tabs.addTab(self.explore_splitter, "Explore")
         self.tabs.addTab(QLabel("Loading the Training tab…", alignment=Qt.AlignmentFlag.AlignCenter), "Training")
@@ -636,10 +642,17 @@ class MainWindow(QMainWindow):
         self.compare_panel.set_question(prediction.question)
         if context is self.context:
             label = f"VQA: “{prediction.question}” → {prediction.best.text} ({prediction.best.prob * 100:.0f}%)"
-            self.viewer.show_heatmap(prediction.attention, label)
+            self._answer_heatmap = (prediction.attention, label, context)
+            self._heatmap_timer.start()
+
+    def _show_answer_heatmap(self) -> None:
+        pending, self._answer_heatmap = self._answer_heatmap, None
+        if pending is not None and pending[2] is self.context:
+            self.viewer.show_heatmap(pending[0], pending[1])
             self._describe_heatmap()
 
     def _word_selected(self, attention, label: str) -> None:
+        self._answer_heatmap = None  # a caption word clicked now wins over an answer a moment old
         self.viewer.show_heatmap(attention, f"Caption word {label}")
         self._describe_heatmap()
 
