@@ -278,6 +278,11 @@ def test_form_remembers_its_values_and_follows_the_routine(qtbot, settings, data
     tab = make_tab(qtbot, settings)
     form = tab.form
     assert [form.model.itemText(i) for i in range(form.model.count())] == ["bow", "lstm", "attention"]
+    form.model.setCurrentText("attention")
+    assert form.grounding.isEnabled() and form.grounding.value() == 1.0  # the routine's default
+    form.grounding.setValue(0.5)
+    form.model.setCurrentText("bow")
+    assert not form.grounding.isEnabled()
     form.set_kind("captioning")
     assert [form.model.itemText(i) for i in range(form.model.count())] == ["lstm", "rnn"]
     assert not form.question_encoder.isEnabled()
@@ -299,10 +304,12 @@ def test_form_remembers_its_values_and_follows_the_routine(qtbot, settings, data
     options = again.form.options(out="/o")
     assert (options.kind, options.model, options.epochs, options.lr, options.overfit, options.data) == (
         "captioning", "rnn", 7, 0.003, 16, "/mine")
+    assert again.form.grounding.value() == 0.5 and not again.form.grounding.isEnabled()
     again.set_dataset("/data/four")  # the choice is remembered as the user's
     assert again.form.dataset.text() == "/mine"
     assert all(w.toolTip() for w in (again.form.routine, again.form.dataset, again.form.lr, again.form.overfit,
-                                     again.form.max_steps, again.form.threads, again.form.out, again.form.extra))
+                                     again.form.max_steps, again.form.threads, again.form.out, again.form.extra,
+                                     again.form.grounding))
     # Without an inference worker the probe is off, and says why.
     assert not again.probe_panel.isEnabled() and "inference" in again.probe_panel.toolTip()
     again.shutdown()

@@ -193,8 +193,13 @@ def test_options_make_the_routine_command_line():
     assert args[args.index("--max-steps") + 1] == "5" and "--overfit" not in args
     assert args[-4:] == ["--hidden-dim", "32", "--weights", "my file.safetensors"]
     check_arguments("vqa", args[2:])
+    assert "--grounding-weight" not in args  # bow does not attend
+    attention = TrainingOptions(kind="vqa", data="/d", out="/o", model="attention", grounding_weight=0.0).arguments()
+    assert attention[attention.index("--grounding-weight") + 1] == "0.0"
+    check_arguments("vqa", attention[2:])
     caption = TrainingOptions(kind="captioning", data="/d", out="/o", model="rnn").arguments()
     assert caption[1] == "training.captioning" and "--question-encoder" not in caption
+    assert "--grounding-weight" not in caption
     check_arguments("captioning", caption[2:])
     assert TrainingOptions.from_dict(options.to_dict()) == options
 

@@ -82,6 +82,7 @@ class TrainingOptions:
     val_split: str = "val"
     model: str = "attention"
     question_encoder: str = "lstm"
+    grounding_weight: float = 1.0  # the attention model's grounding loss (0: off), where the data name objects
     epochs: int = 10
     batch_size: int = 32
     lr: float = 1e-3
@@ -100,6 +101,8 @@ class TrainingOptions:
                 "--train-split", self.train_split, "--val-split", self.val_split, "--model", self.model]
         if self.kind == "vqa":
             args += ["--question-encoder", self.question_encoder]
+            if self.model == "attention":
+                args += ["--grounding-weight", repr(float(self.grounding_weight))]
         args += ["--epochs", str(self.epochs), "--batch-size", str(self.batch_size), "--lr", repr(float(self.lr)),
                  "--optimizer", self.optimizer, "--dropout", repr(float(self.dropout)), "--device", self.device]
         for flag, value in (("--overfit", self.overfit), ("--max-steps", self.max_steps), ("--threads", self.threads)):

@@ -77,6 +77,11 @@ class TrainingForm(QWidget):
         self.model = QComboBox()
         self.question_encoder = QComboBox(toolTip="VQA lstm/attention models: the question encoder (--question-encoder)")
         self.question_encoder.addItems(["lstm", "transformer"])
+        self.grounding = QDoubleSpinBox(
+            decimals=2, minimum=0.0, maximum=100.0, singleStep=0.25, value=1.0,
+            toolTip="VQA attention model: weight of the loss that puts each glimpse on the object the question "
+                    "names, where the data say which (the Shapes world does; real VQA v2 does not); 0 turns it "
+                    "off (--grounding-weight)")
         self.epochs = QSpinBox(minimum=1, maximum=100000, value=10, toolTip="Passes over the training split (--epochs)")
         self.batch_size = QSpinBox(minimum=1, maximum=65536, value=32,
                                    toolTip="Images per batch; each brings all its questions or captions (--batch-size)")
@@ -115,6 +120,7 @@ class TrainingForm(QWidget):
         form.addRow("Train / val", splits)
         form.addRow("Model", self.model)
         form.addRow("Question enc.", self.question_encoder)
+        form.addRow("Grounding", self.grounding)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Learning rate", self.lr)
@@ -144,7 +150,8 @@ class TrainingForm(QWidget):
             edit.textChanged.connect(self._edited)
         for box in (self.model, self.question_encoder, self.optimizer, self.device):
             box.currentIndexChanged.connect(self._edited)
-        for spin in (self.epochs, self.batch_size, self.lr, self.dropout, self.overfit, self.max_steps, self.threads):
+        for spin in (self.epochs, self.batch_size, self.lr, self.dropout, self.overfit, self.max_steps, self.threads,
+                     self.grounding):
             spin.valueChanged.connect(self._edited)
         for check in (self.overfit_check, self.max_steps_check):
             check.toggled.connect(self._edited)
@@ -168,6 +175,7 @@ class TrainingForm(QWidget):
             val_split=self.val_split.text().strip() or "val",
             model=self.model.currentText(),
             question_encoder=self.question_encoder.currentText(),
+            grounding_weight=self.grounding.value(),
             epochs=self.epochs.value(),
             batch_size=self.batch_size.value(),
             lr=self.lr.value(),
@@ -231,7 +239,8 @@ class TrainingForm(QWidget):
 
     def _spins(self) -> dict[str, QSpinBox | QDoubleSpinBox]:
         return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "dropout": self.dropout,
-                "overfit": self.overfit, "max_steps": self.max_steps, "threads": self.threads}
+                "overfit": self.overfit, "max_steps": self.max_steps, "threads": self.threads,
+                "grounding_weight": self.grounding}
 
     # -- reactions -----------------------------------------------------------------------------
 
@@ -252,8 +261,10 @@ class TrainingForm(QWidget):
         self._edited()
 
     def _update_enabled(self) -> None:
-        # The question encoder only exists for the VQA models that encode questions in sequence.
+        # The question encoder only exists for the VQA models that encode questions in sequence,
+        # the grounding loss only for the one that attends.
         self.question_encoder.setEnabled(self.kind == "vqa" and self.model.currentText() != "bow")
+        self.grounding.setEnabled(self.kind == "vqa" and self.model.currentText() == "attention")
 
     def _edited(self) -> None:
         self._update_enabled()
