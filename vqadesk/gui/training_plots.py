@@ -52,7 +52,7 @@ class CurvePlot(pg.PlotWidget):
     """A plot whose lines are created by ``set_lines`` and fed by ``set_line_data``."""
 
     def __init__(self, title: str, x_label: str, y_label: str, *, long_curves: bool = False,
-                 parent: QWidget | None = None):
+                 legend_left: bool = False, parent: QWidget | None = None):
         super().__init__(parent)
         self._title, self._x_label, self._y_label = title, x_label, y_label
         self.item = self.getPlotItem()
@@ -66,7 +66,10 @@ class CurvePlot(pg.PlotWidget):
             self.item.getAxis(axis).enableAutoSIPrefix(False)  # "CIDEr (x0.001)" reads as a different metric
             # Grid lines at the major ticks only: the minor ones doubled a live plot's repaint time.
             self.item.getAxis(axis).setStyle(maxTickLevel=0)
-        self.legend = self.item.addLegend(offset=(-6, 6), labelTextSize="8pt", verSpacing=-4)
+        # The legend goes where the curves seldom are: top left for a metric that rises from the
+        # bottom left, top right for a loss that falls from the top left.
+        offset = (6, 6) if legend_left else (-6, 6)
+        self.legend = self.item.addLegend(offset=offset, labelTextSize="8pt", verSpacing=-4)
         self.lines: list[Line] = []
         self.curves: list[pg.PlotDataItem] = []
         self._stamps: list[tuple | None] = []  # what each line last got: unchanged data is not re-sent
@@ -118,19 +121,20 @@ class CurvePlot(pg.PlotWidget):
 
 
 # The plots of TrainingPlots, in order: title, x label, y label, long curves.
+# title, x label, y label, long curves (per step), legend on the left (a metric that rises)
 PLOT_SPECS = (
-    ("Training loss", "step", "loss", True),
-    ("Throughput", "step", "samples/s", True),
-    ("VQA accuracy (validation)", "epoch", "%", False),
-    ("BLEU-4 (validation)", "epoch", "BLEU-4", False),
-    ("CIDEr-D (validation)", "epoch", "CIDEr", False),
+    ("Training loss", "step", "loss", True, False),
+    ("Throughput", "step", "samples/s", True, False),
+    ("VQA accuracy (validation)", "epoch", "%", False, True),
+    ("BLEU-4 (validation)", "epoch", "BLEU-4", False, True),
+    ("CIDEr-D (validation)", "epoch", "CIDEr", False, True),
 )
 
 
 def make_plot(index: int) -> CurvePlot:
     """Plot ``index`` of ``PLOT_SPECS`` (~30 ms each: the Training tab makes them one per event-loop turn)."""
-    title, x_label, y_label, long_curves = PLOT_SPECS[index]
-    return CurvePlot(title, x_label, y_label, long_curves=long_curves)
+    title, x_label, y_label, long_curves, legend_left = PLOT_SPECS[index]
+    return CurvePlot(title, x_label, y_label, long_curves=long_curves, legend_left=legend_left)
 
 
 class TrainingPlots(QWidget):
