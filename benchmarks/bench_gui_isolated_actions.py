@@ -23,10 +23,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from PySide6.QtCore import QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from bench_gui_responsiveness import wait  # noqa: E402
+from bench_gui_responsiveness import start_window, wait  # noqa: E402
 
 IMAGES = 8
 QUESTIONS_PER_IMAGE = 4
@@ -45,23 +44,8 @@ def summary(gaps: list[float]) -> str:
 
 def main() -> None:
     app = QApplication(sys.argv[:1])
-    from vqadesk.data.shapes import write_shapes_dataset
-    from vqadesk.gui.main_window import MainWindow
-    from vqadesk.gui.responsiveness import EventLoopMonitor
-
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["VQADESK_DATA_DIR"] = str(Path(tmp) / "data")
-        root = Path(tmp) / "shapes"
-        write_shapes_dataset(root, splits=("train", "val"), n_images=40, seed=0)
-        window = MainWindow(QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat))
-        window.show()
-        app.processEvents()
-        monitor = EventLoopMonitor()
-        monitor.start()
-        ready: list[bool] = []
-        window.sig_ready.connect(lambda: ready.append(True))
-        QTimer.singleShot(0, lambda: window.start(str(root)))
-        wait(app, lambda: ready, 180)
+        window, monitor, _root = start_window(app, Path(tmp))
         idle(app, 1.0)  # the Training tab's steps and the thumbnails settle first
 
         answered: list[bool] = []

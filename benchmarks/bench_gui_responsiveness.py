@@ -69,26 +69,33 @@ def write_val2014_sized(root: Path, images: int = 40_504) -> Path:
     return root
 
 
-def main() -> None:
-    app = QApplication(sys.argv[:1])
+def start_window(app: QApplication, tmp: Path):
+    """The main window on a new 40-image Shapes world in ``tmp``, started with the bundled models
+    and ready, and the ``EventLoopMonitor`` that watched its start-up: ``(window, monitor, root)``."""
     from vqadesk.data.shapes import write_shapes_dataset
     from vqadesk.gui.main_window import MainWindow
     from vqadesk.gui.responsiveness import EventLoopMonitor
 
+    os.environ["VQADESK_DATA_DIR"] = str(tmp / "data")
+    root = tmp / "shapes"
+    write_shapes_dataset(root, splits=("train", "val"), n_images=40, seed=0)
+    window = MainWindow(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
+    window.show()
+    app.processEvents()
+    monitor = EventLoopMonitor()
+    monitor.start()
+    ready = []
+    window.sig_ready.connect(lambda: ready.append(True))
+    QTimer.singleShot(0, lambda: window.start(str(root)))
+    wait(app, lambda: ready, 180)
+    return window, monitor, root
+
+
+def main() -> None:
+    app = QApplication(sys.argv[:1])
     results: dict[str, tuple[float, float, int]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["VQADESK_DATA_DIR"] = str(Path(tmp) / "data")
-        root = Path(tmp) / "shapes"
-        write_shapes_dataset(root, splits=("train", "val"), n_images=40, seed=0)
-        window = MainWindow(QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat))
-        window.show()
-        app.processEvents()
-        monitor = EventLoopMonitor()
-        monitor.start()
-        ready = []
-        window.sig_ready.connect(lambda: ready.append(True))
-        QTimer.singleShot(0, lambda: window.start(str(root)))
-        wait(app, lambda: ready, 180)
+        window, monitor, root = start_window(app, Path(tmp))
         phase("start-up (torch import, model loading, dataset)", monitor, results)
 
         answered = []
