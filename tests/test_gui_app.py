@@ -293,3 +293,21 @@ def test_settings_are_remembered(qtbot, settings, models, monkeypatch, tmp_path)
     assert second.browser.split_box.currentText() == "train" and second.dataset.is_open("train")
     assert not second.dataset.is_open("val")
     second.close()
+
+
+def test_without_pyqtgraph_the_dataset_still_shows_and_the_training_tab_says_why(qtbot, settings, models,
+                                                                                  monkeypatch, tmp_path):
+    from vqadesk.gui import main_window
+
+    def broken_import() -> None:
+        raise ImportError("No module named 'pyqtgraph'")
+
+    monkeypatch.setenv("VQADESK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(main_window, "_import_plotting", broken_import)
+    window = MainWindow(settings, device="cpu")
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.sig_dataset_changed, timeout=WAIT_MS):
+        window.start(str(models.shapes))
+    assert window.browser.model.rowCount() > 0 and window.training_tab is None
+    assert "pyqtgraph" in window.tabs.widget(1).text()
+    window.close()

@@ -16,8 +16,8 @@ the same records. Splits are opened when first asked for (``Dataset.split``,
 ``Dataset.splits[name]``): a root with train2014 and val2014 costs only the
 split shown. ``open_dataset`` opens the one shown first (``preferred_split``:
 the one asked for, else a validation split, else the first);
-``Dataset.open_splits`` lists those opened so far. A big split is read from the index cache after the
-first time (``split_cache``). Nothing here imports Qt.
+``Dataset.open_splits`` lists those opened so far. A big split is read from
+the index cache after the first time (``split_cache``). Nothing here imports Qt.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ BUILDER_VERSION = 1
 # Below this many bytes of input, parsing (~15 MB/s here) is quick enough to skip the cache.
 # In the app, a split this big is parsed by a child process (gui/split_process.py): one
 # json.loads holds the GIL all along, ~45 ms for 4 MB, longer than a frame may wait. The
-# Shapes world (3.6 MB a split) stays under it and opens at once.
+# Shapes world (3.4 MB a split) stays under it and opens at once.
 CACHE_MIN_BYTES = 4 * 1024 * 1024
 CACHE_KIND = "coco-split"
 

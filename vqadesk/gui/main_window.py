@@ -148,6 +148,7 @@ class MainWindow(QMainWindow):
         self.training_tab = None  # a TrainingTab once built
         self._training_steps = None  # training_tab.build_in_steps while the tab is being made
         self._plotting_imported = False
+        self._plotting_pending = False  # pyqtgraph is being imported: a dataset waits for it
         self._opened_early: Dataset | None = None  # a dataset opened before pyqtgraph was imported
         self._training_timer = QTimer(self, singleShot=True, interval=0)
         self._training_timer.timeout.connect(self._training_step)
@@ -311,7 +312,8 @@ class MainWindow(QMainWindow):
         self._started = True
         self._models_settled = False
         self.inference.start()
-        self._run(Task(_import_plotting), lambda _none: self._build_charts(), lambda _message: self._build_charts())
+        self._plotting_pending = True
+        self._run(Task(_import_plotting), lambda _none: self._build_charts(), self._plotting_failed)
         if dataset is None:
             last = self.settings.value("dataset/last")
             dataset = last if isinstance(last, str) and Path(last).is_dir() else None
@@ -327,10 +329,20 @@ class MainWindow(QMainWindow):
         _ = self.compare_panel.chart
         self._watch_drops()  # the plots accept drops
         self._plotting_imported = True
+        self._plotting_settled()
+        self._start_training_build()
+
+    def _plotting_failed(self, message: str) -> None:
+        """pyqtgraph did not import (a broken install): no charts, but the dataset still shows."""
+        self.tabs.widget(1).setText(f"The Training tab needs pyqtgraph, which could not be imported:\n{message}")
+        self.statusBar().showMessage(f"Charts are unavailable: {message}")
+        self._plotting_settled()
+
+    def _plotting_settled(self) -> None:
+        self._plotting_pending = False
         if self._opened_early is not None:
             dataset, self._opened_early = self._opened_early, None
             QTimer.singleShot(0, lambda: self._dataset_opened(dataset))
-        self._start_training_build()
 
     def _start_training_build(self) -> None:
         """Once pyqtgraph is imported and the first image is shown: make the Training tab in steps,
@@ -517,7 +529,7 @@ class MainWindow(QMainWindow):
 
     def _dataset_arrived(self, dataset: Dataset) -> None:
         """A pool thread opened ``dataset``."""
-        if self._started and not self._plotting_imported:
+        if self._plotting_pending:
             # pyqtgraph is being imported by a pool thread: ~0.5 s of Python that would make
             # every Python call of the dataset's first paint wait for the GIL. Show it after.
             self._opened_early = dataset

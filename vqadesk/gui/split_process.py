@@ -77,8 +77,8 @@ def open_coco_files_via_child(annotation_file: str | Path, image_dir: str | Path
     try:
         _root, _split, files = coco_split_files(annotation_file, image_dir)
     except VqadeskError:
-        files = None  # opening it in this process names the problem
-    if files is not None:
+        pass  # opening it in this process names the problem
+    else:
         _prepare(files)
     return open_coco_files(annotation_file, image_dir)
 
