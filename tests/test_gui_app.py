@@ -279,8 +279,11 @@ def test_settings_are_remembered(qtbot, settings, models, monkeypatch, tmp_path)
     first.caption_panel.beam.setValue(2)
     first.overlays.opacity.setValue(35)
     assert first.browser.split_box.currentText() == "val"  # a validation split first, then the user's choice
-    first.browser.split_box.setCurrentText("train")
-    qtbot.waitUntil(lambda: first.browser.split is not None and first.browser.split.name == "train", timeout=WAIT_MS)
+    # Wait for the signal, not for is_open("train"): the pool thread marks the split open a moment
+    # before the GUI thread hears of it and remembers it.
+    with qtbot.waitSignal(first.browser.split_changed, timeout=WAIT_MS, check_params_cb=lambda name: name == "train"):
+        first.browser.split_box.setCurrentText("train")
+    assert settings.value("dataset/split") == "train"
     first.close()
     second = MainWindow(settings, device="cpu")
     qtbot.addWidget(second)
