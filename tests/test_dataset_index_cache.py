@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from vqadesk.data import split_cache
-from vqadesk.data.dataset import LazySplits, open_coco_files, open_dataset, preferred_split
+from vqadesk.data.dataset import LazySplits, coco_split_files, open_coco_files, open_dataset, preferred_split
 from vqadesk.errors import DataFormatError
 
 
@@ -308,3 +308,27 @@ def test_a_captions_only_split_round_trips(tmp_path, monkeypatch, cached):
     second = open_dataset(tmp_path).split("val")
     assert_same_split(second, first)
     assert second.coco.object_count == 0 and second.question_count == 0 and second.question_texts() == []
+
+
+def test_the_quick_look_at_an_entry_agrees_with_load_split(tmp_path, cached):
+    write_root(tmp_path, "val")
+    captions = tmp_path / "annotations" / "captions_val.json"
+    _root, _split, files = coco_split_files(captions, tmp_path)
+    assert not split_cache.split_cache_looks_current(files)  # nothing cached yet
+    split_cache.load_split(files)
+    assert split_cache.split_cache_looks_current(files)
+
+    stat = captions.stat()
+    os.utime(captions, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert not split_cache.split_cache_looks_current(files)  # a new time: only load_split's hash can tell
+    split_cache.load_split(files)  # same bytes: the entry is kept, with the new time
+    assert split_cache.split_cache_looks_current(files)
+
+    entry = entries(tmp_path)[0]
+    (entry / "arrays.npz").unlink()
+    assert not split_cache.split_cache_looks_current(files)
+    split_cache.load_split(files)
+    (entry / "entry.json").write_text("{not json", encoding="utf-8")
+    assert not split_cache.split_cache_looks_current(files)
+    (entry / "entry.json").write_text(json.dumps({"format": "vqadesk.array_cache", "inputs": 3}), encoding="utf-8")
+    assert not split_cache.split_cache_looks_current(files)

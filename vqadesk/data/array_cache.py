@@ -79,8 +79,7 @@ def cached_arrays(
     """
     started = time.perf_counter()
     inputs = [Path(p).resolve() for p in inputs]
-    name = _entry_name(kind, inputs)
-    places = [inputs[0].parent / CACHE_FOLDER / name, user_data_dir() / "cache" / name]
+    places = _places(kind, inputs)
     for place in places:
         arrays = _read_entry(place, kind, inputs, builder_version)
         if arrays is not None and (validate is None or _passes(validate, arrays)):
@@ -94,6 +93,31 @@ def cached_arrays(
             continue  # not writable here: try the user data folder
         return arrays, CacheInfo(place, built=True, seconds=time.perf_counter() - started)
     return arrays, CacheInfo(places[-1], built=True, seconds=time.perf_counter() - started)  # not cached
+
+
+def entry_looks_current(kind: str, inputs: Sequence[PathLike], *, builder_version: int) -> bool:
+    """Whether ``cached_arrays`` would find a current entry, judged by a quick look at its
+    ``entry.json`` (the inputs' paths, sizes and times as recorded) without hashing the inputs
+    or reading the arrays. A wrong False costs a rebuild that finds the entry after all; a
+    wrong True (a damaged archive) a rebuild by ``cached_arrays`` itself."""
+    try:
+        inputs = [Path(p).resolve() for p in inputs]
+    except OSError:
+        return False
+    for place in _places(kind, inputs):
+        try:
+            entry = read_json(place / ENTRY)
+            if not _entry_describes(entry, kind, inputs, builder_version):
+                continue
+            unchanged = all(
+                (recorded["size"], recorded["mtime_ns"]) == ((stat := path.stat()).st_size, stat.st_mtime_ns)
+                for recorded, path in zip(entry["inputs"], inputs)
+            )
+            if unchanged and (place / ARRAYS).is_file():
+                return True
+        except (DataFormatError, OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # no entry, or a damaged or foreign one
+    return False
 
 
 def _passes(validate: Callable[[dict[str, np.ndarray]], bool], arrays: dict[str, np.ndarray]) -> bool:
@@ -131,6 +155,22 @@ def token_counts(tokens: Sequence[str], token_ids: np.ndarray, token_offsets: np
 # -- entries ------------------------------------------------------------------------------------
 
 
+def _places(kind: str, inputs: list[Path]) -> list[Path]:
+    """Where an entry for ``inputs`` may be, in the order tried: beside the first input, then
+    the user data folder (when the inputs' folder is read-only)."""
+    name = _entry_name(kind, inputs)
+    return [inputs[0].parent / CACHE_FOLDER / name, user_data_dir() / "cache" / name]
+
+
+def _entry_describes(entry: Any, kind: str, inputs: list[Path], builder_version: int) -> bool:
+    """Whether ``entry`` (a parsed entry.json) is one of ours, of this kind and builder, for these input paths."""
+    return (
+        entry.get("format") == ENTRY_FORMAT and entry.get("version") == ENTRY_VERSION
+        and entry.get("kind") == kind and entry.get("builder_version") == builder_version
+        and [i.get("path") for i in entry["inputs"]] == [str(p) for p in inputs]
+    )  # fmt: skip
+
+
 def _entry_name(kind: str, inputs: list[Path]) -> str:
     digest = hashlib.sha256("\n".join(str(p) for p in inputs).encode()).hexdigest()[:12]
     return f"{kind}-{inputs[0].stem}-{digest}"
@@ -159,12 +199,7 @@ def _read_entry(place: Path, kind: str, inputs: list[Path], builder_version: int
         return None
     try:
         entry = read_json(entry_path)
-        current = (
-            entry.get("format") == ENTRY_FORMAT and entry.get("version") == ENTRY_VERSION
-            and entry.get("kind") == kind and entry.get("builder_version") == builder_version
-            and [i.get("path") for i in entry["inputs"]] == [str(p) for p in inputs]
-        )  # fmt: skip
-        if not current:
+        if not _entry_describes(entry, kind, inputs, builder_version):
             return None
         touched = False
         for recorded, path in zip(entry["inputs"], inputs):

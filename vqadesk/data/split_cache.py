@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from vqadesk.data.array_cache import cached_arrays, pack_strings
+from vqadesk.data.array_cache import cached_arrays, entry_looks_current, pack_strings
 from vqadesk.data.coco import CocoIndex
 from vqadesk.data.coco_records import CocoImage
 from vqadesk.data.grouped_rows import GroupedRows, PackedStrings
@@ -112,6 +112,11 @@ def load_split(files: SplitFiles) -> tuple[CocoIndex, Questions]:
     # JSON (two GB of objects for val2014) is freed now rather than kept.
     parsed = None
     return _from_arrays(arrays, files)
+
+
+def split_cache_looks_current(files: SplitFiles) -> bool:
+    """Whether ``load_split(files)`` would read its index cache (a quick look at the entry, no hashing)."""
+    return entry_looks_current(CACHE_KIND, files.inputs, builder_version=BUILDER_VERSION)
 
 
 def _total_size(paths: Iterable[Path]) -> int:

@@ -19,14 +19,12 @@ ends running children when it closes (``stop_children``).
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from vqadesk.data.array_cache import ARRAYS, CACHE_FOLDER, ENTRY, ENTRY_FORMAT, ENTRY_VERSION
 from vqadesk.data.coco import dataset_root_files
 from vqadesk.data.dataset import (
     Dataset,
@@ -37,10 +35,9 @@ from vqadesk.data.dataset import (
     open_coco_files,
     open_dataset,
 )
-from vqadesk.data.split_cache import BUILDER_VERSION, CACHE_KIND, CACHE_MIN_BYTES, SplitFiles, load_split
+from vqadesk.data.split_cache import CACHE_MIN_BYTES, SplitFiles, load_split, split_cache_looks_current
 from vqadesk.engine.inference_server import describe_exit, error_message, ignore_interrupts, lower_priority
 from vqadesk.errors import VqadeskError
-from vqadesk.paths import user_data_dir
 
 POLL_S = 0.1
 JOIN_S = 1.0
@@ -103,7 +100,7 @@ def _prepare(files: SplitFiles) -> bool:
     identity = _identity(files.inputs)
     if identity is None or sum(size for _path, size, _time in identity) < CACHE_MIN_BYTES:
         return False  # missing files (reported by the open) or small enough to parse at once
-    if identity in _uncacheable or cache_is_current(files):
+    if identity in _uncacheable or split_cache_looks_current(files):
         return False
     try:
         cached = run_in_child(build_split_cache, files)
@@ -117,23 +114,7 @@ def _prepare(files: SplitFiles) -> bool:
 def build_split_cache(files: SplitFiles) -> bool:
     """In the child: parse the split and write its cache entry; whether an entry is now current."""
     load_split(files)
-    return cache_is_current(files)
-
-
-def cache_is_current(files: SplitFiles) -> bool:
-    """Whether the split's cache entry looks current (inputs' paths, sizes and times as recorded).
-
-    A quick look at ``entry.json`` only, without hashing or reading the arrays:
-    ``load_split`` decides for itself. A wrong False costs a child that finds
-    the entry and returns; a wrong True (a damaged archive) a parse in this process.
-    """
-    inputs = [Path(p).resolve() for p in files.inputs]
-    folders = (inputs[0].parent / CACHE_FOLDER, user_data_dir() / "cache")
-    for folder in folders:
-        for entry_path in folder.glob(f"{CACHE_KIND}-{inputs[0].stem}-*/{ENTRY}"):
-            if _entry_matches(entry_path, inputs):
-                return True
-    return False
+    return split_cache_looks_current(files)
 
 
 def stop_children() -> None:
@@ -201,21 +182,3 @@ def _identity(paths: Iterable[Path]) -> tuple | None:
         return tuple((str(p), (stat := Path(p).stat()).st_size, stat.st_mtime_ns) for p in paths)
     except OSError:
         return None
-
-
-def _entry_matches(entry_path: Path, inputs: list[Path]) -> bool:
-    try:
-        entry = json.loads(entry_path.read_text(encoding="utf-8"))
-        if (entry.get("format"), entry.get("version"), entry.get("kind"), entry.get("builder_version")) != (
-                ENTRY_FORMAT, ENTRY_VERSION, CACHE_KIND, BUILDER_VERSION):  # fmt: skip
-            return False
-        recorded = entry["inputs"]
-        if [r["path"] for r in recorded] != [str(p) for p in inputs]:
-            return False
-        for r, path in zip(recorded, inputs):
-            stat = path.stat()
-            if (r["size"], r["mtime_ns"]) != (stat.st_size, stat.st_mtime_ns):
-                return False
-        return (entry_path.parent / ARRAYS).is_file()
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
