@@ -225,7 +225,8 @@ def test_the_probe_gets_an_answer_per_epoch(qtbot, settings, data_dir, shapes):
     again.shutdown()
 
 
-def write_fake_run(root: Path, name: str, kind: str, losses: list[float], *, status: str = "finished") -> Path:
+def write_fake_run(root: Path, name: str, kind: str, losses: list[float], *, status: str = "finished",
+                   yes_no: float = 50.0) -> Path:
     """A finished run's files as the tab writes them, without training anything."""
     folder = root / name
     folder.mkdir(parents=True)
@@ -235,7 +236,7 @@ def write_fake_run(root: Path, name: str, kind: str, losses: list[float], *, sta
         events.append({"event": "step", "epoch": 1 + (i - 1) // 2, "step": i, "loss": loss, "samples_per_s": 10.0,
                        "eta_s": 0.0})
         if i % 2 == 0:
-            metrics = ({"accuracy": 10.0 * i, "per_answer_type": {"yes/no": 50.0, "number": 5.0, "other": 1.0}}
+            metrics = ({"accuracy": 10.0 * i, "per_answer_type": {"yes/no": yes_no, "number": 5.0, "other": 1.0}}
                        if kind == "vqa" else {"BLEU-4": 0.1 * i, "CIDEr": 0.5 * i})
             events.append({"event": "epoch", "epoch": i // 2, "step": i, "train_loss": loss, "metrics": metrics,
                            "metric": "accuracy" if kind == "vqa" else "CIDEr", "best": 1.0, "improved": True})
@@ -272,6 +273,36 @@ def test_runs_persist_and_two_checked_runs_are_overlaid(qtbot, tab, settings, da
         qtbot.waitUntil(lambda: len(again.plots.loss.curves) == 3, timeout=5000)
     finally:
         again.shutdown()
+
+
+def test_one_run_names_its_lines_in_the_title_and_compared_runs_show_the_chosen_accuracy(qtbot, settings, data_dir):
+    runs = data_dir / "runs"
+    a = write_fake_run(runs, "20240101-000000-vqa", "vqa", [3.0, 2.0, 1.5, 1.0], yes_no=60.0)
+    b = write_fake_run(runs, "20240102-000000-vqa", "vqa", [2.0, 1.0], yes_no=70.0)
+    fresh = make_tab(qtbot, settings)
+    try:
+        plots = fresh.plots
+        fresh.run_list.select(a)
+        qtbot.waitUntil(lambda: plots.point_count(plots.accuracy) == 8, timeout=5000)  # 4 series, 2 epochs
+        title = plots.accuracy.title_text()
+        assert all(name in title for name in ("overall", "yes/no", "number", "other"))  # the key, over no data
+        assert "VQA accuracy (validation)" in title and not plots.compared_accuracy.isVisible()
+        assert "━" not in plots.loss.title_text()  # one line: no key
+
+        fresh.run_list.set_checked(a, True)
+        fresh.run_list.set_checked(b, True)
+        qtbot.waitUntil(lambda: len(plots.accuracy.curves) == 2, timeout=5000)
+        assert plots.compared_accuracy.isVisible() and plots.compared_accuracy.currentText() == "overall"
+        assert "━" not in plots.accuracy.title_text()  # runs are named by the key above the plots
+        overall = sorted(plots.accuracy.curves[k].getData()[1].tolist() for k in range(2))
+        assert overall == [[20.0], [20.0, 40.0]]
+        plots.compared_accuracy.setCurrentText("yes/no")
+        assert len(plots.accuracy.curves) == 2 and "yes/no" in plots.accuracy.title_text()
+        yes_no = sorted(plots.accuracy.curves[k].getData()[1].tolist() for k in range(2))
+        assert yes_no == [[60.0, 60.0], [70.0]]
+        assert plots.point_count(plots.loss) == 6  # the other plots are unchanged
+    finally:
+        fresh.shutdown()
 
 
 def test_form_remembers_its_values_and_follows_the_routine(qtbot, settings, data_dir):

@@ -2,10 +2,15 @@
 
 ``TrainingPlots.show_runs`` decides which lines exist (one run: its loss,
 throughput and every validation series; several runs: one line per run in
-each plot, to compare them) and creates their items once; ``refresh`` then
-only calls ``setData`` with the runs' current ``RunCurves``, which a live run
-keeps growing. Colours come from the widget's palette, re-applied when the
-palette changes, so the plots read well in light and dark themes.
+each plot, to compare them, VQA accuracy overall or of the answer type chosen
+above the plots) and creates their items once; ``refresh`` then only calls
+``setData`` with the runs' current ``RunCurves``, which a live run keeps
+growing. Colours come from the widget's palette, re-applied when the palette
+changes, so the plots read well in light and dark themes.
+
+No legend is drawn over a plot's data: a plot with several lines of one run
+names them in its title, and when runs are compared one key above the plots
+names each run's colour.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QWidget
 
 from vqadesk.engine.training_events import RunCurves
 
@@ -24,6 +29,9 @@ from vqadesk.engine.training_events import RunCurves
 LINE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 PER_TYPE = (("accuracy", "overall"), ("yes/no", "yes/no"), ("number", "number"), ("other", "other"))
+ACCURACY_TITLE = "VQA accuracy (validation)"
+# Line samples in a title's key: solid and dashed.
+SOLID, DASHED = "\u2501\u2501", "\u2505\u2505"
 
 
 def line_colour(index: int, palette: QPalette) -> QColor:
@@ -52,9 +60,10 @@ class CurvePlot(pg.PlotWidget):
     """A plot whose lines are created by ``set_lines`` and fed by ``set_line_data``."""
 
     def __init__(self, title: str, x_label: str, y_label: str, *, long_curves: bool = False,
-                 legend_left: bool = False, parent: QWidget | None = None):
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self._title, self._x_label, self._y_label = title, x_label, y_label
+        self._titled_key = False
         self.item = self.getPlotItem()
         if long_curves:
             # A long run has many thousands of steps: draw only what a pixel can show.
@@ -66,27 +75,40 @@ class CurvePlot(pg.PlotWidget):
             self.item.getAxis(axis).enableAutoSIPrefix(False)  # "CIDEr (x0.001)" reads as a different metric
             # Grid lines at the major ticks only: the minor ones doubled a live plot's repaint time.
             self.item.getAxis(axis).setStyle(maxTickLevel=0)
-        # The legend goes where the curves seldom are: top left for a metric that rises from the
-        # bottom left, top right for a loss that falls from the top left.
-        offset = (6, 6) if legend_left else (-6, 6)
-        self.legend = self.item.addLegend(offset=offset, labelTextSize="8pt", verSpacing=-4)
         self.lines: list[Line] = []
         self.curves: list[pg.PlotDataItem] = []
         self._stamps: list[tuple | None] = []  # what each line last got: unchanged data is not re-sent
         self.setMinimumSize(220, 150)
 
-    def set_lines(self, lines: list[Line], palette: QPalette, *, legend: bool = True) -> None:
+    def set_lines(self, lines: list[Line], palette: QPalette, *, title: str | None = None,
+                  key: bool = True) -> None:
+        """Make the plot's lines; ``title`` replaces the plot's title; ``key``: name the lines
+        (when there are several) in the title, in their colours, rather than in a legend that
+        would hide part of the curves."""
         for curve in self.curves:
             self.item.removeItem(curve)
-        self.legend.clear()
+        if title is not None:
+            self._title = title
+        self._titled_key = key and len(lines) > 1
         self.lines, self.curves = list(lines), []
         self._stamps = [None] * len(lines)
         for line in lines:
-            curve = self.item.plot([], [], name=line.name, connect="finite",
+            curve = self.item.plot([], [], connect="finite",
                                    symbol="o" if line.series not in ("loss", "rate") else None, symbolSize=5)
             self.curves.append(curve)
         self.apply_palette(palette)
-        self.legend.setVisible(legend and len(lines) > 1)
+
+    def title_text(self) -> str:
+        """The title as drawn (HTML): with the lines' key when it carries one."""
+        return self.item.titleLabel.text
+
+    def _title_html(self, palette: QPalette) -> str:
+        if not self._titled_key:
+            return _escape(self._title)
+        key = "&nbsp;&nbsp;".join(
+            f"<span style='color:{line_colour(line.colour, palette).name()}'>{DASHED if line.dashed else SOLID}</span>"
+            f"&nbsp;{_escape(line.name)}" for line in self.lines)
+        return f"{_escape(self._title)}&nbsp;&nbsp;&nbsp;{key}"
 
     def set_line_data(self, index: int, x, y, stamp: tuple | None = None) -> None:
         """Give line ``index`` its data; skipped when ``stamp`` says it has not changed (no repaint)."""
@@ -101,40 +123,31 @@ class CurvePlot(pg.PlotWidget):
         for axis in ("left", "bottom"):
             self.item.getAxis(axis).setPen(pg.mkPen(text))
             self.item.getAxis(axis).setTextPen(pg.mkPen(text))
-        self.item.setTitle(self._title, color=text.name(), size="9pt")
+        self.item.setTitle(self._title_html(palette), color=text.name(), size="9pt")
         self.item.setLabel("bottom", self._x_label, color=text.name())
         self.item.setLabel("left", self._y_label, color=text.name())
-        self.legend.setLabelTextColor(text)
-        background = QColor(palette.color(QPalette.ColorRole.Base))
-        background.setAlpha(200)
-        self.legend.setBrush(pg.mkBrush(background))
-        self.legend.setPen(pg.mkPen(palette.color(QPalette.ColorRole.Mid)))
         for line, curve in zip(self.lines, self.curves):
             colour = line_colour(line.colour, palette)
             style = Qt.PenStyle.DashLine if line.dashed else Qt.PenStyle.SolidLine
             curve.setPen(pg.mkPen(colour, width=2, style=style))
             curve.setSymbolBrush(pg.mkBrush(colour))
             curve.setSymbolPen(pg.mkPen(colour))
-        # The legend copies the pens when items are added: rebuild its samples.
-        for sample, _label in self.legend.items:
-            sample.update()
 
 
-# The plots of TrainingPlots, in order: title, x label, y label, long curves.
-# title, x label, y label, long curves (per step), legend on the left (a metric that rises)
+# The plots of TrainingPlots, in order: title, x label, y label, long curves (per step).
 PLOT_SPECS = (
-    ("Training loss", "step", "loss", True, False),
-    ("Throughput", "step", "samples/s", True, False),
-    ("VQA accuracy (validation)", "epoch", "%", False, True),
-    ("BLEU-4 (validation)", "epoch", "BLEU-4", False, True),
-    ("CIDEr-D (validation)", "epoch", "CIDEr", False, True),
+    ("Training loss", "step", "loss", True),
+    ("Throughput", "step", "samples/s", True),
+    (ACCURACY_TITLE, "epoch", "%", False),
+    ("BLEU-4 (validation)", "epoch", "BLEU-4", False),
+    ("CIDEr-D (validation)", "epoch", "CIDEr", False),
 )
 
 
 def make_plot(index: int) -> CurvePlot:
     """Plot ``index`` of ``PLOT_SPECS`` (~30 ms each: the Training tab makes them one per event-loop turn)."""
-    title, x_label, y_label, long_curves, legend_left = PLOT_SPECS[index]
-    return CurvePlot(title, x_label, y_label, long_curves=long_curves, legend_left=legend_left)
+    title, x_label, y_label, long_curves = PLOT_SPECS[index]
+    return CurvePlot(title, x_label, y_label, long_curves=long_curves)
 
 
 class TrainingPlots(QWidget):
@@ -146,18 +159,31 @@ class TrainingPlots(QWidget):
         plots = plots if plots is not None else [make_plot(i) for i in range(len(PLOT_SPECS))]
         self.loss, self.rate, self.accuracy, self.bleu, self.cider = plots
         # Comparing runs: one colour per run in every plot, named once here instead of a legend
-        # over each plot's data.
+        # over each plot's data; VQA runs are compared on the accuracy chosen beside it.
         self.key = QLabel(wordWrap=True)
         self.key.setTextFormat(Qt.TextFormat.RichText)
+        self.compared_accuracy = QComboBox()
+        for key, name in PER_TYPE:
+            self.compared_accuracy.addItem(name, key)
+        self.compared_accuracy.setToolTip("Which VQA accuracy the compared runs' lines show")
+        self._compared_label = QLabel("Compare accuracy:")
+        self._compared_label.setBuddy(self.compared_accuracy)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.key, 1)
+        top.addWidget(self._compared_label)
+        top.addWidget(self.compared_accuracy)
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(4)
-        self._grid.addWidget(self.key, 0, 0, 1, 2)
+        self._grid.addLayout(top, 0, 0, 1, 2)
         self._grid.setColumnStretch(0, 1)
         self._grid.setColumnStretch(1, 1)
         self._labels: list[str] = []
         self._runs: list[RunCurves] = []
         self._kind_hint = "vqa"
+        self._shown: list[tuple[str, str, RunCurves]] = []
+        self.compared_accuracy.currentIndexChanged.connect(lambda _index: self.show_runs(self._shown))
         self.show_runs([])
 
     def plots(self) -> list[CurvePlot]:
@@ -171,23 +197,30 @@ class TrainingPlots(QWidget):
 
     def show_runs(self, runs: list[tuple[str, str, RunCurves]]) -> None:
         """Show ``runs`` (label, kind, curves): their lines are created here, filled by ``refresh``."""
+        self._shown = list(runs)
         self._runs = [curves for _label, _kind, curves in runs]
         self._labels = [label for label, _kind, _curves in runs]
         single = len(runs) == 1
+        compared_key, compared_name = PER_TYPE[max(self.compared_accuracy.currentIndex(), 0)]
         lines: dict[str, list[Line]] = {"loss": [], "rate": [], "accuracy": [], "bleu": [], "cider": []}
         for i, (label, kind, _curves) in enumerate(runs):
             lines["loss"].append(Line(i, "loss", label, i))
             lines["rate"].append(Line(i, "rate", label, i))
             if kind == "vqa" and single:  # one run: every answer type, in its own colour
                 lines["accuracy"] += [Line(i, key, name, n, dashed=n > 0) for n, (key, name) in enumerate(PER_TYPE)]
-            elif kind == "vqa":  # several runs: overall accuracy only, in the run's colour
-                lines["accuracy"].append(Line(i, "accuracy", label, i))
+            elif kind == "vqa":  # several runs: the chosen accuracy, in the run's colour
+                lines["accuracy"].append(Line(i, compared_key, label, i))
             else:
                 lines["bleu"].append(Line(i, "BLEU-4", label, i))
                 lines["cider"].append(Line(i, "CIDEr", label, i))
+        comparing_vqa = not single and any(kind == "vqa" for _label, kind, _curves in runs)
+        titles = {"accuracy": f"VQA accuracy, {compared_name} (validation)"
+                  if comparing_vqa and compared_key != "accuracy" else ACCURACY_TITLE}
         palette = self.palette()
         for name, plot in zip(lines, self.plots()):
-            plot.set_lines(lines[name], palette, legend=single)
+            plot.set_lines(lines[name], palette, key=single, title=titles.get(name))
+        self._compared_label.setVisible(comparing_vqa)
+        self.compared_accuracy.setVisible(comparing_vqa)
         self._show_key()
         self._relayout({kind for _label, kind, _curves in runs} or {self._kind_hint})
         self.refresh()
