@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vqadesk.data.coco import CocoIndex  # noqa: E402
-from vqadesk.data.jsonio import read_json  # noqa: E402
+from vqadesk.data.coco import CocoIndex
+from vqadesk.jsonio import read_json
 
 WORDS = (
     "a an the man woman person people dog cat bus train plate of food with on in next to "
@@ -47,8 +47,10 @@ def write_captions_file(path: Path, image_count: int, seed: int = 0) -> int:
             "coco_url": f"http://images.cocodataset.org/val2014/COCO_val2014_{image_id:012d}.jpg",
             "height": rng.choice((375, 427, 480, 500, 640)),
             "width": rng.choice((500, 612, 640)),
-            "date_captured": f"2013-11-{rng.randint(10, 28)} {rng.randint(10, 23)}:{rng.randint(10, 59)}:{rng.randint(10, 59)}",
-            "flickr_url": f"http://farm{rng.randint(1, 9)}.staticflickr.com/{rng.randint(1000, 9999)}/{rng.randint(10**9, 10**10)}_{rng.getrandbits(40):010x}_z.jpg",
+            "date_captured": f"2013-11-{rng.randint(10, 28)} "
+                             f"{rng.randint(10, 23)}:{rng.randint(10, 59)}:{rng.randint(10, 59)}",
+            "flickr_url": f"http://farm{rng.randint(1, 9)}.staticflickr.com/{rng.randint(1000, 9999)}/"
+                          f"{rng.randint(10**9, 10**10)}_{rng.getrandbits(40):010x}_z.jpg",
             "id": image_id,
         }
         for image_id in ids

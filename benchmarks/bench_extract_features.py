@@ -92,7 +92,7 @@ def machine() -> dict:
     return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
             "torch": torch.__version__, "numpy": numpy.__version__,
-            "date": time.strftime("%Y-%m-%d")}  # fmt: skip
+            "date": time.strftime("%Y-%m-%d")}
 
 
 # -- 1. extraction --------------------------------------------------------------------------------
@@ -101,9 +101,9 @@ def machine() -> dict:
 def bench_extraction(args) -> dict:
     import torch
 
-    from vqadesk.engine.extraction_config import ExtractionConfig
-    from vqadesk.engine.feature_extraction import build_encoder, extract_features
+    from vqadesk.engine.features.feature_extraction import build_encoder, extract_features
     from vqadesk.engine.image_tensors import load_image_tensor
+    from vqadesk.engine.torch_free.extraction_config import ExtractionConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -118,7 +118,7 @@ def bench_extraction(args) -> dict:
             decode_ms.append((time.perf_counter() - started) * 1000)
 
     config = ExtractionConfig(images=str(photos_dir), out="-", backbone="resnet50", layer="grid", weights="none",
-                              image_size=224)  # fmt: skip
+                              image_size=224)
     encoder, _ = build_encoder(config)
     pixels = torch.stack([load_image_tensor(photos[i % len(photos)], 224) for i in range(args.batch_size)])
     rates = []
@@ -139,7 +139,7 @@ def bench_extraction(args) -> dict:
             images=str(folder), out=str(Path(scratch) / "store"), backbone="resnet50", layer="grid",
             weights="none", image_size=224, batch_size=args.batch_size, workers=args.workers,
             threads=args.threads, log_interval_s=0.0,
-        )))  # fmt: skip
+        )))
     steps = [e for e in events if e["event"] == "step"]
     routine_rate = steps[-1]["images_per_s"]
     network_rate = statistics.median(rates)
@@ -155,7 +155,7 @@ def bench_extraction(args) -> dict:
         "decode_images_per_s_per_core": 1000 / statistics.median(decode_ms),
         "store_gb_float16_grid_224": COCO_TRAIN_VAL_IMAGES * 2048 * 49 * 2 / 1e9,
         "store_gb_float16_grid_448": COCO_TRAIN_VAL_IMAGES * 2048 * 196 * 2 / 1e9,
-    }  # fmt: skip
+    }
 
 
 def bench_store_reads(rows: int = 2000, batch: int = 64, repeats: int = 20) -> dict:
@@ -167,7 +167,7 @@ def bench_store_reads(rows: int = 2000, batch: int = 64, repeats: int = 20) -> d
     with tempfile.TemporaryDirectory() as scratch:
         manifest = StoreManifest(backbone="resnet50", layer="grid", image_size=224, weights={"kind": "none"},
                                  preprocessing={}, dtype="float16", feature_shape=(2048, 7, 7),
-                                 image_ids=tuple(range(1, rows + 1)), source={})  # fmt: skip
+                                 image_ids=tuple(range(1, rows + 1)), source={})
         writer = FeatureStoreWriter.open(Path(scratch) / "store", manifest)
         generator = np.random.default_rng(0)
         for first in range(0, rows, 500):
@@ -197,7 +197,7 @@ def bench_json(workdir: Path) -> dict:
     generated = time.perf_counter() - started
     env = {**os.environ, "VQADESK_DATA_DIR": str(workdir / "user-data")}
     child = subprocess.run([sys.executable, __file__, "--measure-json", str(workdir)], env=env, cwd=REPO,
-                           capture_output=True, text=True, check=True)  # fmt: skip
+                           capture_output=True, text=True, check=True)
     return {"generate_s": generated, "files_mb": sizes, **json.loads(child.stdout.splitlines()[-1])}
 
 
@@ -207,14 +207,15 @@ def measure_json(workdir: Path) -> dict:
 
     from vqadesk.data.caption_arrays import load_caption_arrays
     from vqadesk.data.vqa_arrays import load_vqa_arrays
-    from vqadesk.engine.vqa_encoding import (
+    from vqadesk.engine.training.vqa_encoding import (
         answer_targets,
         build_answer_vocabulary,
         build_question_vocabulary,
         encode_questions,
     )
 
-    questions, annotations = workdir / "v2_OpenEnded_mscoco_train2014_questions.json", workdir / "v2_mscoco_train2014_annotations.json"
+    questions, annotations = (workdir / "v2_OpenEnded_mscoco_train2014_questions.json",
+                              workdir / "v2_mscoco_train2014_annotations.json")
     for path in workdir.glob(".vqadesk-cache"):  # always measure a build first
         import shutil
 
@@ -249,7 +250,7 @@ def measure_json(workdir: Path) -> dict:
         "question_vocab": len(vocab), "vqa_build_s": build, "vqa_cached_load_s": cached,
         "vqa_encode_s": encode, "vqa_cache_mb": cache_mb, "peak_rss_mb_after_build": peak_mb,
         "captions": len(caption_arrays), "captions_build_s": caption_build, "captions_cached_load_s": caption_cached,
-    }  # fmt: skip
+    }
 
 
 def write_synthetic_vqa(workdir: Path) -> dict:
@@ -261,10 +262,10 @@ def write_synthetic_vqa(workdir: Path) -> dict:
     nouns, others = vocabulary[:6000], vocabulary[6000:26000]
     templates = [("What color is the {}?", "other"), ("How many {}s are there?", "number"),
                  ("Is there a {} in the picture?", "yes/no"), ("What is the {} doing?", "other"),
-                 ("Is the {} on the left?", "yes/no"), ("What is next to the {}?", "other")]  # fmt: skip
+                 ("Is the {} on the left?", "yes/no"), ("What is next to the {}?", "other")]
     header = {"info": {"description": "This is v2.0 of the VQA dataset.", "version": "2.0", "year": 2017},
               "license": {"url": "http://creativecommons.org/licenses/by/4.0/", "name": "CC BY 4.0"},
-              "data_type": "mscoco", "data_subtype": "train2014"}  # fmt: skip
+              "data_type": "mscoco", "data_subtype": "train2014"}
     image_ids = rng.sample(range(1, 600_000), VQA_TRAIN_IMAGES)
     questions, annotations = [], []
     for index in range(VQA_TRAIN_QUESTIONS):
@@ -281,13 +282,13 @@ def write_synthetic_vqa(workdir: Path) -> dict:
         else:
             best = others[int(len(others) ** rng.random()) - 1]
         humans = [best if rng.random() < 0.7 else rng.choice((best.upper(), f"{best}.", others[rng.randrange(500)]))
-                  for _ in range(10)]  # fmt: skip
+                  for _ in range(10)]
         questions.append({"image_id": image_id, "question": template.format(noun), "question_id": question_id})
         annotations.append({
             "question_type": template.split(" {")[0].lower(), "multiple_choice_answer": best,
             "answers": [{"answer": h, "answer_confidence": "yes", "answer_id": k + 1} for k, h in enumerate(humans)],
             "image_id": image_id, "answer_type": answer_type, "question_id": question_id,
-        })  # fmt: skip
+        })
     files = {
         "v2_OpenEnded_mscoco_train2014_questions.json": {**header, "task_type": "Open-Ended", "questions": questions},
         "v2_mscoco_train2014_annotations.json": {**header, "annotations": annotations},
@@ -298,7 +299,7 @@ def write_synthetic_vqa(workdir: Path) -> dict:
                              f"{nouns[(n * 7 + k) % 6000]} on a {rng.choice(others[:300])} day."}
                             for n, i in enumerate(image_ids) for k in range(5)],
         },
-    }  # fmt: skip
+    }
     sizes = {}
     for name, document in files.items():
         (workdir / name).write_text(json.dumps(document))

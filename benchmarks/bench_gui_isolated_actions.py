@@ -23,9 +23,8 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from bench_gui_responsiveness import start_window, wait  # noqa: E402
+from bench_gui_responsiveness import start_window, wait
+from PySide6.QtWidgets import QApplication
 
 IMAGES = 8
 QUESTIONS_PER_IMAGE = 4
@@ -61,7 +60,7 @@ def main() -> None:
                 monitor.reset()
                 before = len(answered)
                 window.ask_panel.ask_dataset_question(question_row)
-                wait(app, lambda: len(answered) > before, 60)
+                wait(app, lambda before=before: len(answered) > before, 60)
                 idle(app, 0.15)
                 questions.append(monitor.longest_gap_ms)
         monitor.stop()

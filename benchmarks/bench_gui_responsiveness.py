@@ -28,8 +28,8 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
 
 
 def wait(app: QApplication, condition, timeout_s: float) -> None:
@@ -65,7 +65,8 @@ def write_val2014_sized(root: Path, images: int = 40_504) -> Path:
         records.append({"id": image_id, "file_name": name, "width": 64, "height": 48})
         captions += [{"id": image_id * 10 + k, "image_id": image_id, "caption": f"a blue picture number {index} {k}"}
                      for k in range(5)]
-    (root / "annotations" / "captions_val2014.json").write_text(json.dumps({"images": records, "annotations": captions}))
+    (root / "annotations" / "captions_val2014.json").write_text(
+        json.dumps({"images": records, "annotations": captions}))
     return root
 
 
@@ -106,7 +107,7 @@ def main() -> None:
             for question_row in range(5):
                 before = len(answered)
                 window.ask_panel.ask_dataset_question(question_row)
-                wait(app, lambda: len(answered) > before, 60)
+                wait(app, lambda before=before: len(answered) > before, 60)
         phase("answering 50 questions", monitor, results)
 
         captioned = []
@@ -114,7 +115,7 @@ def main() -> None:
         for image_row in range(20):
             before = len(captioned)
             window.browser.select_row(20 + image_row)  # Auto captions each newly selected image
-            wait(app, lambda: len(captioned) > before, 60)
+            wait(app, lambda before=before: len(captioned) > before, 60)
         phase("captioning 20 images (beam 3)", monitor, results)
 
         window.build_training_tab()

@@ -24,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from vqadesk.data.coco import CocoIndex  # noqa: E402
-from vqadesk.data.shapes import write_shapes_dataset  # noqa: E402
-from vqadesk.engine.predictor import Predictor  # noqa: E402
+from vqadesk.data.coco import CocoIndex
+from vqadesk.data.shapes import write_shapes_dataset
+from vqadesk.engine.inference.predictor import Predictor
 
 QUESTIONS = [
     "what color is the large object?", "how many circles are there?", "is there a red square?",

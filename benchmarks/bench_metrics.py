@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vqadesk.metrics import evaluate_captions, evaluate_vqa  # noqa: E402
+from vqadesk.metrics import evaluate_captions, evaluate_vqa
 
 WORDS = (
     "a man woman dog cat sitting standing on in the of with table street red blue green "
@@ -47,7 +47,8 @@ def vqa_inputs(n: int, rng: random.Random):
         main = rng.choice(ANSWERS)
         # About half the questions have some human disagreement, as in VQA v2,
         # which is what triggers the normalisation path.
-        answers = tuple(main if rng.random() < 0.8 else rng.choice(ANSWERS) + rng.choice(["", ".", "!"]) for _ in range(10))
+        answers = tuple(main if rng.random() < 0.8 else rng.choice(ANSWERS) + rng.choice(["", ".", "!"])
+                        for _ in range(10))
         annotations[qid] = Annotation(answers, qtype, atype)
         results[qid] = rng.choice([main, rng.choice(ANSWERS), main.capitalize()])
     return list(annotations), annotations, results

@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vqadesk.data.shapes import generate_split, write_shapes_dataset  # noqa: E402
-from vqadesk.data.shapes.render import encode_png, render_scene  # noqa: E402
+from vqadesk.data.shapes import generate_split, write_shapes_dataset
+from vqadesk.data.shapes.render import encode_png, render_scene
 
 TARGET_SECONDS_PER_1000 = 10.0
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vqadesk.text.tokenizer import (  # noqa: E402 - after the sys.path line on purpose
+from vqadesk.text.tokenizer import (
     blank_english,
     tokenize_question,
     tokenize_questions,
@@ -41,7 +41,7 @@ OBJECTS = [
     "man", "woman", "dog", "cat", "bus", "train", "pizza", "surfboard", "umbrella", "giraffe",
     "kite", "frisbee", "laptop", "clock", "vase", "teddy bear", "fire hydrant", "stop sign",
     "skateboard", "traffic light", "zebra", "elephant", "toilet", "sandwich", "broccoli",
-]  # fmt: skip
+]
 COLOURS = ["red", "blue", "white", "black", "green", "yellow", "brown", "orange", "pink"]
 TEMPLATES = [
     "What color is the {o}?",

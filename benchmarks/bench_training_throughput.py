@@ -52,9 +52,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vqadesk.engine.trainer import make_optimizer  # noqa: E402
-from vqadesk.engine.training_config import TrainingConfig  # noqa: E402
-from vqadesk.models import ImageEncoderConfig, VqaModelConfig, build_vqa_model  # noqa: E402
+from vqadesk.engine.torch_free.training_config import TrainingConfig
+from vqadesk.engine.training.trainer import make_optimizer
+from vqadesk.models import ImageEncoderConfig, VqaModelConfig, build_vqa_model
 
 EPOCH_SAMPLES = 215_000  # the original report's training set: VQA v1 train (~215k questions)
 FEATURE_DIM = 4096  # VGG-16 fc7
@@ -204,7 +204,7 @@ def measure(name: str, variant: str, batch_size: int, args, fp32_peak: float) ->
         parameters=sum(p.numel() for p in model.parameters()), steps=steps,
         samples_per_s=rate, samples_per_s_runs=tuple(runs), epoch_s=EPOCH_SAMPLES / rate,
         train_gflop_per_sample=train_flops / 1e9, achieved_gflops=achieved, share_of_fp32_peak=achieved / fp32_peak,
-    )  # fmt: skip
+    )
 
 
 def main() -> int:
@@ -251,7 +251,7 @@ def main() -> int:
             "matmul_peak_gflops": peaks, "epoch_samples": EPOCH_SAMPLES, "samples_per_repeat": args.samples,
             "warmup": args.warmup, "repeats": args.repeats, "references_s": REFERENCES,
             "measurements": [asdict(m) for m in measurements],
-        }  # fmt: skip
+        }
         Path(args.json).write_text(json.dumps(record, indent=1))
     return 0
 

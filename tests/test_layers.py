@@ -66,7 +66,7 @@ def test_qt_free_packages_import_without_qt():
         "    if info.name.startswith(('vqadesk.gui', 'vqadesk.cli', 'vqadesk.__main__')):\n"
         "        continue\n"
         "    importlib.import_module(info.name)\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in %r))\n" % (QT_MODULES,)
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {QT_MODULES!r}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

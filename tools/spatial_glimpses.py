@@ -23,7 +23,7 @@ import numpy as np
 from vqadesk.data.shapes.generate import generate_split
 from vqadesk.data.shapes.language import description_counts, unique_description
 from vqadesk.data.shapes.render import render_scene
-from vqadesk.engine.predictor import Predictor
+from vqadesk.engine.inference.predictor import Predictor
 from vqadesk.errors import VqadeskError
 
 SPATIAL = re.compile(r"Is the (.+) (?:to the left of|to the right of|above|below) the (.+)\?")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from vqadesk.engine.routine import run_routine
-from vqadesk.engine.training_config import add_training_arguments, config_from_args
+from vqadesk.engine.torch_free.routine import run_routine
+from vqadesk.engine.torch_free.training_config import add_training_arguments, config_from_args
 from vqadesk.errors import VqadeskError
 
 
@@ -20,9 +20,9 @@ def main(task: str, description: str, argv: list[str] | None = None) -> int:
 
     def events(stop):
         # Imported here so --help and option errors answer before torch loads.
-        from vqadesk.engine.caption_task import CaptionTask
-        from vqadesk.engine.trainer import train
-        from vqadesk.engine.vqa_task import VqaTask
+        from vqadesk.engine.training.caption_task import CaptionTask
+        from vqadesk.engine.training.trainer import train
+        from vqadesk.engine.training.vqa_task import VqaTask
 
         return train(config, VqaTask() if task == "vqa" else CaptionTask(), stop)
 

@@ -21,9 +21,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from vqadesk.data.jsonio import read_json
-from vqadesk.engine.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
+from vqadesk.engine.checkpoints.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
 from vqadesk.errors import VqadeskError
+from vqadesk.jsonio import read_json
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "resources" / "models"
 CARD_FIELDS = ("title", "data", "command", "training_time_s", "machine", "heldout")

@@ -39,11 +39,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vqadesk.engine.training_config import DEVICES_HELP
+from vqadesk.engine.torch_free.training_config import DEVICES_HELP
 from vqadesk.errors import VqadeskError
 
 if TYPE_CHECKING:  # torch loads when the routine runs, not for --help
-    from vqadesk.engine.evaluation import CheckpointEvaluation
+    from vqadesk.engine.inference.evaluation import CheckpointEvaluation
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,9 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so --help and usage errors answer before torch loads.
-    from vqadesk.cli.evaluate_cmd import format_caption_evaluation, format_vqa_evaluation
     from vqadesk.engine.device import pick_device
-    from vqadesk.engine.evaluation import SplitFiles, evaluate_checkpoint
+    from vqadesk.engine.inference.evaluation import SplitFiles, evaluate_checkpoint
+    from vqadesk.metrics.tables import format_caption_evaluation, format_vqa_evaluation
 
     out = Path(args.out)
     if out.is_dir():  # found out before the evaluation, not after it
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size, beam_size=args.beam_size, progress=progress,
             files=SplitFiles(features=args.features, questions=args.questions, annotations=args.annotations,
                              captions=args.captions),
-        )  # fmt: skip
+        )
     _write_results(evaluation, out)
 
     if args.json:
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             "count": len(evaluation.results),
             "metrics": evaluation.metrics(),
             "note": _no_metrics_note(evaluation),
-        }))  # fmt: skip
+        }))
         return 0
     what = "answers" if evaluation.kind == "vqa" else "captions"
     print(f"{evaluation.checkpoint} on split '{evaluation.split}': {len(evaluation.results)} {what} in {args.out}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vqadesk.engine.checkpoint import load_checkpoint
+from vqadesk.engine.checkpoints.checkpoint import load_checkpoint
 from vqadesk.errors import VqadeskError
 
 PREFIX = "image_encoder.backbone."

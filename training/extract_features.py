@@ -15,10 +15,11 @@ import argparse
 import os
 import sys
 
-from vqadesk.engine.extraction_config import LAYERS_BY_BACKBONE, ExtractionConfig
-from vqadesk.engine.routine import run_routine
-from vqadesk.engine.training_config import DEVICES_HELP
+from vqadesk.engine.torch_free.extraction_config import LAYERS_BY_BACKBONE, ExtractionConfig
+from vqadesk.engine.torch_free.routine import run_routine
+from vqadesk.engine.torch_free.training_config import DEVICES_HELP
 from vqadesk.errors import VqadeskError
+
 
 def default_workers() -> int:
     """One decoding process per core but one: the main process runs the network."""
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def events(stop):
         # Imported here so --help and option errors answer before torch loads.
-        from vqadesk.engine.feature_extraction import extract_features
+        from vqadesk.engine.features.feature_extraction import extract_features
 
         return extract_features(config, stop)
 

@@ -2,7 +2,8 @@
 
 Bundled resources are the top-level ``resources/`` folder of the repository.
 A wheel installs it inside the package as ``vqadesk/resources``; an editable
-install or a bare source checkout uses the folder beside the package. User data (generated Shapes world, caches, checkpoints, settings)
+install or a bare source checkout uses the folder beside the package.
+User data (generated Shapes world, caches, checkpoints, settings)
 goes to the platform's per-user data folder, never into the package or the
 current directory; ``VQADESK_DATA_DIR`` overrides it (tests, portable use).
 """

@@ -40,11 +40,11 @@ def add_model_options(parser: argparse.ArgumentParser, *, kind: str, default: st
     parser.add_argument(
         "--model", default=default, metavar="NAME|PATH",
         help=f"{kind} model: a bundled or user model name, or a checkpoint .json (default: {default})",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--device", default="auto", metavar="DEVICE",
         help="auto (CUDA, else MPS, else CPU; the default), cpu, cuda, cuda:N or mps",
-    )  # fmt: skip
+    )
 
 
 def readable_stdout() -> None:
@@ -57,7 +57,7 @@ def readable_stdout() -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from vqadesk.engine.model_registry import DEFAULT_VQA_NAME  # JSON-only module: cheap
+    from vqadesk.engine.torch_free.model_registry import DEFAULT_VQA_NAME  # JSON-only module: cheap
 
     parser = subparsers.add_parser(
         "ask",
@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vqadesk.engine.predictor import Predictor, check_question
+    from vqadesk.engine.inference.predictor import Predictor, check_question
 
     check_question(args.question)  # before the model loads: an empty question fails at once
     predictor = Predictor(vqa=args.model, captioner=None, device=args.device)

@@ -25,7 +25,7 @@ from vqadesk.cli.ask_cmd import add_model_options, positive_int, readable_stdout
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from vqadesk.engine.model_registry import DEFAULT_CAPTIONER_NAME
+    from vqadesk.engine.torch_free.model_registry import DEFAULT_CAPTIONER_NAME
 
     parser = subparsers.add_parser(
         "caption",
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vqadesk.engine.predictor import Predictor
+    from vqadesk.engine.inference.predictor import Predictor
 
     predictor = Predictor(vqa=None, captioner=args.model, device=args.device)
     load_started = time.perf_counter()

@@ -16,14 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
 
 from vqadesk.errors import EvaluationError, list_ids
-
-if TYPE_CHECKING:  # the metrics load when a command runs, not for `vqadesk --help`
-    from vqadesk.metrics import CaptionEvaluation, VqaEvaluation
-
-_WORST_QUESTION_TYPES = 10
+from vqadesk.metrics.tables import format_caption_evaluation, format_vqa_evaluation
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     kinds = parser.add_subparsers(dest="kind", metavar="KIND")
 
     vqa = kinds.add_parser("vqa", help="VQA accuracy of a results file [{question_id, answer}]")
-    vqa.add_argument("--questions", required=True, metavar="Q.json", help="VQA questions file (the questions evaluated)")
+    vqa.add_argument("--questions", required=True, metavar="Q.json",
+                     help="VQA questions file (the questions evaluated)")
     vqa.add_argument("--annotations", required=True, metavar="A.json", help="VQA annotations file (human answers)")
     vqa.add_argument("--results", required=True, metavar="R.json", help="results: [{question_id, answer}, ...]")
     vqa.add_argument(
@@ -81,26 +77,6 @@ def run_vqa(args: argparse.Namespace) -> int:
         return 0
     print(format_vqa_evaluation(evaluation))
     return 0
-
-
-def format_vqa_evaluation(evaluation: VqaEvaluation) -> str:
-    """The readable table: overall, per answer type, the worst question types.
-
-    Shared with ``python -m training.evaluate``.
-    """
-    lines = [
-        f"VQA accuracy ({evaluation.rules} rules), {evaluation.num_questions} questions",
-        f"  overall  {evaluation.overall:6.2f}",
-        "Per answer type:",
-    ]
-    for name, accuracy in evaluation.per_answer_type.items():
-        lines.append(f"  {name:<24} {accuracy:6.2f}  ({evaluation.answer_type_counts[name]} questions)")
-    worst = sorted(evaluation.per_question_type.items(), key=lambda item: (item[1], item[0]))
-    shown = worst[:_WORST_QUESTION_TYPES]
-    lines.append(f"Worst question types ({len(shown)} of {len(worst)}):")
-    for name, accuracy in shown:
-        lines.append(f"  {name:<24} {accuracy:6.2f}  ({evaluation.question_type_counts[name]} questions)")
-    return "\n".join(lines)
 
 
 # -- captions --------------------------------------------------------------------------------
@@ -159,13 +135,3 @@ def run_captions(args: argparse.Namespace) -> int:
         return 0
     print(format_caption_evaluation(evaluation, coverage))
     return 0
-
-
-def format_caption_evaluation(evaluation: CaptionEvaluation, coverage: str) -> str:
-    """The readable table of BLEU-1..4 and CIDEr-D; ``coverage`` says which images were scored.
-
-    Shared with ``python -m training.evaluate``.
-    """
-    lines = [f"Caption metrics on {coverage}"]
-    lines += [f"  {name:<7} {value:.4f}" for name, value in evaluation.scores().items()]
-    return "\n".join(lines)

@@ -38,7 +38,7 @@ Item = TypeVar("Item")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from vqadesk.engine.model_registry import DEFAULT_CAPTIONER_NAME, DEFAULT_VQA_NAME
+    from vqadesk.engine.torch_free.model_registry import DEFAULT_CAPTIONER_NAME, DEFAULT_VQA_NAME
 
     parser = subparsers.add_parser(
         "predict",
@@ -71,7 +71,7 @@ def _add_common(parser: argparse.ArgumentParser, *, kind: str, default: str, bat
         "--skip-unreadable", action="store_true",
         help="leave out questions/images whose file is missing or unreadable (warning on stderr) "
         "instead of stopping",
-    )  # fmt: skip
+    )
 
 
 def _missing_kind(parser: argparse.ArgumentParser) -> int:
@@ -84,7 +84,7 @@ def _missing_kind(parser: argparse.ArgumentParser) -> int:
 
 def run_vqa(args: argparse.Namespace) -> int:
     from vqadesk.data.vqa import read_vqa_questions
-    from vqadesk.engine.predictor import EmptyQuestionError, Predictor, check_question
+    from vqadesk.engine.inference.predictor import EmptyQuestionError, Predictor, check_question
     from vqadesk.metrics.results_io import VqaResult, write_vqa_results
 
     started = time.perf_counter()
@@ -101,7 +101,7 @@ def run_vqa(args: argparse.Namespace) -> int:
     if empty:
         raise VqadeskError(f"{args.questions}: {len(empty)} question(s) are empty: question_id {list_ids(empty)}")
     paths = _image_paths(args.images, sorted({q.image_id for q in questions}), args.skip_unreadable,
-                         asked_in=args.questions)  # fmt: skip
+                         asked_in=args.questions)
     # Grouped by image, so each batch encodes few images and the rest come from the cache.
     todo = sorted((q for q in questions if q.image_id in paths), key=lambda q: (q.image_id, q.question_id))
     predictor = Predictor(vqa=args.model, captioner=None, device=args.device)
@@ -125,7 +125,7 @@ def run_vqa(args: argparse.Namespace) -> int:
 
 def run_captions(args: argparse.Namespace) -> int:
     from vqadesk.data.coco_naming import coco_id_from_name
-    from vqadesk.engine.predictor import Predictor
+    from vqadesk.engine.inference.predictor import Predictor
     from vqadesk.metrics.results_io import CaptionResult, write_caption_results
 
     started = time.perf_counter()
@@ -146,7 +146,7 @@ def run_captions(args: argparse.Namespace) -> int:
         )
     if unnamed:
         print(f"vqadesk: note: {unnamed} image(s) in {args.images} have no COCO id in their name; "
-              "they are not captioned", file=sys.stderr)  # fmt: skip
+              "they are not captioned", file=sys.stderr)
     predictor = Predictor(vqa=None, captioner=args.model, device=args.device)
     predictor.load_captioner(args.model)
     image_ids = sorted(by_id)
@@ -243,7 +243,7 @@ def _run_batches(
                 except ImageLoadError as exc:
                     if not args.skip_unreadable:
                         raise VqadeskError(f"{exc}; pass --skip-unreadable to leave out the {unit}s "
-                                           "whose image cannot be read") from None  # fmt: skip
+                                           "whose image cannot be read") from None
                     bad = Path(exc.path)
                     if bad in unreadable or not any(Path(image_of(items[row])) == bad for row in rows):
                         raise  # not one of this batch's files: never loop forever

@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from vqadesk.data.jsonio import read_json, write_json_atomic
 from vqadesk.errors import DataFormatError
+from vqadesk.jsonio import read_json, write_json_atomic
 from vqadesk.paths import user_data_dir
 
 PathLike = str | os.PathLike[str]
@@ -142,7 +142,7 @@ def unpack_strings(data: np.ndarray, offsets: np.ndarray) -> list[str]:
 
 
 def token_counts(tokens: Sequence[str], token_ids: np.ndarray, token_offsets: np.ndarray,
-                 rows: np.ndarray) -> dict[str, int]:  # fmt: skip
+                 rows: np.ndarray) -> dict[str, int]:
     """``{token: times seen}`` over texts ``rows`` of a packed token list (ids into ``tokens``,
     text i's ids at ``token_ids[token_offsets[i]:token_offsets[i + 1]]``): a vocabulary's input."""
     starts, ends = token_offsets[rows], token_offsets[rows + 1]
@@ -168,7 +168,7 @@ def _entry_describes(entry: Any, kind: str, inputs: list[Path], builder_version:
         entry.get("format") == ENTRY_FORMAT and entry.get("version") == ENTRY_VERSION
         and entry.get("kind") == kind and entry.get("builder_version") == builder_version
         and [i.get("path") for i in entry["inputs"]] == [str(p) for p in inputs]
-    )  # fmt: skip
+    )
 
 
 def _entry_name(kind: str, inputs: list[Path]) -> str:
@@ -220,12 +220,12 @@ def _read_entry(place: Path, kind: str, inputs: list[Path], builder_version: int
                 pass  # the entry is still right; it will be checked by hash again next time
         return arrays
     except (DataFormatError, OSError, ValueError, KeyError, TypeError, AttributeError, EOFError,
-            zipfile.BadZipFile):  # fmt: skip
+            zipfile.BadZipFile):
         return None  # a damaged or foreign entry (a truncated or bit-flipped archive fails its CRC): rebuild it
 
 
 def _write_entry(place: Path, kind: str, identities: list[dict[str, Any]], arrays: dict[str, np.ndarray],
-                 builder_version: int) -> None:  # fmt: skip
+                 builder_version: int) -> None:
     place.mkdir(parents=True, exist_ok=True)
     (place / ENTRY).unlink(missing_ok=True)  # no moment where an old entry describes new arrays
     fd, tmp_name = tempfile.mkstemp(prefix=f".{ARRAYS}.", suffix=".tmp", dir=place)
@@ -244,4 +244,4 @@ def _write_entry(place: Path, kind: str, identities: list[dict[str, Any]], array
     write_json_atomic(place / ENTRY, {
         "format": ENTRY_FORMAT, "version": ENTRY_VERSION, "kind": kind, "builder_version": builder_version,
         "inputs": identities, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })  # fmt: skip
+    })

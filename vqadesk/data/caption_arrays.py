@@ -58,7 +58,7 @@ def _build(path: Path) -> dict[str, np.ndarray]:
         "text_utf8": text_data, "text_offsets": text_offsets,
         "tokens_utf8": token_data, "tokens_offsets": token_table_offsets,
         "token_ids": token_ids, "token_offsets": token_offsets,
-    }  # fmt: skip
+    }
 
 
 @dataclass(frozen=True)

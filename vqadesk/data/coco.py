@@ -65,7 +65,8 @@ class CocoIndex:
         self._objects: Mapping[int, list[dict]] = {}
         self._category_sets: dict[int, frozenset[int]] | None = None  # image id -> its categories, on demand
         self._read_sizes: dict[int, tuple[int, int]] = {}
-        self._search_cache: dict[int, str] = {}  # lower-cased id, file name, categories, captions; built on first search
+        # lower-cased id, file name, categories, captions; built on first search
+        self._search_cache: dict[int, str] = {}
         self._loose_paths: dict[int, Path] = {}  # from_files: each image's own path
 
         contents = [read_coco_file(path) for path in self._files]

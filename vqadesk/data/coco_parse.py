@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from vqadesk.data.coco_records import CocoImage
-from vqadesk.data.jsonio import describe_type, expect, field, read_json
 from vqadesk.errors import DataFormatError
+from vqadesk.jsonio import describe_type, expect, field, read_json
 
 CAPTIONS = "captions"
 INSTANCES = "instances"

@@ -38,8 +38,9 @@ from vqadesk.errors import VqadeskError
 
 __all__ = [
     "DROPPED_SPLIT", "Dataset", "DatasetError", "DatasetSplit", "QuestionRecord", "discover_splits",
-    "coco_split_files", "find_vqa_files", "locate_splits", "open_coco_files", "open_dataset", "open_photos", "preferred_split",
-]  # fmt: skip
+    "coco_split_files", "find_vqa_files", "locate_splits", "open_coco_files", "open_dataset", "open_photos",
+    "preferred_split",
+]
 
 _ANNOTATION_FILE = re.compile(r"^(captions|instances)_(?P<split>[\w.-]+)\.json$")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from vqadesk.data.jsonio import read_json, write_json_atomic
 from vqadesk.errors import VqadeskError
+from vqadesk.jsonio import read_json, write_json_atomic
 from vqadesk.paths import user_data_dir
 
 DEFAULT_SPLITS = ("train", "val")

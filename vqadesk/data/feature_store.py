@@ -23,7 +23,7 @@ resumed run writes exactly the rows an uninterrupted one would have.
 Skipped images (unreadable or missing files) keep a zero row and are listed
 in ``progress.json``; the reader reports them as absent, with the reason.
 Everything here is numpy; the extraction itself is in
-``vqadesk.engine.feature_extraction``.
+``vqadesk.engine.features.feature_extraction``.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from vqadesk.data.jsonio import check_format, expect, field, read_json, write_json_atomic
 from vqadesk.errors import DataFormatError, VqadeskError, list_ids
+from vqadesk.jsonio import check_format, expect, field, read_json, write_json_atomic
 
 PathLike = str | os.PathLike[str]
 
@@ -204,7 +204,7 @@ class StoreProgress:
             skipped.append(SkippedImage(
                 row=field(raw, "row", int, source, where), image_id=field(raw, "image_id", int, source, where),
                 file=field(raw, "file", str, source, where), reason=field(raw, "reason", str, source, where),
-            ))  # fmt: skip
+            ))
         return cls(committed=committed, skipped=tuple(skipped))
 
 
@@ -389,7 +389,8 @@ class FeatureStoreWriter:
         if path.exists() and not path.is_dir():
             raise FeatureStoreError(f"{path}: is a file; --out takes a folder for the feature store")
         if path.is_dir():
-            foreign = [p.name for p in path.iterdir() if p.name not in (FEATURES, PROGRESS) and not p.name.startswith(".")]
+            foreign = [p.name for p in path.iterdir()
+                       if p.name not in (FEATURES, PROGRESS) and not p.name.startswith(".")]
             if foreign:
                 raise FeatureStoreError(
                     f"{path}: not empty and not a feature store (holds {', '.join(sorted(foreign)[:3])}); "

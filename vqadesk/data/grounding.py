@@ -20,8 +20,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vqadesk.data.jsonio import check_format, expect, field, read_json
 from vqadesk.errors import DataFormatError
+from vqadesk.jsonio import check_format, expect, field, read_json
 
 GROUNDING_FORMAT = "vqadesk-grounding"
 GROUNDING_VERSION = 1
@@ -58,7 +58,7 @@ def read_grounding(path: PathLike) -> dict[int, tuple[int, tuple[int, ...]]]:
     path = Path(path)
     data = read_json(path)
     check_format(data, name=GROUNDING_FORMAT, version=GROUNDING_VERSION, source=path,
-                 what="a vqadesk grounding file", version_label="grounding file version")  # fmt: skip
+                 what="a vqadesk grounding file", version_label="grounding file version")
     found: dict[int, tuple[int, tuple[int, ...]]] = {}
     for position, raw in enumerate(field(data, "grounding", list, path)):
         where = f"grounding[{position}]"

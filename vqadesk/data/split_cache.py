@@ -49,7 +49,7 @@ from vqadesk.data.vqa_arrays import StringTable
 # Bump whenever _to_arrays changes what it stores: older entries are then rebuilt.
 BUILDER_VERSION = 1
 # Below this many bytes of input, parsing (~15 MB/s here) is quick enough to skip the cache.
-# In the app, a split this big is parsed by a child process (gui/split_process.py): one
+# In the app, a split this big is parsed by a child process (gui/background/split_process.py): one
 # json.loads holds the GIL all along, ~45 ms for 4 MB, longer than a frame may wait. The
 # Shapes world (3.4 MB a split) stays under it and opens at once.
 CACHE_MIN_BYTES = 4 * 1024 * 1024
@@ -87,7 +87,7 @@ class QuestionGroups(GroupedRows):
         return self._texts[:]
 
 
-class _NotCacheable(Exception):
+class _NotCacheable(Exception):  # noqa: N818 - a signal to fall back, not an error
     """The inputs parse fine but cannot be stored as arrays (see ``_to_arrays``)."""
 
 
@@ -270,17 +270,17 @@ _COLUMNS = {
     "answer_image_id": ("i", "annotated"), "answer_question_type": ("i", "annotated"),
     "answer_answer_type": ("i", "annotated"), "answer_best": ("i", "annotated"),
     "answer_ids": ("i", "answers"), "answer_confidence": ("i", "answers"),
-}  # fmt: skip
+}
 _STRINGS = {
     "image_file_name": "images", "image_date_captured": "images", "image_coco_url": "images",
     "image_flickr_url": "images", "category_name": "categories", "caption_text": "captions",
     "question_text": "questions",
-}  # fmt: skip
+}
 # Columns of ids into a string table.
 _TABLE_IDS = {
     "answer_question_type": "table_question_type", "answer_answer_type": "table_answer_type",
     "answer_best": "table_answer", "answer_ids": "table_answer", "answer_confidence": "table_confidence",
-}  # fmt: skip
+}
 
 
 def _valid(arrays: Arrays) -> bool:
@@ -406,11 +406,11 @@ def _objects(arrays: Arrays) -> GroupedRows:
             for i, c, box, a, known, z in zip(
                 ids[span].tolist(), categories[span].tolist(), boxes[span].tolist(),
                 areas[span].tolist(), area_known[span].tolist(), crowd[span].tolist(),
-            )  # fmt: skip
+            )
         ]
 
     return GroupedRows(arrays["object_keys"].tolist(), arrays["object_offsets"].tolist(), make_rows,
-                       columns={"category_id": categories.tolist()})  # fmt: skip
+                       columns={"category_id": categories.tolist()})
 
 
 def _questions(arrays: Arrays) -> QuestionGroups:
@@ -422,7 +422,7 @@ def _questions(arrays: Arrays) -> QuestionGroups:
 
     def make_rows(image_id: int, start: int, end: int) -> list[QuestionRecord]:
         columns = zip(range(start, end), question_ids[start:end].tolist(), texts[start:end],
-                      annotated[start:end].tolist())  # fmt: skip
+                      annotated[start:end].tolist())
         return [
             QuestionRecord(VqaQuestion(qid, image_id, text), annotation(qid, answer_row[k]) if known else None)
             for k, qid, text, known in columns

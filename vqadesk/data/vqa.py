@@ -8,7 +8,7 @@
   what the app's dataset splits list.
 
 The answer list built from the annotations (the output classes of a VQA
-classifier) is ``vqadesk.data.answer_vocabulary.AnswerVocabulary``.
+classifier) is ``vqadesk.text.answer_vocabulary.AnswerVocabulary``.
 
 The readers are strict about the records and lenient about the header: every
 field of every question and annotation that the official files have (except
@@ -28,8 +28,8 @@ from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from vqadesk.data.jsonio import describe_type, expect, field, read_json
 from vqadesk.errors import DataFormatError, ImageLoadError
+from vqadesk.jsonio import describe_type, expect, field, read_json
 
 if TYPE_CHECKING:
     from vqadesk.data.coco import CocoIndex

@@ -87,7 +87,7 @@ def _build(questions_path: Path, annotations_path: Path | None = None) -> dict[s
         "image_ids": np.array([s.question.image_id for s in samples], dtype=np.int64),
         "text_utf8": text_data, "text_offsets": text_offsets,
         "token_ids": token_ids, "token_offsets": token_offsets, **tokens.packed("tokens"),
-    }  # fmt: skip
+    }
     if annotations is None:
         return arrays
 
@@ -109,7 +109,7 @@ def _build(questions_path: Path, annotations_path: Path | None = None) -> dict[s
         "question_type": np.array([question_types.id(r.question_type) for r in records], dtype=np.int32),
         **raw.packed("raw"), **normalized.packed("normalized"), **confidences.packed("confidences"),
         **answer_types.packed("answer_types"), **question_types.packed("question_types"),
-    })  # fmt: skip
+    })
     return arrays
 
 
@@ -117,7 +117,7 @@ class VqaArrays:
     """One questions file's arrays (see the module docstring); ``has_answers`` with annotations."""
 
     def __init__(self, arrays: dict[str, np.ndarray], *, questions_path: Path, annotations_path: Path | None,
-                 cache: CacheInfo):  # fmt: skip
+                 cache: CacheInfo):
         self.questions_path = questions_path
         self.annotations_path = annotations_path
         self.cache = cache

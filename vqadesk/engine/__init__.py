@@ -1,8 +1,14 @@
-"""The Qt-free engine: device selection, checkpoints, training and inference.
+"""The Qt-free engine: device selection, checkpoints, training, inference and feature extraction.
 
-Everything here imports torch; the GUI, the command line and the ``training/``
-routines call into it, and it builds on ``vqadesk.models``, ``vqadesk.data``,
-``vqadesk.text`` and ``vqadesk.metrics``. Import the submodules you need
-(``vqadesk.engine.device``, ``vqadesk.engine.checkpoint``, ...); this package
-file stays empty so that importing one does not load the others.
+Subpackages, each importing only what it needs:
+
+- ``engine.torch_free``: plain records and protocols the GUI process may import (predictions, run
+  folders, training events, the model registry, the inference process's protocol). Never torch.
+- ``engine.checkpoints``: safetensors + JSON checkpoints and the state they carry.
+- ``engine.training``: the training loop and its two tasks (VQA, captioning) with their data.
+- ``engine.inference``: the Predictor, the model pool the app's inference process owns, evaluation.
+- ``engine.features``: torchvision backbones' features into feature stores, and back.
+
+The modules directly here (``device``, ``precision``, ``image_tensors``) are shared by them all.
+This file stays empty so that importing one module does not load the others.
 """

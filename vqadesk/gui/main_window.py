@@ -35,25 +35,25 @@ from vqadesk import __version__
 from vqadesk.data.dataset import Dataset, DatasetSplit, open_photos
 from vqadesk.data.default_dataset import default_shapes_root, ensure_shapes_world
 from vqadesk.data.images import load_image
-from vqadesk.engine.model_cards import read_model_card
-from vqadesk.engine.model_registry import DEFAULT_CAPTIONER_NAME, DEFAULT_VQA_NAME
+from vqadesk.engine.torch_free.model_cards import read_model_card
+from vqadesk.engine.torch_free.model_registry import DEFAULT_CAPTIONER_NAME, DEFAULT_VQA_NAME
 from vqadesk.errors import VqadeskError
-from vqadesk.gui.ask_panel import AskPanel, short_model_name
-from vqadesk.gui.browser import BrowserPanel
-from vqadesk.gui.caption_panel import CaptionPanel
-from vqadesk.gui.compare_panel import ComparePanel
+from vqadesk.gui.background.inference import InferenceClient
+from vqadesk.gui.background.split_process import open_coco_files_via_child, open_dataset_via_child, stop_children
+from vqadesk.gui.background.workers import Task
 from vqadesk.gui.drops import classify_drop
-from vqadesk.gui.history_panel import HistoryPanel, history_entry
-from vqadesk.gui.image_context import ImageContext
-from vqadesk.gui.inference import InferenceClient
-from vqadesk.gui.models_panel import ModelsPanel
-from vqadesk.gui.overlay_bar import OverlayBar
+from vqadesk.gui.explore.ask_panel import AskPanel, short_model_name
+from vqadesk.gui.explore.browser import BrowserPanel
+from vqadesk.gui.explore.caption_panel import CaptionPanel
+from vqadesk.gui.explore.compare_panel import ComparePanel
+from vqadesk.gui.explore.history_panel import HistoryPanel, history_entry
+from vqadesk.gui.explore.image_context import ImageContext
+from vqadesk.gui.explore.models_panel import ModelsPanel
+from vqadesk.gui.explore.overlay_bar import OverlayBar
+from vqadesk.gui.explore.viewer import ImageViewer
 from vqadesk.gui.qimage import pil_to_qimage
-from vqadesk.gui.split_process import open_coco_files_via_child, open_dataset_via_child, stop_children
 from vqadesk.gui.steady_tabs import SteadyTabWidget
 from vqadesk.gui.style import THEMES, apply_theme
-from vqadesk.gui.viewer import ImageViewer
-from vqadesk.gui.workers import Task
 
 SIDE_TABS = ("Ask", "Caption", "Compare", "Models", "History")
 # While thumbnails are being made, the Training tab's next piece waits this long (ms).
@@ -69,8 +69,8 @@ def _open_default_or(path: str | None, split: str | None) -> Dataset:
 
 def _import_plotting() -> None:
     """Pool thread: import pyqtgraph and the modules built on it (~0.5-1 s) off the GUI thread."""
-    import vqadesk.gui.charts  # noqa: F401
-    import vqadesk.gui.training_tab  # noqa: F401
+    import vqadesk.gui.explore.charts
+    import vqadesk.gui.training.tab  # noqa: F401
 
 
 def _decode(path: Path) -> QImage:
@@ -294,7 +294,8 @@ class MainWindow(QMainWindow):
             splitter = settings.value("window/explore_splitter")
             if splitter is not None:
                 self.explore_splitter.restoreState(splitter)
-        self.overlays.colormap.setCurrentText(str(settings.value("view/colormap", self.overlays.colormap.currentText())))
+        self.overlays.colormap.setCurrentText(
+            str(settings.value("view/colormap", self.overlays.colormap.currentText())))
         self.overlays.opacity.setValue(_int(settings.value("view/opacity"), self.overlays.opacity.value()))
         self.ask_panel.top_k.setValue(_int(settings.value("ask/top_k"), self.ask_panel.top_k.value()))
         self.caption_panel.beam.setValue(_int(settings.value("caption/beam"), self.caption_panel.beam.value()))
@@ -360,7 +361,7 @@ class MainWindow(QMainWindow):
             self._training_timer.start(TRAINING_STEP_RETRY_MS)
             return
         if self._training_steps is None:
-            from vqadesk.gui.training_tab import build_in_steps
+            from vqadesk.gui.training.tab import build_in_steps
 
             self._training_steps = build_in_steps(self.settings, self.inference)
         tab = next(self._training_steps)
@@ -374,7 +375,7 @@ class MainWindow(QMainWindow):
         if self.training_tab is None:
             self._training_timer.stop()
             if self._training_steps is None:
-                from vqadesk.gui.training_tab import build_in_steps
+                from vqadesk.gui.training.tab import build_in_steps
 
                 self._training_steps = build_in_steps(self.settings, self.inference)
             tab = None
@@ -723,7 +724,8 @@ class MainWindow(QMainWindow):
             for path, prediction in zip(paths, predictions):
                 self.dropped_captions[path] = prediction
             self.browser.set_labels({i: self.dropped_captions[str(split.coco.image_path(i))].best.text
-                                     for i in split.image_ids if str(split.coco.image_path(i)) in self.dropped_captions})
+                                     for i in split.image_ids
+                                     if str(split.coco.image_path(i)) in self.dropped_captions})
             if self.context is not None and str(self.context.path) in self.dropped_captions:
                 self.caption_panel.show_prediction(self.context, self.dropped_captions[str(self.context.path)])
             self.statusBar().showMessage(f"Captioned {len(paths)} dropped photo(s)", 8000)

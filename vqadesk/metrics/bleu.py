@@ -74,7 +74,8 @@ def _image_counts(candidate: Sequence[str], references: Sequence[Sequence[str]],
     return _ImageCounts(candidate_length, reference_length, guesses, tuple(matches))
 
 
-def _bleu(matches: Sequence[int], guesses: Sequence[int], candidate_length: int, reference_length: int) -> tuple[float, ...]:
+def _bleu(matches: Sequence[int], guesses: Sequence[int], candidate_length: int,
+          reference_length: int) -> tuple[float, ...]:
     """BLEU-1..n from (summed) counts, with the tool's guards and brevity penalty."""
     scores = []
     precision_product = 1.0

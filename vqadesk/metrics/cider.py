@@ -120,7 +120,8 @@ class CiderCorpus:
         """CIDEr-D of one tokenised caption against its image's tokenised references."""
         if not references:
             raise ValueError("CIDEr needs at least one reference sentence")
-        return self._score(ngram_counts(candidate, self.max_n), [ngram_counts(r, self.max_n) for r in references], sigma)
+        return self._score(ngram_counts(candidate, self.max_n), [ngram_counts(r, self.max_n) for r in references],
+                           sigma)
 
     def _score(self, candidate_counts, reference_counts, sigma: float) -> float:
         candidate_vector = _tf_idf(candidate_counts, self.idf, self.log_num_images, self.max_n)

@@ -13,8 +13,8 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from vqadesk.data.jsonio import describe_type, field, read_json, write_json_atomic
 from vqadesk.errors import DataFormatError
+from vqadesk.jsonio import describe_type, field, read_json, write_json_atomic
 
 __all__ = [
     "CaptionResult",

@@ -18,9 +18,9 @@ from __future__ import annotations
 from vqadesk.models.attention import AttentionVqa
 from vqadesk.models.bow import BowVqa
 from vqadesk.models.captioner import (
-    CaptionOutput,
     Captioner,
     CaptionerConfig,
+    CaptionOutput,
     GeneratedCaption,
     build_captioner,
     caption_loss,

@@ -32,7 +32,7 @@ FiLM path.
 "Is the A left of the B?" needs two more things. Its glimpses must find A
 and B: answers alone never taught them to (they stayed diffuse), so where
 the data name a question's objects, training points each glimpse at its
-object's box (``engine/grounding.py``). And the answer flips with the
+object's box (``engine/training/grounding.py``). And the answer flips with the
 relation ("left of" / "right of") for the same position difference, an XOR
 that the MLP over positions never learned (with the glimpses on A and B,
 spatial answers stayed at chance): ``GlimpseOffsets`` lets the question
@@ -91,7 +91,8 @@ def sum_of_pair_relus(first: Tensor, second: Tensor) -> Tensor:
     n = b.shape[-1]
     # suffix[k] = sum of b[k:], with suffix[n] = 0.
     suffix = torch.cat((b.flip(-1).cumsum(-1).flip(-1), b.new_zeros(*b.shape[:-1], 1)), dim=-1)  # (B, R, N+1)
-    start = torch.searchsorted(b.detach().contiguous(), (-a).detach().contiguous(), right=True)  # (B, R, N): first b_j > -a_i
+    # (B, R, N): first b_j > -a_i
+    start = torch.searchsorted(b.detach().contiguous(), (-a).detach().contiguous(), right=True)
     count = (n - start).to(a.dtype)
     return (count * a + suffix.gather(-1, start)).sum(dim=-1)  # (B, R)
 
@@ -175,7 +176,7 @@ class AttentionVqa(VqaModel):
             config.question_encoder, vocab_size=config.vocab_size, embed_dim=config.embed_dim,
             hidden_dim=config.hidden_dim, dropout=config.dropout, max_len=config.max_question_len,
             lstm_states="last",
-        )  # fmt: skip
+        )
         image_channels, _ = self.image_encoder.output_shape
         question_dim = self.question_encoder.output_dim
         width = config.attention_dim
@@ -197,7 +198,7 @@ class AttentionVqa(VqaModel):
             in_dim=(config.glimpses + 2) * width + 2 * config.glimpses + self.relations.output_dim
             + self.offsets.output_dim + question_dim, hidden_dim=config.fusion_dim,
             layers=config.mlp_layers, num_answers=config.num_answers, dropout=config.dropout,
-        )  # fmt: skip
+        )
 
     def answer(self, features: Tensor, questions: Tensor, lengths: Tensor) -> VqaOutput:
         if features.dim() != 4:

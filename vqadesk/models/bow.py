@@ -32,7 +32,7 @@ class BowVqa(VqaModel):
         self.classifier = classifier_mlp(
             in_dim=config.embed_dim + image_dim, hidden_dim=config.fusion_dim,
             layers=config.mlp_layers, num_answers=config.num_answers, dropout=config.dropout,
-        )  # fmt: skip
+        )
 
     def answer(self, features: Tensor, questions: Tensor, lengths: Tensor) -> VqaOutput:
         question = self.question_encoder(questions.to(features.device), lengths)  # (B, E)

@@ -214,7 +214,7 @@ class Captioner(nn.Module):
                 step, self.initial_state(memory), batch_size=features.shape[0], beam_size=beams,
                 max_len=self.config.max_len if max_len is None else max_len, start_id=START_ID,
                 end_id=END_ID, length_penalty=length_penalty, num_results=num_captions,
-            )  # fmt: skip
+            )
         finally:
             self.train(was_training)
         return [[self._caption(h) for h in per_image] for per_image in found]

@@ -14,8 +14,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from vqadesk.data.jsonio import expect
 from vqadesk.errors import DataFormatError, VqadeskError
+from vqadesk.jsonio import expect
 
 Config = TypeVar("Config")
 
@@ -104,4 +104,4 @@ def _required_fields(cls: Any) -> set[str]:
     return {
         f.name for f in dataclasses.fields(cls)
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    }  # fmt: skip
+    }

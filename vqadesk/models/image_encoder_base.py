@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vqadesk.data.jsonio import expect
+from vqadesk.jsonio import expect
 from vqadesk.models.config_checks import (
     ConfigError,
     check_bool,

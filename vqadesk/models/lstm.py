@@ -33,7 +33,7 @@ class LstmVqa(VqaModel):
             config.question_encoder, vocab_size=config.vocab_size, embed_dim=config.embed_dim,
             hidden_dim=config.hidden_dim, dropout=config.dropout, max_len=config.max_question_len,
             lstm_states="all",
-        )  # fmt: skip
+        )
         image_dim, _ = self.image_encoder.output_shape
         self.question_projection = nn.Sequential(
             nn.Dropout(config.dropout),
@@ -47,7 +47,7 @@ class LstmVqa(VqaModel):
         self.classifier = classifier_mlp(
             in_dim=config.fusion_dim, hidden_dim=config.fusion_dim, layers=config.mlp_layers,
             num_answers=config.num_answers, dropout=config.dropout,
-        )  # fmt: skip
+        )
 
     def answer(self, features: Tensor, questions: Tensor, lengths: Tensor) -> VqaOutput:
         question = self.question_encoder(questions.to(features.device), lengths)  # (B, 2 * 2 * H)

@@ -111,7 +111,7 @@ class LstmQuestionEncoder(QuestionEncoder):
         self.lstm = nn.LSTM(
             embed_dim, hidden_dim, num_layers=num_layers, batch_first=True,
             dropout=dropout if num_layers > 1 else 0.0,
-        )  # fmt: skip
+        )
         self.output_dim = 2 * num_layers * hidden_dim if states == "all" else hidden_dim
 
     def forward(self, questions: Tensor, lengths: Tensor) -> Tensor:
@@ -219,7 +219,7 @@ class TransformerQuestionEncoder(QuestionEncoder):
         layer = nn.TransformerEncoderLayer(
             embed_dim, num_heads or attention_heads_for(embed_dim), dim_feedforward=ff_dim,
             dropout=dropout, batch_first=True, norm_first=True,
-        )  # fmt: skip
+        )
         # enable_nested_tensor only pays off for long, very ragged batches; off, it warns neither.
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(embed_dim)  # pre-norm layers leave the output unnormalised
@@ -245,7 +245,7 @@ class TransformerQuestionEncoder(QuestionEncoder):
 def build_question_encoder(
     name: str, *, vocab_size: int, embed_dim: int, hidden_dim: int, dropout: float, max_len: int,
     lstm_states: str = "all",
-) -> QuestionEncoder:  # fmt: skip
+) -> QuestionEncoder:
     """The encoder ``name`` ("bow", "lstm" or "transformer") with the VQA models' settings.
 
     The transformer gets 2 layers, a feed-forward width of ``hidden_dim`` and at most
@@ -257,10 +257,10 @@ def build_question_encoder(
         return LstmQuestionEncoder(
             vocab_size=vocab_size, embed_dim=embed_dim, hidden_dim=hidden_dim, dropout=dropout,
             states=lstm_states,
-        )  # fmt: skip
+        )
     if name == "transformer":
         return TransformerQuestionEncoder(
             vocab_size=vocab_size, embed_dim=embed_dim, ff_dim=hidden_dim,
             dropout=min(dropout, 0.1), max_len=max_len,
-        )  # fmt: skip
+        )
     raise ValueError(f"unknown question encoder {name!r}; expected one of {QUESTION_ENCODER_NAMES}")

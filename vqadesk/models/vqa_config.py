@@ -62,7 +62,7 @@ class VqaModelConfig:
         if not isinstance(self.image_encoder, ImageEncoderConfig):
             raise ConfigError("image_encoder", f"must be an ImageEncoderConfig, got {self.image_encoder!r}")
         for name in ("vocab_size", "num_answers", "embed_dim", "hidden_dim", "fusion_dim",
-                     "attention_dim", "glimpses", "max_question_len"):  # fmt: skip
+                     "attention_dim", "glimpses", "max_question_len"):
             check_positive(getattr(self, name), name)
         check_non_negative(self.mlp_layers, "mlp_layers")
         check_probability(self.dropout, "dropout")

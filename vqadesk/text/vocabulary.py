@@ -29,8 +29,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from vqadesk.data.jsonio import check_format, expect, field, read_json, write_json_atomic
 from vqadesk.errors import DataFormatError
+from vqadesk.jsonio import check_format, expect, field, read_json, write_json_atomic
 
 PAD, UNK, START, END = "<pad>", "<unk>", "<start>", "<end>"
 PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3

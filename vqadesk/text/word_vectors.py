@@ -40,7 +40,7 @@ RANDOM_ROW_SCALE = 0.1
 _COMPONENTS_NOT_NEEDED = (
     "tok2vec", "transformer", "tagger", "morphologizer", "parser", "senter",
     "attribute_ruler", "lemmatizer", "ner", "entity_ruler", "textcat", "spancat",
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ def is_shapes_file(path: str | os.PathLike[str]) -> bool:
             head = handle.read(_HEAD_BYTES)
     except OSError:
         return False
-    return f'"description": "{SHAPES_DESCRIPTION}'.encode() in head or f'"description":"{SHAPES_DESCRIPTION}'.encode() in head
+    return (f'"description": "{SHAPES_DESCRIPTION}'.encode() in head
+            or f'"description":"{SHAPES_DESCRIPTION}'.encode() in head)
 
 
 def is_shapes_dataset(root: str | os.PathLike[str]) -> bool:

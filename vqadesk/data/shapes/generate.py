@@ -103,7 +103,7 @@ def check_seed(seed: int) -> int:
 
 def split_seed(seed: int, split: str) -> int:
     """The split's own seed: stable across runs, machines and Python versions."""
-    return zlib.crc32(f"vqadesk-shapes:{seed}:{split}".encode("utf-8"))
+    return zlib.crc32(f"vqadesk-shapes:{seed}:{split}".encode())
 
 
 def image_id_block(split: str) -> int:

@@ -14,7 +14,7 @@ are preferred). Answers within a form therefore come out as even as the scenes
 allow, and because the world is symmetric in colours, shapes and left/right,
 each exact question string inherits that balance: a blind model that learns
 the most common answer per question (or per question type) stays near
-chance. ``tests/test_shapes_questions.py`` measures it.
+chance. ``tests/data/test_shapes_questions.py`` measures it.
 """
 
 from __future__ import annotations
@@ -165,7 +165,8 @@ def _attribute_questions(attribute: str, template: str, question_type: str) -> _
         for index, obj in enumerate(scene.objects):
             description = unique_description(obj, scene.objects, without=attribute, counts=counts)
             if description is not None:
-                yield Candidate(template.format(description), getattr(obj, attribute), question_type, "object", (index,))
+                yield Candidate(template.format(description), getattr(obj, attribute), question_type, "object",
+                                (index,))
 
     return build
 

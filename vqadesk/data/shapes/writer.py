@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from vqadesk.data.grounding import grounding_document, grounding_file_name
-from vqadesk.data.jsonio import write_json_atomic
 from vqadesk.data.shapes.generate import (
     ShapesConfigError,
     ShapesSplit,
@@ -42,6 +41,7 @@ from vqadesk.data.shapes.generate import (
 from vqadesk.data.shapes.render import encode_png, object_polygon, polygon_area, polygon_bbox, render_scene
 from vqadesk.data.shapes.scene import DEFAULT_IMAGE_SIZE, SHAPES
 from vqadesk.errors import VqadeskError
+from vqadesk.jsonio import write_json_atomic
 
 DEFAULT_SPLITS = ("train", "val")
 DEFAULT_IMAGES_PER_SPLIT = 500
@@ -233,7 +233,7 @@ def question_grounding(split: ShapesSplit) -> dict[str, Any]:
     return grounding_document(split.name, [
         (q.question_id, q.image_id, tuple(_instance_id(q.image_id, k) for k in q.objects))
         for q in split.questions if q.objects
-    ])  # fmt: skip
+    ])
 
 
 def _instance_id(image_id: int, object_index: int) -> int:

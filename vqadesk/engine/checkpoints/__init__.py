@@ -1,0 +1,1 @@
+"""Checkpoints: a model, its config and its training state as safetensors + JSON, never pickle."""

@@ -1,0 +1,438 @@
+"""The inference engine: answer questions and write captions with trained models (Qt-free).
+
+    predictor = Predictor()                        # the bundled shapes-vqa and shapes-captioner
+    prediction = predictor.ask("scene.png", "what colour is the circle?")
+    prediction.answers[0].text, prediction.answers[0].prob, prediction.attention  # (h, w)
+    captions = predictor.caption("scene.png", beam_size=3, num_captions=2).captions
+
+Models are named as ``vqadesk.engine.torch_free.model_registry`` resolves them (a
+bundled or user model name, or a checkpoint path) and loaded on first use, or
+at once with ``load_vqa`` / ``load_captioner`` (the GUI's inference worker
+does that, in its own thread, to show progress; a failed load keeps the
+previous model). The device is ``pick_device(device)``: CUDA, else MPS, else
+the CPU for ``"auto"``.
+
+Images are read exactly as training read them: ``load_image`` (upright, RGB,
+transparency on white), then ``fit_square`` to the checkpoint's image encoder
+size, as uint8; the model's own ``encode_images`` normalises them. Image
+features are cached per (image content, model) in a small LRU
+(``feature_cache.py``), so the second question about an image skips the CNN.
+
+Questions are tokenised like the training data (``tokenize_question``),
+truncated to the model's ``max_question_len`` tokens, unknown words read as
+``<unk>``; a question with no words at all (only punctuation) is one
+``<unk>``, as in training. An empty or whitespace-only question is an
+``EmptyQuestionError``. All methods are safe to call from any one thread at a
+time; a lock serialises concurrent callers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vqadesk.data.images import to_rgb as _pil_to_rgb  # the loader's own colour rules, for in-memory images
+from vqadesk.engine.checkpoints.trained_models import (
+    TrainedCaptioner,
+    TrainedVqa,
+    load_trained_captioner,
+    load_trained_vqa,
+)
+from vqadesk.engine.device import describe_device, pick_device
+from vqadesk.engine.features.store_backbone import store_backbone
+from vqadesk.engine.image_tensors import fit_square, image_to_tensor, load_image_tensor
+from vqadesk.engine.inference.feature_cache import DEFAULT_MAX_ENTRIES, FeatureCache, image_key
+from vqadesk.engine.torch_free.model_registry import (
+    DEFAULT_CAPTIONER_NAME,
+    DEFAULT_VQA_NAME,
+    looks_like_path,
+    resolve_model,
+)
+from vqadesk.engine.torch_free.predictions import Answer, Caption, CaptionPrediction, CaptionWord, VqaPrediction
+from vqadesk.errors import VqadeskError
+from vqadesk.models import ImageEncoderConfig
+from vqadesk.text.tokenizer import normalize_text, tokenize_question
+from vqadesk.text.vocabulary import PAD_ID, UNK_ID, Vocabulary
+
+__all__ = [
+    "Answer",
+    "Caption",
+    "CaptionPrediction",
+    "CaptionWord",
+    "EmptyQuestionError",
+    "ImageInput",
+    "InferenceInputError",
+    "NoModelError",
+    "Predictor",
+    "VqaPrediction",
+    "check_question",
+    "encode_question",
+]
+
+ImageInput = str | os.PathLike | Image.Image
+
+_PIL_SOURCE = Path("<image in memory>")  # how errors about an in-memory image name it
+
+
+class InferenceInputError(VqadeskError):
+    """An argument the Predictor cannot work with (not an image, top_k < 1, ...)."""
+
+
+class EmptyQuestionError(InferenceInputError):
+    """The question is empty or only whitespace."""
+
+
+class NoModelError(VqadeskError):
+    """A VQA or captioning call on a Predictor built without that kind of model."""
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A model ready to run, the name to show for it, its key in the feature cache, and how
+    its image features are made from uint8 pixels (its own encoder, or a store's backbone)."""
+
+    name: str
+    trained: TrainedVqa | TrainedCaptioner
+    encoder_key: str
+    image_size: int
+    encode: Callable[[torch.Tensor], torch.Tensor]
+
+
+_load_serial = count(1)  # makes every loaded model instance's cache key unique
+
+
+def check_question(question: object) -> str:
+    """``question`` if it is text with something in it; else ``EmptyQuestionError`` / ``InferenceInputError``.
+
+    Invisible characters (zero-width spaces, control characters) count as whitespace.
+    """
+    if not isinstance(question, str):
+        kind = "None" if question is None else f"a value of type {type(question).__name__}"
+        raise InferenceInputError(f"the question must be text, got {kind}")
+    if not normalize_text(question).strip():
+        raise EmptyQuestionError("the question is empty")
+    return question
+
+
+def encode_question(question: str, vocab: Vocabulary, max_len: int) -> list[int]:
+    """Token ids of ``question`` as the model reads it: at most ``max_len``, unknown words ``<unk>``.
+
+    Raises ``EmptyQuestionError`` for an empty or whitespace-only question.
+    """
+    check_question(question)
+    # A question of punctuation only has no tokens; training encoded those as one <unk>.
+    return vocab.encode(tokenize_question(question), max_len=max_len) or [UNK_ID]
+
+
+class Predictor:
+    """Answers questions and captions images with one VQA model and one captioner.
+
+    ``vqa`` / ``captioner``: a model name or checkpoint path, or None for
+    none of that kind. Nothing is loaded until first used (or ``load_vqa`` /
+    ``load_captioner``); ``device`` is chosen now (``auto``: CUDA, MPS, CPU).
+    """
+
+    def __init__(
+        self,
+        vqa: str | os.PathLike[str] | None = DEFAULT_VQA_NAME,
+        captioner: str | os.PathLike[str] | None = DEFAULT_CAPTIONER_NAME,
+        device: str | torch.device = "auto",
+        *,
+        cache_size: int = DEFAULT_MAX_ENTRIES,
+    ):
+        self.device: torch.device = pick_device(device)
+        self.cache: FeatureCache[torch.Tensor] = FeatureCache(max_entries=cache_size)
+        self._requested: dict[str, str | os.PathLike[str] | None] = {"vqa": vqa, "captioning": captioner}
+        self._vqa: _Loaded | None = None
+        self._captioner: _Loaded | None = None
+        self._lock = threading.RLock()
+
+    # -- models ---------------------------------------------------------------------------
+
+    @property
+    def device_description(self) -> str:
+        """``"CPU (2 threads)"``, ``"CUDA: <GPU> (79 GiB)"``..."""
+        return describe_device(self.device)
+
+    @property
+    def vqa_model(self) -> str | None:
+        """The name of the VQA model loaded now, or None."""
+        return self._vqa.name if self._vqa else None
+
+    @property
+    def captioner_model(self) -> str | None:
+        """The name of the captioner loaded now, or None."""
+        return self._captioner.name if self._captioner else None
+
+    @property
+    def vqa_path(self) -> Path | None:
+        """The loaded VQA model's checkpoint ``.json`` file, or None."""
+        return Path(self._vqa.trained.path) if self._vqa else None
+
+    @property
+    def captioner_path(self) -> Path | None:
+        """The loaded captioner's checkpoint ``.json`` file, or None."""
+        return Path(self._captioner.trained.path) if self._captioner else None
+
+    def load_vqa(self, name_or_path: str | os.PathLike[str] | None) -> str | None:
+        """Load (or, with None, drop) the VQA model; return its display name.
+
+        On failure the previous model stays loaded and the error says why.
+        """
+        with self._lock:
+            loaded = None if name_or_path is None else self._load(name_or_path, "vqa")
+            self._replace("vqa", name_or_path, loaded)
+            return self.vqa_model
+
+    def load_captioner(self, name_or_path: str | os.PathLike[str] | None) -> str | None:
+        """Load (or, with None, drop) the captioner; return its display name."""
+        with self._lock:
+            loaded = None if name_or_path is None else self._load(name_or_path, "captioning")
+            self._replace("captioning", name_or_path, loaded)
+            return self.captioner_model
+
+    def clear_cache(self) -> None:
+        """Forget every cached image feature."""
+        self.cache.clear()
+
+    def _load(self, name_or_path: str | os.PathLike[str], kind: str) -> _Loaded:
+        path = resolve_model(name_or_path, kind)
+        trained = load_trained_vqa(path, self.device) if kind == "vqa" else load_trained_captioner(path, self.device)
+        encoder: ImageEncoderConfig = trained.model.config.image_encoder
+        encode, image_size = trained.model.encode_images, encoder.image_size
+        backbone_text = ""
+        if encoder.name == "precomputed":
+            # Trained on a feature store: photos go through the network that made the store.
+            backbone = store_backbone(trained.checkpoint.metadata, trained.path, self.device)
+            encode = lambda images: trained.model.encode_images(backbone(images))  # noqa: E731
+            image_size, backbone_text = backbone.image_size, backbone.description
+        if kind == "vqa":
+            tokenize_question("warm up")  # spaCy loads on first use (~1 s): here, not in the first answer
+        shown = str(name_or_path) if looks_like_path(name_or_path) else str(name_or_path).strip()
+        config_text = json.dumps(encoder.to_dict(), sort_keys=True) + backbone_text
+        key = f"{Path(trained.path).resolve()}#{next(_load_serial)}|{config_text}"
+        return _Loaded(name=shown, trained=trained, encoder_key=key, image_size=image_size, encode=encode)
+
+    def _replace(self, kind: str, requested: str | os.PathLike[str] | None, loaded: _Loaded | None) -> None:
+        previous = self._vqa if kind == "vqa" else self._captioner
+        if previous is not None:
+            self.cache.forget_encoder(previous.encoder_key)  # nobody can ask for those features again
+        self._requested[kind] = requested
+        if kind == "vqa":
+            self._vqa = loaded
+        else:
+            self._captioner = loaded
+
+    def _require(self, kind: str) -> _Loaded:
+        loaded = self._vqa if kind == "vqa" else self._captioner
+        if loaded is not None:
+            return loaded
+        requested = self._requested[kind]
+        if requested is None:
+            what = "VQA model" if kind == "vqa" else "captioner"
+            raise NoModelError(f"no {what} is loaded (this Predictor was built without one)")
+        if kind == "vqa":
+            self.load_vqa(requested)
+            assert self._vqa is not None
+            return self._vqa
+        self.load_captioner(requested)
+        assert self._captioner is not None
+        return self._captioner
+
+    # -- VQA -------------------------------------------------------------------------------
+
+    def ask(self, image: ImageInput, question: str, top_k: int = 5) -> VqaPrediction:
+        """The ``top_k`` most likely answers to ``question`` about ``image`` (a path or PIL image)."""
+        return self.ask_many([image], [question], top_k=top_k)[0]
+
+    def ask_many(
+        self, images: Sequence[ImageInput], questions: Sequence[str], *, top_k: int = 5
+    ) -> list[VqaPrediction]:
+        """One prediction per (image, question) pair, in one batch.
+
+        Each distinct image is read and encoded once (or taken from the
+        cache). Timings are the whole batch's. The first unreadable image
+        raises its ``ImageLoadError`` (``.path`` names it).
+        """
+        with self._lock:
+            if len(images) != len(questions):
+                raise InferenceInputError(f"got {len(images)} images for {len(questions)} questions")
+            _check_at_least(top_k, 1, "top_k")
+            if not questions:
+                return []
+            loaded = self._require("vqa")  # loading a model is not part of the answer's timings
+            started = time.perf_counter()
+            trained: TrainedVqa = loaded.trained  # type: ignore[assignment]
+            model = trained.model
+            tokenize_started = time.perf_counter()
+            encoded = [encode_question(q, trained.question_vocab, model.config.max_question_len) for q in questions]
+            tokenize_ms = _ms_since(tokenize_started)
+            features, timings, cached = self._features(loaded, images)
+            answer_started = time.perf_counter()
+            tokens, lengths = _pad(encoded)
+            with torch.inference_mode():
+                output = model.answer(features, tokens.to(self.device), lengths.to(self.device))
+                probs = torch.softmax(output.logits.float(), dim=1)  # (N, K)
+                top_probs, top_index = probs.topk(min(top_k, probs.shape[1]), dim=1)  # (N, k)
+                glimpses = None if output.attention is None else output.attention.float().cpu().numpy()
+            top_probs_list, top_index_list = top_probs.cpu().tolist(), top_index.cpu().tolist()
+            _synchronize(self.device)
+            timings["answer"] = tokenize_ms + _ms_since(answer_started)  # reading the question is part of answering
+            timings["total"] = _ms_since(started)
+            predictions = []
+            for row, question in enumerate(questions):
+                answers = [
+                    Answer(text=trained.answer_vocab.answer_of(index), prob=float(prob))
+                    for prob, index in zip(top_probs_list[row], top_index_list[row])
+                ]
+                row_glimpses = None if glimpses is None else glimpses[row]  # (G, h, w)
+                predictions.append(
+                    VqaPrediction(
+                        question=question, answers=answers, attention=_mean_map(row_glimpses),
+                        glimpses=row_glimpses, model=loaded.name, timings_ms=dict(timings), cached=cached[row],
+                    )
+                )
+            return predictions
+
+    # -- captions --------------------------------------------------------------------------
+
+    def caption(self, image: ImageInput, beam_size: int = 3, num_captions: int = 1) -> CaptionPrediction:
+        """``num_captions`` distinct captions of ``image``, best first (``beam_size=1``: greedy)."""
+        return self.caption_many([image], beam_size=beam_size, num_captions=num_captions)[0]
+
+    def caption_many(
+        self, images: Sequence[ImageInput], *, beam_size: int = 3, num_captions: int = 1
+    ) -> list[CaptionPrediction]:
+        """Captions of each image, decoded together in one beam search; timings are the batch's."""
+        with self._lock:
+            _check_at_least(beam_size, 1, "beam_size")
+            _check_at_least(num_captions, 1, "num_captions")
+            if not images:
+                return []
+            loaded = self._require("captioning")
+            started = time.perf_counter()
+            trained: TrainedCaptioner = loaded.trained  # type: ignore[assignment]
+            features, timings, cached = self._features(loaded, images)
+            decode_started = time.perf_counter()
+            with torch.inference_mode():
+                generated = trained.model.generate(features, beam_size=beam_size, num_captions=num_captions)
+            _synchronize(self.device)
+            timings["decode"] = _ms_since(decode_started)
+            timings["total"] = _ms_since(started)
+            return [
+                CaptionPrediction(
+                    captions=[_caption(found, trained.vocab) for found in per_image],
+                    model=loaded.name, timings_ms=dict(timings), cached=cached[row],
+                )
+                for row, per_image in enumerate(generated)
+            ]
+
+    # -- image features ----------------------------------------------------------------------
+
+    def _features(
+        self, loaded: _Loaded, images: Sequence[ImageInput]
+    ) -> tuple[torch.Tensor, dict[str, float], list[bool]]:
+        """Features ``(N, ...)`` of ``images`` (one row each), timings, and which came from the cache."""
+        load_started = time.perf_counter()
+        keys = [(image_key(_checked_image(image)), loaded.encoder_key) for image in images]
+        found: dict[tuple[str, str], torch.Tensor] = {}
+        missing: dict[tuple[str, str], ImageInput] = {}
+        for key, image in zip(keys, images):
+            if key in found or key in missing:
+                continue
+            cached_features = self.cache.get(key)
+            if cached_features is not None:
+                found[key] = cached_features
+            else:
+                missing[key] = image
+        was_cached = [key in found for key in keys]
+        pixels = [_pixels(image, loaded.image_size) for image in missing.values()]  # each (3, S, S) uint8
+        timings = {"load_image": _ms_since(load_started), "encode": 0.0}
+        if pixels:
+            encode_started = time.perf_counter()
+            with torch.inference_mode():
+                encoded = loaded.encode(torch.stack(pixels).to(self.device))  # (M, ...)
+            _synchronize(self.device)
+            timings["encode"] = _ms_since(encode_started)
+            for row, key in enumerate(missing):
+                # A copy, so a cached row does not keep the whole batch's tensor alive.
+                features = encoded[row].clone() if len(missing) > 1 else encoded[row]
+                found[key] = features
+                self.cache.put(key, features)
+        return torch.stack([found[key] for key in keys]), timings, was_cached
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _checked_image(image: object) -> ImageInput:
+    if isinstance(image, (str, os.PathLike, Image.Image)):
+        return image
+    kind = "None" if image is None else f"a value of type {type(image).__name__}"
+    raise InferenceInputError(f"an image must be a file path or a PIL image, got {kind}")
+
+
+def _pixels(image: ImageInput, size: int) -> torch.Tensor:
+    """``uint8 (3, size, size)``: the same pixels training saw (load_image, then fit_square)."""
+    if isinstance(image, Image.Image):
+        return image_to_tensor(fit_square(_pil_to_rgb(_PIL_SOURCE, image), size))
+    return load_image_tensor(image, size)
+
+
+def _pad(encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ids ``(N, T)`` padded with ``<pad>`` and lengths ``(N,)``."""
+    lengths = torch.tensor([len(ids) for ids in encoded], dtype=torch.long)
+    tokens = torch.full((len(encoded), int(lengths.max())), PAD_ID, dtype=torch.long)
+    for row, ids in enumerate(encoded):
+        tokens[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return tokens, lengths
+
+
+def _mean_map(glimpses: np.ndarray | None) -> np.ndarray | None:
+    """The glimpses' mean ``(h, w)``, renormalised to sum to exactly 1 in float32."""
+    if glimpses is None:
+        return None
+    mean = glimpses.mean(axis=0, dtype=np.float64)
+    total = mean.sum()
+    return (mean / total if total > 0 else np.full_like(mean, 1.0 / mean.size)).astype(np.float32)
+
+
+def _caption(found, vocab: Vocabulary) -> Caption:
+    words = [vocab.id_to_token(token_id) for token_id in found.token_ids]
+    maps = None if found.attention is None else found.attention.float().numpy()  # (L, h, w)
+    return Caption(
+        text=" ".join(words),
+        words=[
+            CaptionWord(word=word, prob=float(prob), attention=None if maps is None else maps[index])
+            for index, (word, prob) in enumerate(zip(words, found.token_probs))
+        ],
+        score=float(found.score),
+        log_prob=float(found.log_prob),
+    )
+
+
+def _check_at_least(value: int, smallest: int, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < smallest:
+        raise InferenceInputError(f"{name} must be an integer of at least {smallest}, got {value!r}")
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so timings measure it and not just its launch."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
