@@ -37,6 +37,7 @@ from vqadesk.data.default_dataset import default_shapes_root, ensure_shapes_worl
 from vqadesk.data.images import load_image
 from vqadesk.engine.torch_free.model_cards import read_model_card
 from vqadesk.engine.torch_free.model_registry import DEFAULT_CAPTIONER_NAME, DEFAULT_VQA_NAME
+from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.errors import VqadeskError
 from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.background.split_process import open_coco_files_via_child, open_dataset_via_child, stop_children
@@ -731,7 +732,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Captioned {len(paths)} dropped photo(s)", 8000)
 
         self.statusBar().showMessage(f"Captioning {len(paths)} dropped photo(s)…")
-        self.inference.submit("caption-dropped", "caption_many", paths, beam_size=beam, on_done=done,
+        self.inference.submit("caption-dropped", PoolApi.caption_many, paths, beam_size=beam, on_done=done,
                               on_error=lambda message: self.statusBar().showMessage(message))
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override

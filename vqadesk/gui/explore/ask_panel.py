@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from vqadesk.data.dataset import QuestionRecord
+from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.engine.torch_free.predictions import VqaPrediction
 from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.explore.image_context import ImageContext, find_question
@@ -198,7 +199,7 @@ class AskPanel(QWidget):
             self.question_edit.setText(text)
         self._say(f"Asking: {text.strip()}…")
         self.inference.submit(
-            "ask", "ask", context.path, text, top_k=top_k,
+            "ask", PoolApi.ask, context.path, text, top_k=top_k,
             on_done=lambda prediction, c=context: self._answered(c, prediction), on_error=self._failed,
         )
 

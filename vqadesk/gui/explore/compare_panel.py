@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.explore.image_context import ImageContext
 from vqadesk.gui.style import message_style
@@ -134,7 +135,7 @@ class ComparePanel(QWidget):
         names = {path: name for name, path in chosen}
         self._say(f"Asking {len(paths)} models…")
         self.inference.submit(
-            "compare", "compare", paths, context.path, text, top_k=top_k,
+            "compare", PoolApi.compare, paths, context.path, text, top_k=top_k,
             on_done=lambda results, c=context: self._compared(c, results, names),
             on_error=lambda m: self._say(m, "error"),
         )
