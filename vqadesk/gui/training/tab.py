@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.training_events import RunCurves
 from vqadesk.engine.torch_free.training_runs import (
     RunOptionsError,
@@ -93,7 +94,7 @@ def build_in_steps(settings: QSettings, inference=None) -> Iterator[TrainingTab 
 
 
 class TrainingTab(QWidget):
-    sig_use_model = Signal(str, str)  # kind ("vqa" | "captioning"), checkpoint .json path
+    sig_use_model = Signal(str, str)  # ModelKind, checkpoint .json path
 
     def __init__(self, settings: QSettings, inference=None, parent: QWidget | None = None, *,
                  parts: TabParts | None = None):
@@ -286,7 +287,7 @@ class TrainingTab(QWidget):
         self._live_log.clear()
         self._log_folder = folder
         self.probes.set_history(folder, files.probe if files else [])
-        if record.kind != "vqa" and self.probe_panel.probe is not None:
+        if record.kind != ModelKind.VQA and self.probe_panel.probe is not None:
             self.probe_panel.show_status("The probe asks VQA runs only: this is a captioning run.")
         self.process.start(record, files.curves if files else None)
         self._append_log([f"[vqadesk] {' '.join(record.command)}", f"[vqadesk] in {record.folder}"])
@@ -331,7 +332,7 @@ class TrainingTab(QWidget):
         record = self.process.record
         if record is None:
             return
-        if kind == "checkpoint" and event.get("name") == "last" and record.kind == "vqa":
+        if kind == "checkpoint" and event.get("name") == "last" and record.kind == ModelKind.VQA:
             self.probes.ask(str(record.folder), event, self.process.curves.steps_per_epoch)
         if kind in ("start", "epoch", "done", "error"):
             self.run_list.update_record(record, record.folder)
