@@ -300,13 +300,13 @@ def test_settings_are_remembered(qtbot, settings, models, monkeypatch, tmp_path)
 
 def test_without_pyqtgraph_the_dataset_still_shows_and_the_training_tab_says_why(qtbot, settings, models,
                                                                                   monkeypatch, tmp_path):
-    from vqadesk.gui import main_window
+    from vqadesk.gui import startup
 
     def broken_import() -> None:
         raise ImportError("No module named 'pyqtgraph'")
 
     monkeypatch.setenv("VQADESK_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(main_window, "_import_plotting", broken_import)
+    monkeypatch.setattr(startup, "import_plotting", broken_import)
     window = MainWindow(settings, device="cpu")
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.sig_dataset_changed, timeout=WAIT_MS):

@@ -40,6 +40,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
 from vqadesk.engine.torch_free.inference_protocol import Job, describe_exit, error_message, pack_job, serve
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.gui.background.request_queue import LatestRequestQueue, Request
 
@@ -48,7 +49,10 @@ __all__ = ["InferenceClient", "Job", "error_message"]
 POLL_S = 0.1  # how often a waiting forwarder looks at interruption and at the child's health
 STOP_JOIN_S = 1.0  # how long a child told to stop may take before it is terminated
 MAX_RESTARTS = 3
-_LOADS = (PoolApi.load_vqa, PoolApi.load_captioner)
+# Each kind's load: its channel and pool method.
+_LOADS = {ModelKind.VQA: ("load-vqa", PoolApi.load_vqa),
+          ModelKind.CAPTIONING: ("load-captioner", PoolApi.load_captioner)}
+_LOAD_METHODS = tuple(method for _channel, method in _LOADS.values())
 
 
 class _Forwarder(QThread):
@@ -99,7 +103,7 @@ class _Forwarder(QThread):
             reply = self._call(request.request_id, request.job)
             if reply[0] == "done":
                 _kind, _id, result, seconds = reply
-                if isinstance(request.job, Job) and request.job.target in _LOADS:
+                if isinstance(request.job, Job) and request.job.target in _LOAD_METHODS:
                     self._loads[request.job.name] = request.job
                 self.sig_job_done.emit(request.channel, request.request_id, result, seconds)
             elif reply[0] == "error":
@@ -318,25 +322,23 @@ class InferenceClient(QObject):
         self._callbacks[channel] = (request_id, on_done, on_error)
         return request_id
 
-    def load_models(
+    def load_model(
         self,
+        kind: ModelKind,
+        name_or_path: str,
         *,
-        vqa: str | None = None,
-        captioner: str | None = None,
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
-        """Load the active VQA model and/or captioner (each on its own channel); ``sig_models_changed`` follows."""
+        """Load the active model of ``kind`` (each kind on its own channel); ``sig_models_changed`` follows."""
 
         def loaded(models) -> None:
             self.sig_models_changed.emit(models)
             if on_done is not None:
                 on_done(models)
 
-        if vqa is not None:
-            self.submit("load-vqa", PoolApi.load_vqa, vqa, on_done=loaded, on_error=on_error)
-        if captioner is not None:
-            self.submit("load-captioner", PoolApi.load_captioner, captioner, on_done=loaded, on_error=on_error)
+        channel, method = _LOADS[ModelKind(kind)]
+        self.submit(channel, method, name_or_path, on_done=loaded, on_error=on_error)
 
     def is_current(self, channel: str, request_id: int) -> bool:
         return self._queue.is_current(channel, request_id)

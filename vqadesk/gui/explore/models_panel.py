@@ -77,7 +77,7 @@ class ModelsPanel(QWidget):
         self.list.currentItemChanged.connect(self._show_card)
         self.list.itemDoubleClicked.connect(lambda _item: self._use())
         self.use_button.clicked.connect(self._use)
-        self.open_button.clicked.connect(self._choose_file)
+        self.open_button.clicked.connect(self.choose_file)
         self.refresh()
 
     def refresh(self) -> None:
@@ -159,7 +159,7 @@ class ModelsPanel(QWidget):
         if item is not None:
             self.sig_use_model.emit(item.data(_KIND_ROLE), item.data(_PATH_ROLE))
 
-    def _choose_file(self) -> None:
+    def choose_file(self) -> None:
         path, _filter = QFileDialog.getOpenFileName(
             self, "Open a vqadesk checkpoint", str(Path.home()), "vqadesk checkpoints (*.json);;All files (*)"
         )
