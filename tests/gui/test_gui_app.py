@@ -169,7 +169,7 @@ def test_dropping_photos_opens_and_captions_them(qtbot, window, models, tmp_path
 
 def test_drops_on_plots_and_training_fields_open_files_too(qtbot, window, models):
     # Widgets made after the window (pyqtgraph views, the Training tab's fields) take file drops too.
-    qtbot.waitUntil(lambda: window.compare_panel._chart is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.compare_panel.chart_holder.made is not None, timeout=WAIT_MS)
     drop(window, [models.images("val")[0]], target=window.ask_panel.chart.viewport())
     qtbot.waitUntil(lambda: window.dataset is not None and window.dataset.is_loose_photos, timeout=5000)
     window.build_training_tab()

@@ -277,13 +277,11 @@ class InferenceClient(QObject):
         self._queue = LatestRequestQueue()
         # Only each channel's newest request gets its callbacks: older results are stale.
         self._callbacks: dict[str, tuple[int, Callable[[Any], None] | None, Callable[[str], None] | None]] = {}
-        self._thread = _Forwarder(self._queue, device, models)
-        self._thread.sig_pool_ready.connect(self.sig_ready)
-        self._thread.sig_pool_failed.connect(self.sig_failed)
-        self._thread.sig_restarted.connect(self.sig_models_changed)
-        self._thread.sig_job_done.connect(self._done)
-        self._thread.sig_job_failed.connect(self._failed)
-        self._thread.sig_busy.connect(self.sig_busy_changed)
+        self._thread = thread = _Forwarder(self._queue, device, models)
+        for signal, slot in ((thread.sig_pool_ready, self.sig_ready), (thread.sig_pool_failed, self.sig_failed),
+                             (thread.sig_restarted, self.sig_models_changed), (thread.sig_job_done, self._done),
+                             (thread.sig_job_failed, self._failed), (thread.sig_busy, self.sig_busy_changed)):
+            signal.connect(slot)
         self.models = None  # the latest LoadedModels
         self.sig_ready.connect(self._remember_models)
         self.sig_models_changed.connect(self._remember_models)

@@ -40,3 +40,12 @@ def find_question(context: ImageContext | None, text: str) -> QuestionRecord | N
         return None
     key = question_key(text)
     return next((record for record in context.questions if question_key(record.text) == key), None)
+
+
+def question_problem(context: ImageContext | None, question: str) -> str | None:
+    """Why ``question`` cannot be asked about ``context`` now (the panel says it), or None."""
+    if context is None:
+        return "Select an image first."
+    if not question.strip():
+        return "Type a question first: the question is empty."
+    return None

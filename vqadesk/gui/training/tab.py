@@ -142,22 +142,25 @@ class TrainingTab(QWidget):
                                              "checkpoints with.")
         self._redraw = QTimer(self, singleShot=True, interval=REDRAW_MS)
         self._redraw.timeout.connect(self._redraw_live)
-        # Showing other runs makes plot items (~20 ms): on the next event-loop turn, not inside the
-        # click or the run's start that asked for it (1 ms: a timer, so after this turn's paints).
+        # Showing other runs makes plot items (docs/training-tab.md): on the next event-loop turn, not
+        # inside the click or the run's start that asked for it (1 ms: a timer, so after this turn's paints).
         self._display = QTimer(self, singleShot=True, interval=1)
         self._display.timeout.connect(self._update_display)
-        self.start_button.clicked.connect(self.start_run)
-        self.stop_button.clicked.connect(self.stop_run)
-        self.resume_button.clicked.connect(self.resume_run)
-        self.use_button.clicked.connect(self._use_model)
-        self.delete_button.clicked.connect(self.delete_current_run)
+        for signal, slot in (
+            (self.start_button.clicked, self.start_run),
+            (self.stop_button.clicked, self.stop_run),
+            (self.resume_button.clicked, self.resume_run),
+            (self.use_button.clicked, self._use_model),
+            (self.delete_button.clicked, self.delete_current_run),
+            (self.form.routine.currentIndexChanged, self._on_form_changed),
+            (self.run_list.sig_current_changed, self._on_current_run),
+            (self.run_list.sig_checked_changed, self._display_soon),
+            (self.files.sig_loaded, self._on_files_loaded),
+        ):
+            signal.connect(slot)
         delete_key = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.run_list.tree,
                                self.delete_current_run)
         delete_key.setContext(Qt.ShortcutContext.WidgetShortcut)
-        self.form.routine.currentIndexChanged.connect(self._on_form_changed)
-        self.run_list.sig_current_changed.connect(self._on_current_run)
-        self.run_list.sig_checked_changed.connect(self._display_soon)
-        self.files.sig_loaded.connect(self._on_files_loaded)
         self.process.on_event.append(self._on_event)
         self.process.on_log.append(self._append_log)
         self.process.sig_finished.connect(self._on_finished)
