@@ -237,7 +237,7 @@ class BrowserPanel(QWidget):
         self.select_row(0)
 
     def _open_in_background(self, dataset: Dataset, name: str) -> None:
-        """Read a split's files (train2014: ~30 s the first time, then its index cache) off the GUI thread."""
+        """Read a split's files (a big one takes long the first time, then its index cache) off the GUI thread."""
         self.model.set_images(None, [])
         self.count_label.setText(f"Opening {name}…")
         self.count_label.setToolTip("")

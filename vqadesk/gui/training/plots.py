@@ -146,7 +146,7 @@ PLOT_SPECS = (
 
 
 def make_plot(index: int) -> CurvePlot:
-    """Plot ``index`` of ``PLOT_SPECS`` (~30 ms each: the Training tab makes them one per event-loop turn)."""
+    """Plot ``index`` of ``PLOT_SPECS`` (the Training tab makes them one per event-loop turn)."""
     title, x_label, y_label, long_curves = PLOT_SPECS[index]
     return CurvePlot(title, x_label, y_label, long_curves=long_curves)
 

@@ -49,7 +49,7 @@ def epoch_text(epoch: float) -> str:
 
 
 def make_probe_plot() -> pg.PlotWidget:
-    """The probe's answer-probability plot (~30 ms: the Training tab makes it in an event-loop turn of its own)."""
+    """The probe's answer-probability plot (the Training tab makes it in an event-loop turn of its own)."""
     plot = pg.PlotWidget()
     plot.setMinimumSize(180, 140)
     item = plot.getPlotItem()

@@ -7,8 +7,8 @@ child process (``TrainingProcess``); its events feed the shown curves through
 a short coalescing timer, so a burst of events costs one redraw. A finished
 run's events and log are read in a pool thread when it is selected
 (``RunFilesCache``). The window makes the tab with ``build_in_steps`` while it
-is idle, one plot per event-loop turn, so the 100-250 ms of pyqtgraph set-up
-never come as one freeze.
+is idle, one plot per event-loop turn, so pyqtgraph's set-up never comes as
+one freeze (figures in docs/training-tab.md).
 """
 
 from __future__ import annotations
@@ -71,9 +71,8 @@ class TabParts:
 
 
 def build_in_steps(settings: QSettings, inference=None) -> Iterator[TrainingTab | None]:
-    """The tab made a piece at a time: each ``next()`` is one piece (one plot, the form, ...: at
-    most ~15 ms of GUI time here, ~35 under load, where the whole tab is 100-250 ms), and the last
-    yields the tab itself.
+    """The tab made a piece at a time: each ``next()`` is one piece (one plot, the form, ...), and
+    the last yields the tab itself.
 
     The window runs one step per event-loop turn while it is idle, so making
     the tab never freezes it.
