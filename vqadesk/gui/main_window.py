@@ -11,21 +11,20 @@ this process never imports torch and the window shows at once.
 Its parts in their own modules: the start-up order (``startup.py``), the
 Training tab's placeholder and stepwise making (``training_slot.py``), the
 models in use (``active_models.py``), the settings (``window_settings.py``),
-the menus and status bar (``window_menus.py``). ``sig_ready`` fires once the
+the menus, status bar and file dialogs (``window_menus.py``), the dropped
+photos (``dropped_photos.py``). ``sig_ready`` fires once the
 first image is on screen and the models have loaded (or failed to), which is
 when ``--screenshot`` takes its picture.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -34,23 +33,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vqadesk.data.dataset import Dataset, DatasetSplit, open_photos
+from vqadesk.data.dataset import Dataset, DatasetSplit
 from vqadesk.data.default_dataset import ensure_shapes_world
 from vqadesk.data.images import load_image
-from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.errors import VqadeskError
 from vqadesk.gui import window_settings
 from vqadesk.gui.active_models import ActiveModels
 from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.background.split_process import open_coco_files_via_child, open_dataset_via_child, stop_children
 from vqadesk.gui.background.workers import BackgroundTasks
+from vqadesk.gui.dropped_photos import DroppedPhotos
 from vqadesk.gui.drops import classify_drop
 from vqadesk.gui.explore.ask_panel import AskPanel
 from vqadesk.gui.explore.browser import BrowserPanel
 from vqadesk.gui.explore.caption_panel import CaptionPanel
 from vqadesk.gui.explore.compare_panel import ComparePanel
 from vqadesk.gui.explore.history_panel import HistoryPanel, history_entry
-from vqadesk.gui.explore.image_context import ImageContext
+from vqadesk.gui.explore.image_context import ImageContext, describe_image
 from vqadesk.gui.explore.models_panel import ModelsPanel
 from vqadesk.gui.explore.overlay_bar import OverlayBar
 from vqadesk.gui.explore.viewer import ImageViewer
@@ -93,8 +92,8 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.dataset: Dataset | None = None
         self.context: ImageContext | None = None
-        self.dropped: list[Path] = []
-        self.dropped_captions: dict[str, object] = {}  # photo path -> CaptionPrediction
+        self.dropped_photos = DroppedPhotos(self)
+        self.dropped_captions = self.dropped_photos.captions  # photo path -> CaptionPrediction
         self.tasks = BackgroundTasks(self)
         self._image_request = 0
         self.last_notice: QMessageBox | None = None
@@ -255,30 +254,6 @@ class MainWindow(QMainWindow):
         self.image_info.setText("No dataset open — use File → Open dataset folder…")
         self.startup.image_settled()
 
-    def choose_dataset(self) -> None:
-        start = str(self.dataset.root) if self.dataset else str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Open dataset folder", start)
-        if folder:
-            self.open_dataset(folder)
-
-    def choose_coco_files(self) -> None:
-        start = str(self.dataset.root) if self.dataset else str(Path.home())
-        annotation_file, _ = QFileDialog.getOpenFileName(
-            self, "COCO annotations file (captions_*.json or instances_*.json)", start, "COCO JSON (*.json)"
-        )
-        if not annotation_file:
-            return
-        image_dir = QFileDialog.getExistingDirectory(self, "Folder of its images", str(Path(annotation_file).parent))
-        if image_dir:
-            self.open_coco_files(annotation_file, image_dir)
-
-    def choose_image(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Open photos", str(Path.home()), "Images (*.jpg *.jpeg *.png *.bmp *.gif *.webp *.tif *.tiff)"
-        )
-        if files:
-            self.handle_drop(files)
-
     # -- images -------------------------------------------------------------------------------------
 
     def show_image(self, image_id: int) -> None:
@@ -297,7 +272,7 @@ class MainWindow(QMainWindow):
             self.startup.image_settled()
             return
         self.context = ImageContext(path=path, image_id=image_id, split=split, is_shapes=self.dataset.is_shapes)
-        self._show_image_info(split, image_id)
+        self.image_info.setText(describe_image(split, image_id))
         self.ask_panel.set_image(self.context)
         self.compare_panel.set_image(self.context)
         dropped = self.dropped_captions.get(str(path))
@@ -314,18 +289,6 @@ class MainWindow(QMainWindow):
             on_done=lambda image, r=request, s=split, i=image_id: self._image_decoded(r, s, i, image),
             on_fail=lambda message, r=request: self._image_failed(r, message),
         )
-
-    def _show_image_info(self, split: DatasetSplit, image_id: int) -> None:
-        image = split.coco.image(image_id)
-        objects = split.coco.objects(image_id)
-        try:
-            width, height = split.coco.image_size(image_id)
-            size = f"{width} × {height}"
-        except VqadeskError:
-            size = "unreadable file"
-        counts = Counter(obj.category_name for obj in objects)
-        summary = ", ".join(f"{name} × {n}" for name, n in sorted(counts.items())) or "no annotated objects"
-        self.image_info.setText(f"<b>{image.file_name}</b> · id {image_id} · {size} · {split.name} · {summary}")
 
     def _image_decoded(self, request: int, split: DatasetSplit, image_id: int, image: QImage) -> None:
         if request != self._image_request:
@@ -390,40 +353,8 @@ class MainWindow(QMainWindow):
         if items.folders:
             self.open_dataset(str(items.folders[0]))
             return
-        if not items.photos:
-            return
-        new = [p for p in items.photos if p not in self.dropped]
-        self.dropped.extend(new)
-        first = items.photos[0]
-        try:
-            dataset = open_photos(self.dropped)
-        except VqadeskError as exc:
-            self.statusBar().showMessage(str(exc))
-            return
-        self.show_dataset(dataset)
-        split = dataset.split(dataset.split_names[0])  # one split, already open
-        self.browser.select_row(self.dropped.index(first))
-        self.show_side_tab("Caption")
-        self.caption_dropped([str(p) for p in new], split)
-
-    def caption_dropped(self, paths: list[str], split: DatasetSplit) -> None:
-        if not paths:
-            return
-        beam = self.caption_panel.beam.value()
-
-        def done(predictions) -> None:
-            for path, prediction in zip(paths, predictions):
-                self.dropped_captions[path] = prediction
-            self.browser.set_labels({i: self.dropped_captions[str(split.coco.image_path(i))].best.text
-                                     for i in split.image_ids
-                                     if str(split.coco.image_path(i)) in self.dropped_captions})
-            if self.context is not None and str(self.context.path) in self.dropped_captions:
-                self.caption_panel.show_prediction(self.context, self.dropped_captions[str(self.context.path)])
-            self.statusBar().showMessage(f"Captioned {len(paths)} dropped photo(s)", 8000)
-
-        self.statusBar().showMessage(f"Captioning {len(paths)} dropped photo(s)…")
-        self.inference.submit("caption-dropped", PoolApi.caption_many, paths, beam_size=beam, on_done=done,
-                              on_error=lambda message: self.statusBar().showMessage(message))
+        if items.photos:
+            self.dropped_photos.add(items.photos)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
         if event.mimeData().hasUrls():

@@ -96,7 +96,7 @@ class StartupSequence(QObject):
     def image_settled(self) -> None:
         """Step 5: the first image (or the reason there is none) is on screen."""
         self._reached.add(Milestone.FIRST_IMAGE)
-        self._build_training_tab()
+        self._start_training_tab()
         self._send_ready()
 
     def models_settled(self) -> None:
@@ -116,7 +116,7 @@ class StartupSequence(QObject):
         self._window.watch_drops()  # the plots accept drops
         self._reached.add(Milestone.CHARTS_MADE)
         self._plotting_settled()
-        self._build_training_tab()
+        self._start_training_tab()
 
     def _plotting_failed(self, message: str) -> None:
         """pyqtgraph did not import (a broken install): no charts, but the dataset still shows."""
@@ -131,7 +131,7 @@ class StartupSequence(QObject):
             dataset, self._held = self._held, None
             QTimer.singleShot(0, lambda: self._window.show_dataset(dataset))
 
-    def _build_training_tab(self) -> None:
+    def _start_training_tab(self) -> None:
         """Step 5: once started, the charts made and the first image shown."""
         if all(self.reached(m) for m in (Milestone.STARTED, Milestone.CHARTS_MADE, Milestone.FIRST_IMAGE)):
             self._window.training_slot.start_building()

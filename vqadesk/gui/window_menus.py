@@ -1,11 +1,12 @@
-"""The main window's menus, keyboard shortcuts, status bar and Help dialogs."""
+"""The main window's menus, keyboard shortcuts, status bar, and the dialogs its menus open."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
-from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar
+from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QProgressBar
 
 from vqadesk import __version__
 from vqadesk.gui.style import THEMES
@@ -67,12 +68,13 @@ def build_menus(window: MainWindow) -> None:
 def _file_menu(window: MainWindow) -> None:
     file_menu = window.menuBar().addMenu("&File")
     actions = [
-        ("&Open dataset folder…", QKeySequence.StandardKey.Open, window.choose_dataset,
+        ("&Open dataset folder…", QKeySequence.StandardKey.Open, lambda: choose_dataset(window),
          "A COCO folder (annotations/ + images), a Shapes world or a folder of photos"),
-        ("Open &COCO dataset…", None, window.choose_coco_files,
+        ("Open &COCO dataset…", None, lambda: choose_coco_files(window),
          "A COCO annotations file (captions_*.json or instances_*.json), then the folder of its images"),
-        ("Open folder of &photos…", None, window.choose_dataset, "Any folder of JPEG/PNG photos"),
-        ("Open &image…", QKeySequence("Ctrl+Shift+O"), window.choose_image, "Open and caption one or more photos"),
+        ("Open folder of &photos…", None, lambda: choose_dataset(window), "Any folder of JPEG/PNG photos"),
+        ("Open &image…", QKeySequence("Ctrl+Shift+O"), lambda: choose_image(window),
+         "Open and caption one or more photos"),
         ("Open the &Shapes world", None, lambda: window.open_dataset(None), "The built-in synthetic dataset"),
     ]
     for text, shortcut, slot, tip in actions:
@@ -143,3 +145,30 @@ def show_about(window: MainWindow) -> None:
         f"pyqtgraph {pyqtgraph.__version__} · torch {torch_version}"
         f"<br>Device: {device}",
     )
+
+
+def choose_dataset(window: MainWindow) -> None:
+    start = str(window.dataset.root) if window.dataset else str(Path.home())
+    folder = QFileDialog.getExistingDirectory(window, "Open dataset folder", start)
+    if folder:
+        window.open_dataset(folder)
+
+
+def choose_coco_files(window: MainWindow) -> None:
+    start = str(window.dataset.root) if window.dataset else str(Path.home())
+    annotation_file, _ = QFileDialog.getOpenFileName(
+        window, "COCO annotations file (captions_*.json or instances_*.json)", start, "COCO JSON (*.json)"
+    )
+    if not annotation_file:
+        return
+    image_dir = QFileDialog.getExistingDirectory(window, "Folder of its images", str(Path(annotation_file).parent))
+    if image_dir:
+        window.open_coco_files(annotation_file, image_dir)
+
+
+def choose_image(window: MainWindow) -> None:
+    files, _ = QFileDialog.getOpenFileNames(
+        window, "Open photos", str(Path.home()), "Images (*.jpg *.jpeg *.png *.bmp *.gif *.webp *.tif *.tiff)"
+    )
+    if files:
+        window.handle_drop(files)
