@@ -4,6 +4,7 @@ single-caption scores, loose photos and COCO files, Shapes detection, drop sorti
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import threading
 from pathlib import Path
@@ -26,7 +27,9 @@ from vqadesk.engine.torch_free.history import (
     export_json,
     overlay_attention,
 )
+from vqadesk.engine.torch_free.inference_protocol import Job, pack_job, unpack_job
 from vqadesk.engine.torch_free.model_cards import model_domain, read_model_card
+from vqadesk.engine.torch_free.pool_api import POOL_METHODS, PoolApi
 from vqadesk.errors import DataFormatError
 from vqadesk.gui.background.request_queue import LatestRequestQueue
 from vqadesk.gui.drops import classify_drop
@@ -67,6 +70,20 @@ def test_closing_the_queue_wakes_a_waiting_worker():
 
 
 # -- the model pool -----------------------------------------------------------------------
+
+
+def test_the_pool_api_declares_model_pool_methods_with_their_signatures():
+    assert PoolApi in ModelPool.__mro__
+    public = {name for name, value in vars(ModelPool).items() if not name.startswith("_") and callable(value)}
+    assert public == POOL_METHODS
+    for name in POOL_METHODS:
+        assert inspect.signature(getattr(ModelPool, name)) == inspect.signature(getattr(PoolApi, name)), name
+
+
+def test_a_pool_job_crosses_as_its_method_name():
+    job = unpack_job(pack_job(Job(PoolApi.ask, ("a.png", "what?"), {"top_k": 3})))
+    assert job.target is PoolApi.ask and job.pool_method == "ask" and job.kwargs == {"top_k": 3}
+    assert b"PoolApi" not in pack_job(Job(PoolApi.ask, ("a.png",)))
 
 
 def test_model_pool_answers_captions_and_compares(models):

@@ -169,7 +169,7 @@ def test_dropping_photos_opens_and_captions_them(qtbot, window, models, tmp_path
 
 def test_drops_on_plots_and_training_fields_open_files_too(qtbot, window, models):
     # Widgets made after the window (pyqtgraph views, the Training tab's fields) take file drops too.
-    qtbot.waitUntil(lambda: window.compare_panel._chart is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.compare_panel.chart_holder.made is not None, timeout=WAIT_MS)
     drop(window, [models.images("val")[0]], target=window.ask_panel.chart.viewport())
     qtbot.waitUntil(lambda: window.dataset is not None and window.dataset.is_loose_photos, timeout=5000)
     window.build_training_tab()
@@ -300,13 +300,13 @@ def test_settings_are_remembered(qtbot, settings, models, monkeypatch, tmp_path)
 
 def test_without_pyqtgraph_the_dataset_still_shows_and_the_training_tab_says_why(qtbot, settings, models,
                                                                                   monkeypatch, tmp_path):
-    from vqadesk.gui import main_window
+    from vqadesk.gui import startup
 
     def broken_import() -> None:
         raise ImportError("No module named 'pyqtgraph'")
 
     monkeypatch.setenv("VQADESK_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(main_window, "_import_plotting", broken_import)
+    monkeypatch.setattr(startup, "import_plotting", broken_import)
     window = MainWindow(settings, device="cpu")
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.sig_dataset_changed, timeout=WAIT_MS):

@@ -27,6 +27,7 @@ from tests.support.gui_windows import started_window
 from tests.support.inference_models import TinyModels, tiny_models
 from tests.support.process_jobs import child_pid, fail, sleep_then
 from vqadesk.engine.torch_free.inference_protocol import Job, pack_job, serve
+from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.errors import VqadeskError
 from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.responsiveness import EventLoopMonitor
@@ -70,7 +71,7 @@ def ask_and_wait(qtbot, window, question: str = "what color is the circle?"):
 
 
 def test_jobs_are_descriptions_and_lambdas_are_refused():
-    assert Job("ask", ("a.png", "what?"), {"top_k": 3}).name == "ask"
+    assert Job(PoolApi.ask, ("a.png", "what?"), {"top_k": 3}).name == "ask"
     assert Job(sleep_then, (0, 1)).run(None) == 1
     with pytest.raises(TypeError, match="module-level"):
         Job(lambda pool: pool)

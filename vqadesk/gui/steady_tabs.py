@@ -3,8 +3,8 @@
 Any widget whose text changes (a status line, a caption) asks its parents to
 lay out again, up to the nearest QTabWidget, and QTabWidget answers every such
 layout request by repainting its whole area -- for the window's main tabs,
-the whole window: measured, two full repaints per question answered, 10-40 ms
-each on the CPU this app shares with the models. ``SteadyTabWidget`` lays out
+the whole window, twice per question answered (docs/app.md has the figures).
+``SteadyTabWidget`` lays out
 again (and repaints) only when the request changes something the tab widget
 itself depends on: its tab bar's size or the minimum size of its pages. The
 page that asked lays itself out as usual, and repaints only what changed.

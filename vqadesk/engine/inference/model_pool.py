@@ -15,17 +15,21 @@ on disk (a training run's ``best`` after a new epoch) is reloaded, because
 the key includes the file's modification time and size.
 
 What it reports (``LoadedModels``, ``ComparedAnswer``) is defined in the
-torch-free ``pool_records.py``, so the desktop app's GUI process can read it.
+torch-free ``pool_records.py``, so the desktop app's GUI process can read it;
+its public methods are declared, also without torch, by ``pool_api.PoolApi``,
+which the GUI process's jobs name (``Job(PoolApi.ask, ...)``).
 """
 
 from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from vqadesk.engine.inference.predictor import ImageInput, NoModelError, Predictor
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.model_registry import DEFAULT_CAPTIONER_NAME, DEFAULT_VQA_NAME, resolve_model
+from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.engine.torch_free.pool_records import ComparedAnswer, LoadedModels
 from vqadesk.engine.torch_free.predictions import CaptionPrediction, VqaPrediction
 from vqadesk.errors import VqadeskError
@@ -33,7 +37,7 @@ from vqadesk.errors import VqadeskError
 DEFAULT_MAX_OTHER = 4
 
 
-class ModelPool:
+class ModelPool(PoolApi):
     """The active VQA model + captioner, and an LRU of other VQA models, on one device."""
 
     def __init__(self, device: str = "auto", *, max_other: int = DEFAULT_MAX_OTHER):
@@ -42,28 +46,29 @@ class ModelPool:
         self._others: OrderedDict[tuple, Predictor] = OrderedDict()
         self._max_other = max_other
         self._vqa_key: tuple | None = None
-        self._failures: dict[str, str] = {}  # kind -> why its last load failed
+        self._failures: dict[ModelKind, str] = {}  # why each kind's last load failed
 
     # -- the active models -------------------------------------------------------------------
 
     def load_vqa(self, name_or_path: str | os.PathLike[str] | None = DEFAULT_VQA_NAME) -> LoadedModels:
-        self._failures.pop("vqa", None)
-        try:
-            self.predictor.load_vqa(name_or_path)
-        except VqadeskError as exc:
-            self._failures["vqa"] = str(exc)
-            raise
+        self._load(ModelKind.VQA, self.predictor.load_vqa, name_or_path)
         self._vqa_key = None if name_or_path is None else _model_key(name_or_path)
         return self.loaded()
 
-    def load_captioner(self, name_or_path: str | os.PathLike[str] | None = DEFAULT_CAPTIONER_NAME) -> LoadedModels:
-        self._failures.pop("captioning", None)
-        try:
-            self.predictor.load_captioner(name_or_path)
-        except VqadeskError as exc:
-            self._failures["captioning"] = str(exc)
-            raise
+    def load_captioner(
+        self, name_or_path: str | os.PathLike[str] | None = DEFAULT_CAPTIONER_NAME
+    ) -> LoadedModels:
+        self._load(ModelKind.CAPTIONING, self.predictor.load_captioner, name_or_path)
         return self.loaded()
+
+    def _load(self, kind: ModelKind, load: Callable[[object], None], name_or_path) -> None:
+        """``load(name_or_path)``, remembering why it failed (``_require`` says it)."""
+        self._failures.pop(kind, None)
+        try:
+            load(name_or_path)
+        except VqadeskError as exc:
+            self._failures[kind] = str(exc)
+            raise
 
     def loaded(self) -> LoadedModels:
         return LoadedModels(
@@ -75,26 +80,25 @@ class ModelPool:
         )
 
     def ask(self, image: ImageInput, question: str, top_k: int = 5) -> VqaPrediction:
-        self._require("vqa")
+        self._require(ModelKind.VQA)
         return self.predictor.ask(image, question, top_k=top_k)
 
     def caption(self, image: ImageInput, beam_size: int = 3, num_captions: int = 1) -> CaptionPrediction:
-        self._require("captioning")
+        self._require(ModelKind.CAPTIONING)
         return self.predictor.caption(image, beam_size=beam_size, num_captions=num_captions)
 
     def caption_many(
         self, images: Sequence[ImageInput], beam_size: int = 3, num_captions: int = 1
     ) -> list[CaptionPrediction]:
-        self._require("captioning")
+        self._require(ModelKind.CAPTIONING)
         return self.predictor.caption_many(images, beam_size=beam_size, num_captions=num_captions)
 
-    def _require(self, kind: str) -> None:
-        loaded = self.predictor.vqa_model if kind == "vqa" else self.predictor.captioner_model
+    def _require(self, kind: ModelKind) -> None:
+        loaded = self.predictor.vqa_model if kind is ModelKind.VQA else self.predictor.captioner_model
         if loaded is None:
-            what = "VQA model" if kind == "vqa" else "captioner"
             failure = self._failures.get(kind)
             why = f" (loading it failed: {failure})" if failure else ""
-            raise NoModelError(f"no {what} is loaded{why}; choose one in the Models tab")
+            raise NoModelError(f"no {kind.noun} is loaded{why}; choose one in the Models tab")
 
     # -- any VQA model -----------------------------------------------------------------------
 
@@ -133,7 +137,7 @@ class ModelPool:
 
 def _model_key(model: str | os.PathLike[str]) -> tuple:
     """The checkpoint file a model name means, with its size and time: a rewritten file is a new model."""
-    path = resolve_model(model, "vqa")
+    path = resolve_model(model, ModelKind.VQA)
     try:
         stat = path.stat()
     except OSError:

@@ -8,11 +8,13 @@ not by this module, which the GUI process imports.
 
 A job is a picklable description, not a closure::
 
-    Job("ask", (path, "what color is the circle?"), {"top_k": 5})   # pool.ask(...)
-    Job(probe_job, (snapshot, step, image, question))               # probe_job(pool, ...)
+    Job(PoolApi.ask, (path, "what color is the circle?"), {"top_k": 5})   # pool.ask(...)
+    Job(probe_job, (snapshot, step, image, question))                     # probe_job(pool, ...)
 
-naming a public ``ModelPool`` method (``POOL_METHODS``) or a module-level
-function that takes the pool first (sent by reference: module and name).
+naming a public ``ModelPool`` method through its torch-free declaration
+(``pool_api.PoolApi``; sent as the method's name and looked up there again
+in the inference process) or a module-level function that takes the pool
+first (sent by reference: module and name).
 
 The conversation, one message at a time (``Connection.send``/``recv``)::
 
@@ -40,15 +42,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vqadesk.engine.torch_free.pool_api import POOL_METHODS, PoolApi, pool_method_name
 from vqadesk.errors import VqadeskError
 
 # The child's scheduling priority, below the window's: when both want the CPU (a question is being
 # answered while the last answer is drawn), the window gets it first; a free core runs both in full.
 NICE_INCREMENT = 10
-
-# The ModelPool methods a Job may name.
-POOL_METHODS = frozenset({"load_vqa", "load_captioner", "loaded", "ask", "caption", "caption_many", "ask_with",
-                          "compare"})
 
 
 def error_message(exc: BaseException) -> str:
@@ -72,28 +71,49 @@ def describe_exit(exitcode: int | None) -> str:
 
 @dataclass(frozen=True)
 class Job:
-    """``pool.<target>(*args, **kwargs)``, or ``target(pool, *args, **kwargs)`` for a function."""
+    """``pool.ask(*args, **kwargs)`` for ``target=PoolApi.ask``, or ``target(pool, *args, **kwargs)``
+    for a module-level function."""
 
-    target: str | Callable[..., Any]
+    target: Callable[..., Any]
     args: tuple = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.pool_method is not None:
+            return
         if isinstance(self.target, str):
-            if self.target not in POOL_METHODS:
-                raise ValueError(f"{self.target!r} is not a ModelPool method a job may call")
-        elif not callable(self.target) or "<" in getattr(self.target, "__qualname__", "<"):
+            raise ValueError(f"{self.target!r} is not a ModelPool method a job may call (name one as PoolApi.<method>)")
+        if not callable(self.target) or "<" in getattr(self.target, "__qualname__", "<"):
             # A lambda or nested function cannot be pickled by reference.
             raise TypeError(f"a job must name a ModelPool method or a module-level function, not {self.target!r}")
 
     @property
+    def pool_method(self) -> str | None:
+        """The ``PoolApi`` method's name this job calls ("ask"); None for a function."""
+        return pool_method_name(self.target)
+
+    @property
     def name(self) -> str:
-        return self.target if isinstance(self.target, str) else self.target.__qualname__
+        return self.pool_method or self.target.__qualname__
 
     def run(self, pool) -> Any:
-        if isinstance(self.target, str):
-            return getattr(pool, self.target)(*self.args, **self.kwargs)
+        method = self.pool_method
+        if method is not None:
+            return getattr(pool, method)(*self.args, **self.kwargs)
         return self.target(pool, *self.args, **self.kwargs)
+
+    def __reduce__(self):
+        """Pickled with a pool method's name (looked up in ``PoolApi`` when read back), a function by reference."""
+        return (_job, (self.pool_method or self.target, self.args, dict(self.kwargs)))
+
+
+def _job(target: str | Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> Job:
+    """A ``Job`` read back by ``unpack_job``: a method name means that ``PoolApi`` method."""
+    if isinstance(target, str):
+        if target not in POOL_METHODS:
+            raise ValueError(f"{target!r} is not a ModelPool method a job may call")
+        target = getattr(PoolApi, target)
+    return Job(target, args, kwargs)
 
 
 def pack_job(job: Job) -> bytes:

@@ -2,15 +2,16 @@
 
     client = InferenceClient()
     client.start()
-    client.submit("ask", "ask", path, "what color is the circle?", top_k=5,
+    client.submit("ask", PoolApi.ask, path, "what color is the circle?", top_k=5,
                   on_done=show_answers, on_error=show_message)
 
-A job names a ``ModelPool`` method (``engine/inference/model_pool.py``) and its
-arguments, or a module-level function ``fn(pool, *args)`` passed by
-reference (``engine/inference_server.Job``): it is sent to the **inference
+A job names a ``ModelPool`` method through its torch-free declaration
+(``engine/torch_free/pool_api.PoolApi``) and its arguments, or a module-level
+function ``fn(pool, *args)`` passed by reference
+(``engine/torch_free/inference_protocol.Job``): it is sent to the **inference
 process**, a fresh interpreter started with multiprocessing's "spawn"
 context, which imports torch, loads the models and runs the jobs
-(``engine/inference_server.serve``). The GUI process never imports torch,
+(``engine/torch_free/inference_protocol.serve``). The GUI process never imports torch,
 so no long C call there (torch's import, a model's forward pass) can hold
 its GIL and freeze the window.
 
@@ -20,7 +21,7 @@ a time from the queue, sends it down the pipe and waits for the reply
 back to the callbacks on the GUI thread. A newer job on the same channel
 supersedes an older one: a pending one never runs, a running one's result is
 dropped (``request_queue.py``). Replies are unpickled: they come only from
-this app's own child (see ``inference_server.py``).
+this app's own child (see ``inference_protocol.py``).
 
 A child that dies (a crash, a kill, out of memory) fails the job it was
 running with a readable line, is reported by ``sig_failed`` and is started
@@ -39,6 +40,8 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
 from vqadesk.engine.torch_free.inference_protocol import Job, describe_exit, error_message, pack_job, serve
+from vqadesk.engine.torch_free.model_kind import ModelKind
+from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.gui.background.request_queue import LatestRequestQueue, Request
 
 __all__ = ["InferenceClient", "Job", "error_message"]
@@ -46,7 +49,10 @@ __all__ = ["InferenceClient", "Job", "error_message"]
 POLL_S = 0.1  # how often a waiting forwarder looks at interruption and at the child's health
 STOP_JOIN_S = 1.0  # how long a child told to stop may take before it is terminated
 MAX_RESTARTS = 3
-_LOADS = ("load_vqa", "load_captioner")
+# Each kind's load: its channel and pool method.
+_LOADS = {ModelKind.VQA: ("load-vqa", PoolApi.load_vqa),
+          ModelKind.CAPTIONING: ("load-captioner", PoolApi.load_captioner)}
+_LOAD_METHODS = tuple(method for _channel, method in _LOADS.values())
 
 
 class _Forwarder(QThread):
@@ -97,8 +103,8 @@ class _Forwarder(QThread):
             reply = self._call(request.request_id, request.job)
             if reply[0] == "done":
                 _kind, _id, result, seconds = reply
-                if isinstance(request.job, Job) and request.job.target in _LOADS:
-                    self._loads[request.job.target] = request.job
+                if isinstance(request.job, Job) and request.job.target in _LOAD_METHODS:
+                    self._loads[request.job.name] = request.job
                 self.sig_job_done.emit(request.channel, request.request_id, result, seconds)
             elif reply[0] == "error":
                 self.sig_job_failed.emit(request.channel, request.request_id, reply[2])
@@ -271,13 +277,11 @@ class InferenceClient(QObject):
         self._queue = LatestRequestQueue()
         # Only each channel's newest request gets its callbacks: older results are stale.
         self._callbacks: dict[str, tuple[int, Callable[[Any], None] | None, Callable[[str], None] | None]] = {}
-        self._thread = _Forwarder(self._queue, device, models)
-        self._thread.sig_pool_ready.connect(self.sig_ready)
-        self._thread.sig_pool_failed.connect(self.sig_failed)
-        self._thread.sig_restarted.connect(self.sig_models_changed)
-        self._thread.sig_job_done.connect(self._done)
-        self._thread.sig_job_failed.connect(self._failed)
-        self._thread.sig_busy.connect(self.sig_busy_changed)
+        self._thread = thread = _Forwarder(self._queue, device, models)
+        for signal, slot in ((thread.sig_pool_ready, self.sig_ready), (thread.sig_pool_failed, self.sig_failed),
+                             (thread.sig_restarted, self.sig_models_changed), (thread.sig_job_done, self._done),
+                             (thread.sig_job_failed, self._failed), (thread.sig_busy, self.sig_busy_changed)):
+            signal.connect(slot)
         self.models = None  # the latest LoadedModels
         self.sig_ready.connect(self._remember_models)
         self.sig_models_changed.connect(self._remember_models)
@@ -297,17 +301,18 @@ class InferenceClient(QObject):
     def submit(
         self,
         channel: str,
-        job: str | Callable[..., Any] | Job,
+        job: Callable[..., Any] | Job,
         *args: Any,
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[str], None] | None = None,
         **kwargs: Any,
     ) -> int:
-        """Run ``pool.<job>(*args, **kwargs)`` (or ``job(pool, *args, **kwargs)``) in the inference process.
+        """Run ``pool.ask(*args, **kwargs)`` for ``job=PoolApi.ask`` (or ``job(pool, *args, **kwargs)``
+        for a function) in the inference process.
 
         Supersedes ``channel``'s earlier jobs; returns the request id. ``job`` is
-        a ``ModelPool`` method's name or a module-level function: lambdas cannot
-        cross to the child and are refused here (``TypeError``).
+        a ``PoolApi`` method or a module-level function: lambdas cannot cross to
+        the child and are refused here (``TypeError``).
         """
         if not isinstance(job, Job):
             job = Job(job, args, kwargs)
@@ -315,25 +320,23 @@ class InferenceClient(QObject):
         self._callbacks[channel] = (request_id, on_done, on_error)
         return request_id
 
-    def load_models(
+    def load_model(
         self,
+        kind: ModelKind,
+        name_or_path: str,
         *,
-        vqa: str | None = None,
-        captioner: str | None = None,
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
-        """Load the active VQA model and/or captioner (each on its own channel); ``sig_models_changed`` follows."""
+        """Load the active model of ``kind`` (each kind on its own channel); ``sig_models_changed`` follows."""
 
         def loaded(models) -> None:
             self.sig_models_changed.emit(models)
             if on_done is not None:
                 on_done(models)
 
-        if vqa is not None:
-            self.submit("load-vqa", "load_vqa", vqa, on_done=loaded, on_error=on_error)
-        if captioner is not None:
-            self.submit("load-captioner", "load_captioner", captioner, on_done=loaded, on_error=on_error)
+        channel, method = _LOADS[ModelKind(kind)]
+        self.submit(channel, method, name_or_path, on_done=loaded, on_error=on_error)
 
     def is_current(self, channel: str, request_id: int) -> bool:
         return self._queue.is_current(channel, request_id)

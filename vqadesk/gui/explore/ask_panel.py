@@ -30,9 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from vqadesk.data.dataset import QuestionRecord
+from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.engine.torch_free.predictions import VqaPrediction
 from vqadesk.gui.background.inference import InferenceClient
-from vqadesk.gui.explore.image_context import ImageContext, find_question
+from vqadesk.gui.explore.chart_holder import ChartHolder
+from vqadesk.gui.explore.image_context import ImageContext, find_question, question_problem
 from vqadesk.gui.explore.question_edit import QuestionEdit
 from vqadesk.gui.style import message_style
 from vqadesk.metrics.vqa_accuracy import answer_accuracy
@@ -53,6 +55,14 @@ def shapes_only_warning(model: str) -> str:
         "(Models tab → Open checkpoint…) or train one on COCO + VQA v2 (README: Using real COCO and VQA v2)."
     )
 
+
+
+def _make_answer_chart():
+    from vqadesk.gui.explore.charts import AnswerBarChart  # pyqtgraph: imported on first use
+
+    chart = AnswerBarChart()
+    chart.setToolTip("The model's most likely answers and their probabilities")
+    return chart
 
 class AskPanel(QWidget):
     sig_answered = Signal(object, object)  # VqaPrediction, ImageContext
@@ -85,11 +95,7 @@ class AskPanel(QWidget):
         self.warning.hide()
         self.status = QLabel("Select an image and ask a question.")
         self.status.setWordWrap(True)
-        # The chart (pyqtgraph, ~0.5 s to import) is made on first use: the window shows first.
-        self._chart = None
-        self.chart_holder = QWidget()
-        self.chart_holder.setMinimumHeight(170)
-        QVBoxLayout(self.chart_holder).setContentsMargins(0, 0, 0, 0)
+        self.chart_holder = ChartHolder(_make_answer_chart, minimum_height=170)
 
         self.truth = QLabel()
         self.truth.setWordWrap(True)
@@ -140,21 +146,15 @@ class AskPanel(QWidget):
     @property
     def chart(self):
         """The ``AnswerBarChart``, made on first use."""
-        if self._chart is None:
-            from vqadesk.gui.explore.charts import AnswerBarChart
-
-            self._chart = AnswerBarChart()
-            self._chart.setToolTip("The model's most likely answers and their probabilities")
-            self.chart_holder.layout().addWidget(self._chart)
-        return self._chart
+        return self.chart_holder.chart()
 
     # -- what the panel is about --------------------------------------------------------------
 
     def set_image(self, context: ImageContext | None) -> None:
         self.context = context
         self.prediction = None
-        if self._chart is not None:  # not made yet: nothing to clear (and no import to wait for)
-            self._chart.clear_answers()
+        if self.chart_holder.made is not None:  # not made yet: nothing to clear (and no import to wait for)
+            self.chart.clear_answers()
         self.truth_box.hide()
         self.warning.hide()
         self.pin_button.setEnabled(False)
@@ -186,11 +186,9 @@ class AskPanel(QWidget):
     # -- asking -------------------------------------------------------------------------------
 
     def ask(self, text: str) -> None:
-        if self.context is None:
-            self._say("Select an image first.", "error")
-            return
-        if not text.strip():
-            self._say("Type a question first: the question is empty.", "error")
+        problem = question_problem(self.context, text)
+        if problem is not None:
+            self._say(problem, "error")
             return
         context, top_k = self.context, self.top_k.value()
         self.question_edit.remember(text)
@@ -198,7 +196,7 @@ class AskPanel(QWidget):
             self.question_edit.setText(text)
         self._say(f"Asking: {text.strip()}…")
         self.inference.submit(
-            "ask", "ask", context.path, text, top_k=top_k,
+            "ask", PoolApi.ask, context.path, text, top_k=top_k,
             on_done=lambda prediction, c=context: self._answered(c, prediction), on_error=self._failed,
         )
 

@@ -31,7 +31,7 @@ from vqadesk.data.dataset import Dataset, DatasetSplit
 from vqadesk.data.thumbnails import cached_thumbnail
 from vqadesk.errors import VqadeskError
 from vqadesk.gui.background.split_process import open_split_via_child
-from vqadesk.gui.background.workers import Task
+from vqadesk.gui.background.workers import BackgroundTasks
 from vqadesk.gui.qimage import pil_to_qimage
 
 THUMBNAIL_SIZE = 96
@@ -53,12 +53,10 @@ class ThumbnailModel(QAbstractListModel):
         self._icons: dict[int, QIcon] = {}
         self._labels: dict[int, str] = {}  # shown instead of the id (dropped photos: their captions)
         self._pending: set[int] = set()
-        self._tasks: dict[int, Task] = {}  # keep the Python side alive until done
         self._wanted: dict[int, None] = {}  # asked for by the last paint(s), not started yet (ordered)
         self._start_timer = QTimer(self, singleShot=True, interval=0)
         self._start_timer.timeout.connect(self._start_wanted)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(2)
+        self._tasks = BackgroundTasks(self, max_threads=2)  # keyed by image id
         placeholder = QPixmap(thumbnail_size, thumbnail_size)
         placeholder.fill(QColor(128, 128, 128, 60))
         self._placeholder = QIcon(placeholder)
@@ -120,15 +118,8 @@ class ThumbnailModel(QAbstractListModel):
     def _start_wanted(self) -> None:
         """After the paint: drop queued tasks of rows no longer painted, start the painted ones."""
         wanted, self._wanted = self._wanted, {}
-        for image_id, task in list(self._tasks.items()):
-            if image_id in wanted or task.started:
-                continue  # a started task is the pool's until it ends (and deletes it)
-            try:
-                taken = self._pool.tryTake(task)  # queued, never started: scrolled past
-            except RuntimeError:  # it started, ran and was deleted just now
-                taken = False
-            if taken:
-                self._tasks.pop(image_id)
+        for image_id in self._tasks.keys():
+            if image_id not in wanted and self._tasks.take_back(image_id):  # queued, never started: scrolled past
                 self._pending.discard(image_id)
         for image_id in wanted:
             self._request(image_id)
@@ -141,16 +132,13 @@ class ThumbnailModel(QAbstractListModel):
         except VqadeskError:
             return  # the viewer reports the missing file when the image is opened
         self._pending.add(image_id)
-        task = Task(make_thumbnail, path, self._size)
         split = self._split
-        task.signals.finished.connect(lambda image, i=image_id, s=split: self._done(s, i, image))
-        task.signals.failed.connect(lambda _msg, i=image_id, s=split: self._done(s, i, None))
-        self._tasks[image_id] = task
-        self._pool.start(task)
+        self._tasks.start(make_thumbnail, path, self._size, key=image_id,
+                          on_done=lambda image, i=image_id, s=split: self._done(s, i, image),
+                          on_fail=lambda _msg, i=image_id, s=split: self._done(s, i, None))
 
     def _done(self, split: DatasetSplit, image_id: int, image: QImage | None) -> None:
         self._pending.discard(image_id)
-        self._tasks.pop(image_id, None)
         if split is not self._split:
             return
         if image is None:
@@ -166,8 +154,7 @@ class ThumbnailModel(QAbstractListModel):
 
     def shutdown(self) -> None:
         self._start_timer.stop()
-        self._pool.clear()
-        self._pool.waitForDone(2000)
+        self._tasks.shutdown(2000)
 
 
 class BrowserPanel(QWidget):
@@ -179,7 +166,8 @@ class BrowserPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._dataset: Dataset | None = None
-        self._opening: dict[tuple[int, str], Task] = {}  # splits being opened in pool threads (kept alive until done)
+        # Splits being opened in pool threads, keyed by (dataset id, split name).
+        self._opening = BackgroundTasks(self, pool=QThreadPool.globalInstance())
         self.split_box = QComboBox()
         self.split_box.setToolTip("Dataset split to browse")
         self.filter_edit = QLineEdit()
@@ -249,26 +237,23 @@ class BrowserPanel(QWidget):
         self.select_row(0)
 
     def _open_in_background(self, dataset: Dataset, name: str) -> None:
-        """Read a split's files (train2014: ~30 s the first time, then its index cache) off the GUI thread."""
+        """Read a split's files (a big one takes long the first time, then its index cache) off the GUI thread."""
         self.model.set_images(None, [])
         self.count_label.setText(f"Opening {name}…")
         self.count_label.setToolTip("")
         key = (id(dataset), name)
         if key in self._opening:
             return  # already being read; its end refreshes the view if the split is still chosen
-        task = Task(open_split_via_child, dataset, name)  # a big split's JSON: parsed in a child process
-        task.signals.finished.connect(lambda _split: self._split_opened(dataset, name))
-        task.signals.failed.connect(lambda message: self._split_failed(dataset, name, message))
-        self._opening[key] = task
-        QThreadPool.globalInstance().start(task)
+        # A big split's JSON is parsed in a child process.
+        self._opening.start(open_split_via_child, dataset, name, key=key,
+                            on_done=lambda _split: self._split_opened(dataset, name),
+                            on_fail=lambda message: self._split_failed(dataset, name, message))
 
     def _split_opened(self, dataset: Dataset, name: str) -> None:
-        self._opening.pop((id(dataset), name), None)
         if dataset is self._dataset and name == self.split_box.currentText():
             self._on_split(name)
 
     def _split_failed(self, dataset: Dataset, name: str, message: str) -> None:
-        self._opening.pop((id(dataset), name), None)
         if dataset is self._dataset and name == self.split_box.currentText():
             self.count_label.setText(f"Could not open {name} (hover for why)")
             self.count_label.setToolTip(message)

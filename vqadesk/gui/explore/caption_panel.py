@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from vqadesk.engine.torch_free.caption_scores import ReferenceSource, score_caption
+from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.engine.torch_free.predictions import CaptionPrediction
 from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.explore.image_context import ImageContext
@@ -177,7 +178,7 @@ class CaptionPanel(QWidget):
         beam, count = self.beam.value(), self.count.value()
         self._say(f"Captioning {context.title} (beam {beam})…")
         self.inference.submit(
-            "caption", "caption", context.path, beam_size=beam, num_captions=count,
+            "caption", PoolApi.caption, context.path, beam_size=beam, num_captions=count,
             on_done=lambda prediction, c=context: self._captioned(c, prediction),
             on_error=lambda m: self._say(m, "error"),
         )

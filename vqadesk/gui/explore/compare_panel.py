@@ -24,14 +24,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.gui.background.inference import InferenceClient
-from vqadesk.gui.explore.image_context import ImageContext
+from vqadesk.gui.explore.chart_holder import ChartHolder
+from vqadesk.gui.explore.image_context import ImageContext, question_problem
 from vqadesk.gui.style import message_style
 
 if TYPE_CHECKING:
     from vqadesk.engine.torch_free.pool_records import ComparedAnswer
 
 _PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+def _make_comparison_chart():
+    from vqadesk.gui.explore.charts import ComparisonBarChart  # pyqtgraph: imported on first use
+
+    return ComparisonBarChart()
 
 
 class ComparePanel(QWidget):
@@ -60,10 +68,7 @@ class ComparePanel(QWidget):
         row.addWidget(self.compare_button)
         self.status = QLabel("Tick models, type a question and press Compare.")
         self.status.setWordWrap(True)
-        self._chart = None  # made on first use (pyqtgraph is slow to import)
-        self.chart_holder = QWidget()
-        self.chart_holder.setMinimumHeight(200)
-        QVBoxLayout(self.chart_holder).setContentsMargins(0, 0, 0, 0)
+        self.chart_holder = ChartHolder(_make_comparison_chart, minimum_height=200)
         self.errors = QLabel()
         self.errors.setWordWrap(True)
         self.errors.setStyleSheet(message_style("error"))
@@ -84,12 +89,7 @@ class ComparePanel(QWidget):
     @property
     def chart(self):
         """The ``ComparisonBarChart``, made on first use."""
-        if self._chart is None:
-            from vqadesk.gui.explore.charts import ComparisonBarChart
-
-            self._chart = ComparisonBarChart()
-            self.chart_holder.layout().addWidget(self._chart)
-        return self._chart
+        return self.chart_holder.chart()
 
     def add_model(self, name: str, path: str, *, checked: bool = False) -> None:
         """List a VQA model (once per checkpoint path)."""
@@ -120,11 +120,9 @@ class ComparePanel(QWidget):
     def compare(self) -> None:
         text = self.question.text()
         chosen = self.checked_models()
-        if self.context is None:
-            self._say("Select an image first.", "error")
-            return
-        if not text.strip():
-            self._say("Type a question first: the question is empty.", "error")
+        problem = question_problem(self.context, text)
+        if problem is not None:
+            self._say(problem, "error")
             return
         if len(chosen) < 1:
             self._say("Tick at least one model (two or more to compare).", "error")
@@ -134,7 +132,7 @@ class ComparePanel(QWidget):
         names = {path: name for name, path in chosen}
         self._say(f"Asking {len(paths)} models…")
         self.inference.submit(
-            "compare", "compare", paths, context.path, text, top_k=top_k,
+            "compare", PoolApi.compare, paths, context.path, text, top_k=top_k,
             on_done=lambda results, c=context: self._compared(c, results, names),
             on_error=lambda m: self._say(m, "error"),
         )

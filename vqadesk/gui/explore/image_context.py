@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from vqadesk.data.coco import CocoCaption
 from vqadesk.data.dataset import DatasetSplit, QuestionRecord
+from vqadesk.errors import VqadeskError
 
 
 @dataclass(frozen=True)
@@ -40,3 +42,26 @@ def find_question(context: ImageContext | None, text: str) -> QuestionRecord | N
         return None
     key = question_key(text)
     return next((record for record in context.questions if question_key(record.text) == key), None)
+
+
+def question_problem(context: ImageContext | None, question: str) -> str | None:
+    """Why ``question`` cannot be asked about ``context`` now (the panel says it), or None."""
+    if context is None:
+        return "Select an image first."
+    if not question.strip():
+        return "Type a question first: the question is empty."
+    return None
+
+
+def describe_image(split: DatasetSplit, image_id: int) -> str:
+    """The line above the viewer (rich text): file, id, size, split and the annotated objects."""
+    image = split.coco.image(image_id)
+    objects = split.coco.objects(image_id)
+    try:
+        width, height = split.coco.image_size(image_id)
+        size = f"{width} × {height}"
+    except VqadeskError:
+        size = "unreadable file"
+    counts = Counter(obj.category_name for obj in objects)
+    summary = ", ".join(f"{name} × {n}" for name, n in sorted(counts.items())) or "no annotated objects"
+    return f"<b>{image.file_name}</b> · id {image_id} · {size} · {split.name} · {summary}"

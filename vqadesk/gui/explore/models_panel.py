@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from vqadesk.engine.torch_free.model_cards import read_model_card
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.model_registry import list_models
 from vqadesk.errors import VqadeskError
 from vqadesk.gui.style import message_style
@@ -34,7 +35,6 @@ from vqadesk.gui.style import message_style
 _PATH_ROLE = Qt.ItemDataRole.UserRole
 _KIND_ROLE = Qt.ItemDataRole.UserRole + 1
 _NAME_ROLE = Qt.ItemDataRole.UserRole + 2
-KIND_TITLES = {"vqa": "VQA model", "captioning": "captioner"}
 
 
 class ModelsPanel(QWidget):
@@ -43,7 +43,7 @@ class ModelsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.active: dict[str, str | None] = {"vqa": None, "captioning": None}  # loaded checkpoint paths
+        self.active: dict[ModelKind, str | None] = dict.fromkeys(ModelKind)  # loaded checkpoint paths
         self.device = "…"
         self.list = QListWidget()
         self.list.setToolTip("Bundled models, yours (in the user data folder) and checkpoints opened or trained")
@@ -77,7 +77,7 @@ class ModelsPanel(QWidget):
         self.list.currentItemChanged.connect(self._show_card)
         self.list.itemDoubleClicked.connect(lambda _item: self._use())
         self.use_button.clicked.connect(self._use)
-        self.open_button.clicked.connect(self._choose_file)
+        self.open_button.clicked.connect(self.choose_file)
         self.refresh()
 
     def refresh(self) -> None:
@@ -128,7 +128,7 @@ class ModelsPanel(QWidget):
         kind, path = item.data(_KIND_ROLE), item.data(_PATH_ROLE)
         name = item.data(_NAME_ROLE)
         in_use = _same_file(self.active.get(kind), path)
-        item.setData(Qt.ItemDataRole.DisplayRole, f"{name}  —  {KIND_TITLES[kind]}{'  (in use)' if in_use else ''}")
+        item.setData(Qt.ItemDataRole.DisplayRole, f"{name}  —  {ModelKind(kind).noun}{'  (in use)' if in_use else ''}")
         font = item.font()
         font.setBold(in_use)
         item.setFont(font)
@@ -159,7 +159,7 @@ class ModelsPanel(QWidget):
         if item is not None:
             self.sig_use_model.emit(item.data(_KIND_ROLE), item.data(_PATH_ROLE))
 
-    def _choose_file(self) -> None:
+    def choose_file(self) -> None:
         path, _filter = QFileDialog.getOpenFileName(
             self, "Open a vqadesk checkpoint", str(Path.home()), "vqadesk checkpoints (*.json);;All files (*)"
         )

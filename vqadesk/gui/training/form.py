@@ -23,16 +23,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.training_config import CAPTION_CELLS, OPTIMIZERS, VQA_MODELS
 from vqadesk.engine.torch_free.training_runs import TrainingOptions
 
 GROUP = "training"
 DEVICES = ("auto", "cpu", "cuda", "mps")
-ROUTINES = (("VQA", "vqa"), ("Captioning", "captioning"))
+ROUTINES = (("VQA", ModelKind.VQA), ("Captioning", ModelKind.CAPTIONING))
 MODEL_TIPS = {
-    "vqa": "bow: bag of words + image feature; lstm: LSTM question encoder; "
+    ModelKind.VQA: "bow: bag of words + image feature; lstm: LSTM question encoder; "
            "attention: stacked attention over the image grid (best, slowest)",
-    "captioning": "the decoder's cell: lstm, or rnn (a vanilla RNN, as in cs231n)",
+    ModelKind.CAPTIONING: "the decoder's cell: lstm, or rnn (a vanilla RNN, as in cs231n)",
 }
 
 
@@ -160,8 +161,8 @@ class TrainingForm(QWidget):
     # -- values --------------------------------------------------------------------------------
 
     @property
-    def kind(self) -> str:
-        return self.routine.currentData()
+    def kind(self) -> ModelKind:
+        return ModelKind(self.routine.currentData())
 
     def set_kind(self, kind: str) -> None:
         self.routine.setCurrentIndex(max(0, self.routine.findData(kind)))
@@ -201,7 +202,7 @@ class TrainingForm(QWidget):
         s = self._settings
         self._loading = True
         try:
-            self.set_kind(str(s.value(f"{GROUP}/routine", "vqa")))
+            self.set_kind(str(s.value(f"{GROUP}/routine", ModelKind.VQA.value)))
             self._fill_models()
             self.dataset.setText(str(s.value(f"{GROUP}/dataset", "")))
             self._dataset_chosen = _flag(s.value(f"{GROUP}/dataset_chosen", False))
@@ -221,7 +222,7 @@ class TrainingForm(QWidget):
 
     def save_settings(self) -> None:
         s = self._settings
-        s.setValue(f"{GROUP}/routine", self.kind)
+        s.setValue(f"{GROUP}/routine", self.kind.value)
         s.setValue(f"{GROUP}/{self.kind}_model", self.model.currentText())
         s.setValue(f"{GROUP}/dataset", self.dataset.text().strip())
         s.setValue(f"{GROUP}/dataset_chosen", self._dataset_chosen)
@@ -247,8 +248,8 @@ class TrainingForm(QWidget):
 
     def _fill_models(self) -> None:
         kind = self.kind
-        models = VQA_MODELS if kind == "vqa" else CAPTION_CELLS
-        default = "attention" if kind == "vqa" else "lstm"
+        models = VQA_MODELS if kind is ModelKind.VQA else CAPTION_CELLS
+        default = "attention" if kind is ModelKind.VQA else "lstm"
         wanted = str(self._settings.value(f"{GROUP}/{kind}_model", default))
         self.model.blockSignals(True)
         self.model.clear()
@@ -264,8 +265,9 @@ class TrainingForm(QWidget):
     def _update_enabled(self) -> None:
         # The question encoder only exists for the VQA models that encode questions in sequence,
         # the grounding loss only for the one that attends.
-        self.question_encoder.setEnabled(self.kind == "vqa" and self.model.currentText() != "bow")
-        self.grounding.setEnabled(self.kind == "vqa" and self.model.currentText() == "attention")
+        vqa = self.kind is ModelKind.VQA
+        self.question_encoder.setEnabled(vqa and self.model.currentText() != "bow")
+        self.grounding.setEnabled(vqa and self.model.currentText() == "attention")
 
     def _edited(self) -> None:
         self._update_enabled()

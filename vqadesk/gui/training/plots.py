@@ -23,6 +23,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QWidget
 
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.training_events import RunCurves
 
 # Qualitative colours that stay distinct on white and on near-black (Tableau 10).
@@ -145,7 +146,7 @@ PLOT_SPECS = (
 
 
 def make_plot(index: int) -> CurvePlot:
-    """Plot ``index`` of ``PLOT_SPECS`` (~30 ms each: the Training tab makes them one per event-loop turn)."""
+    """Plot ``index`` of ``PLOT_SPECS`` (the Training tab makes them one per event-loop turn)."""
     title, x_label, y_label, long_curves = PLOT_SPECS[index]
     return CurvePlot(title, x_label, y_label, long_curves=long_curves)
 
@@ -181,7 +182,7 @@ class TrainingPlots(QWidget):
         self._grid.setColumnStretch(1, 1)
         self._labels: list[str] = []
         self._runs: list[RunCurves] = []
-        self._kind_hint = "vqa"
+        self._kind_hint = ModelKind.VQA
         self._shown: list[tuple[str, str, RunCurves]] = []
         self.compared_accuracy.currentIndexChanged.connect(lambda _index: self.show_runs(self._shown))
         self.show_runs([])
@@ -206,14 +207,14 @@ class TrainingPlots(QWidget):
         for i, (label, kind, _curves) in enumerate(runs):
             lines["loss"].append(Line(i, "loss", label, i))
             lines["rate"].append(Line(i, "rate", label, i))
-            if kind == "vqa" and single:  # one run: every answer type, in its own colour
+            if kind == ModelKind.VQA and single:  # one run: every answer type, in its own colour
                 lines["accuracy"] += [Line(i, key, name, n, dashed=n > 0) for n, (key, name) in enumerate(PER_TYPE)]
-            elif kind == "vqa":  # several runs: the chosen accuracy, in the run's colour
+            elif kind == ModelKind.VQA:  # several runs: the chosen accuracy, in the run's colour
                 lines["accuracy"].append(Line(i, compared_key, label, i))
             else:
                 lines["bleu"].append(Line(i, "BLEU-4", label, i))
                 lines["cider"].append(Line(i, "CIDEr", label, i))
-        comparing_vqa = not single and any(kind == "vqa" for _label, kind, _curves in runs)
+        comparing_vqa = not single and any(kind == ModelKind.VQA for _label, kind, _curves in runs)
         titles = {"accuracy": f"VQA accuracy, {compared_name} (validation)"
                   if comparing_vqa and compared_key != "accuracy" else ACCURACY_TITLE}
         palette = self.palette()
@@ -254,8 +255,8 @@ class TrainingPlots(QWidget):
         for plot in self.plots():
             self._grid.removeWidget(plot)
             plot.hide()
-        metric_plots = ([self.accuracy] if "vqa" in kinds else []) + (
-            [self.bleu, self.cider] if "captioning" in kinds else [])
+        metric_plots = ([self.accuracy] if ModelKind.VQA in kinds else []) + (
+            [self.bleu, self.cider] if ModelKind.CAPTIONING in kinds else [])
         self._grid.addWidget(self.loss, 1, 0)
         self._grid.addWidget(self.rate, 1, 1)
         for i, plot in enumerate(metric_plots):

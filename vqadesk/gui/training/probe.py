@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt, QThreadPool, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from vqadesk.data.images import load_image
 from vqadesk.engine.torch_free.training_runs import ProbeAnswer
-from vqadesk.gui.background.workers import Task
+from vqadesk.gui.background.workers import BackgroundTasks
 from vqadesk.gui.qimage import pil_to_qimage
 from vqadesk.gui.training.plots import line_colour
 
@@ -49,7 +49,7 @@ def epoch_text(epoch: float) -> str:
 
 
 def make_probe_plot() -> pg.PlotWidget:
-    """The probe's answer-probability plot (~30 ms: the Training tab makes it in an event-loop turn of its own)."""
+    """The probe's answer-probability plot (the Training tab makes it in an event-loop turn of its own)."""
     plot = pg.PlotWidget()
     plot.setMinimumSize(180, 140)
     item = plot.getPlotItem()
@@ -74,8 +74,7 @@ class ProbePanel(QWidget):
         self._answers: list[ProbeAnswer] = []
         self._unavailable: str | None = None
         self._curves: dict[str, pg.PlotDataItem] = {}  # answer text -> its line, created once
-        self._pool = QThreadPool(self)
-        self._tasks: set[Task] = set()
+        self._tasks = BackgroundTasks(self)
 
         self.thumbnail = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.thumbnail.setFixedSize(THUMBNAIL + 4, THUMBNAIL + 4)
@@ -135,12 +134,9 @@ class ProbePanel(QWidget):
     def set_probe(self, image_path: str, question: str) -> None:
         self.image_path, self.question = str(image_path), question.strip()
         self._show_probe()
-        task = Task(_thumbnail, self.image_path)
         wanted = self.image_path
-        task.signals.finished.connect(lambda image, t=task: self._thumbnail_done(t, wanted, image))
-        task.signals.failed.connect(lambda message, t=task: self._thumbnail_failed(t, wanted, message))
-        self._tasks.add(task)
-        self._pool.start(task)
+        self._tasks.start(_thumbnail, wanted, on_done=lambda image: self._thumbnail_done(wanted, image),
+                          on_fail=lambda message: self._thumbnail_failed(wanted, message))
 
     def clear(self) -> None:
         self.image_path = self.question = None
@@ -169,13 +165,11 @@ class ProbePanel(QWidget):
             self.question_label.setToolTip(self.image_path)
             self.clear_button.setEnabled(True)
 
-    def _thumbnail_done(self, task: Task, path: str, image: QImage) -> None:
-        self._tasks.discard(task)
+    def _thumbnail_done(self, path: str, image: QImage) -> None:
         if path == self.image_path:
             self.thumbnail.setPixmap(QPixmap.fromImage(image))
 
-    def _thumbnail_failed(self, task: Task, path: str, message: str) -> None:
-        self._tasks.discard(task)
+    def _thumbnail_failed(self, path: str, message: str) -> None:
         if path == self.image_path:
             self.thumbnail.setText("?")
             self.thumbnail.setToolTip(message)
@@ -257,8 +251,7 @@ class ProbePanel(QWidget):
         super().changeEvent(event)
 
     def shutdown(self) -> None:
-        self._pool.clear()
-        self._pool.waitForDone(2000)
+        self._tasks.shutdown(2000)
 
 
 def _swatch(colour: QColor) -> QIcon:

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from vqadesk.engine.torch_free.training_events import RunCurves, read_events_file
 from vqadesk.engine.torch_free.training_runs import EVENTS_FILE, ProbeAnswer, read_log_tail, read_probe
-from vqadesk.gui.background.workers import Task
+from vqadesk.gui.background.workers import BackgroundTasks
 
 
 @dataclass
@@ -38,9 +38,7 @@ class RunFilesCache(QObject):
         super().__init__(parent)
         self._files: dict[str, RunFiles] = {}
         self._waiting: dict[str, list[Callable[[RunFiles], None]]] = {}
-        self._tasks: set[Task] = set()
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
+        self._tasks = BackgroundTasks(self, max_threads=1)
 
     def get(self, folder: str) -> RunFiles | None:
         return self._files.get(folder)
@@ -62,15 +60,11 @@ class RunFilesCache(QObject):
                 waiting.append(then)
             return
         self._waiting[folder] = [then] if then is not None else []
-        task = Task(read_run_files, folder)
-        task.signals.finished.connect(lambda files, t=task: self._loaded(t, folder, files))
         # An unreadable run shows as empty rather than not at all (reading skips bad lines already).
-        task.signals.failed.connect(lambda _message, t=task: self._loaded(t, folder, RunFiles()))
-        self._tasks.add(task)
-        self._pool.start(task)
+        self._tasks.start(read_run_files, folder, on_done=lambda files: self._loaded(folder, files),
+                          on_fail=lambda _message: self._loaded(folder, RunFiles()))
 
-    def _loaded(self, task: Task, folder: str, files: RunFiles) -> None:
-        self._tasks.discard(task)
+    def _loaded(self, folder: str, files: RunFiles) -> None:
         self._files[folder] = files
         callbacks = self._waiting.pop(folder, [])
         for then in callbacks:
@@ -78,5 +72,4 @@ class RunFilesCache(QObject):
         self.sig_loaded.emit(folder)
 
     def shutdown(self) -> None:
-        self._pool.clear()
-        self._pool.waitForDone(2000)
+        self._tasks.shutdown(2000)

@@ -7,8 +7,8 @@ child process (``TrainingProcess``); its events feed the shown curves through
 a short coalescing timer, so a burst of events costs one redraw. A finished
 run's events and log are read in a pool thread when it is selected
 (``RunFilesCache``). The window makes the tab with ``build_in_steps`` while it
-is idle, one plot per event-loop turn, so the 100-250 ms of pyqtgraph set-up
-never come as one freeze.
+is idle, one plot per event-loop turn, so pyqtgraph's set-up never comes as
+one freeze (figures in docs/training-tab.md).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.training_events import RunCurves
 from vqadesk.engine.torch_free.training_runs import (
     RunOptionsError,
@@ -70,9 +71,8 @@ class TabParts:
 
 
 def build_in_steps(settings: QSettings, inference=None) -> Iterator[TrainingTab | None]:
-    """The tab made a piece at a time: each ``next()`` is one piece (one plot, the form, ...: at
-    most ~15 ms of GUI time here, ~35 under load, where the whole tab is 100-250 ms), and the last
-    yields the tab itself.
+    """The tab made a piece at a time: each ``next()`` is one piece (one plot, the form, ...), and
+    the last yields the tab itself.
 
     The window runs one step per event-loop turn while it is idle, so making
     the tab never freezes it.
@@ -93,7 +93,7 @@ def build_in_steps(settings: QSettings, inference=None) -> Iterator[TrainingTab 
 
 
 class TrainingTab(QWidget):
-    sig_use_model = Signal(str, str)  # kind ("vqa" | "captioning"), checkpoint .json path
+    sig_use_model = Signal(str, str)  # ModelKind, checkpoint .json path
 
     def __init__(self, settings: QSettings, inference=None, parent: QWidget | None = None, *,
                  parts: TabParts | None = None):
@@ -141,22 +141,25 @@ class TrainingTab(QWidget):
                                              "checkpoints with.")
         self._redraw = QTimer(self, singleShot=True, interval=REDRAW_MS)
         self._redraw.timeout.connect(self._redraw_live)
-        # Showing other runs makes plot items (~20 ms): on the next event-loop turn, not inside the
-        # click or the run's start that asked for it (1 ms: a timer, so after this turn's paints).
+        # Showing other runs makes plot items (docs/training-tab.md): on the next event-loop turn, not
+        # inside the click or the run's start that asked for it (1 ms: a timer, so after this turn's paints).
         self._display = QTimer(self, singleShot=True, interval=1)
         self._display.timeout.connect(self._update_display)
-        self.start_button.clicked.connect(self.start_run)
-        self.stop_button.clicked.connect(self.stop_run)
-        self.resume_button.clicked.connect(self.resume_run)
-        self.use_button.clicked.connect(self._use_model)
-        self.delete_button.clicked.connect(self.delete_current_run)
+        for signal, slot in (
+            (self.start_button.clicked, self.start_run),
+            (self.stop_button.clicked, self.stop_run),
+            (self.resume_button.clicked, self.resume_run),
+            (self.use_button.clicked, self._use_model),
+            (self.delete_button.clicked, self.delete_current_run),
+            (self.form.routine.currentIndexChanged, self._on_form_changed),
+            (self.run_list.sig_current_changed, self._on_current_run),
+            (self.run_list.sig_checked_changed, self._display_soon),
+            (self.files.sig_loaded, self._on_files_loaded),
+        ):
+            signal.connect(slot)
         delete_key = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.run_list.tree,
                                self.delete_current_run)
         delete_key.setContext(Qt.ShortcutContext.WidgetShortcut)
-        self.form.routine.currentIndexChanged.connect(self._on_form_changed)
-        self.run_list.sig_current_changed.connect(self._on_current_run)
-        self.run_list.sig_checked_changed.connect(self._display_soon)
-        self.files.sig_loaded.connect(self._on_files_loaded)
         self.process.on_event.append(self._on_event)
         self.process.on_log.append(self._append_log)
         self.process.sig_finished.connect(self._on_finished)
@@ -286,7 +289,7 @@ class TrainingTab(QWidget):
         self._live_log.clear()
         self._log_folder = folder
         self.probes.set_history(folder, files.probe if files else [])
-        if record.kind != "vqa" and self.probe_panel.probe is not None:
+        if record.kind != ModelKind.VQA and self.probe_panel.probe is not None:
             self.probe_panel.show_status("The probe asks VQA runs only: this is a captioning run.")
         self.process.start(record, files.curves if files else None)
         self._append_log([f"[vqadesk] {' '.join(record.command)}", f"[vqadesk] in {record.folder}"])
@@ -331,7 +334,7 @@ class TrainingTab(QWidget):
         record = self.process.record
         if record is None:
             return
-        if kind == "checkpoint" and event.get("name") == "last" and record.kind == "vqa":
+        if kind == "checkpoint" and event.get("name") == "last" and record.kind == ModelKind.VQA:
             self.probes.ask(str(record.folder), event, self.process.curves.steps_per_epoch)
         if kind in ("start", "epoch", "done", "error"):
             self.run_list.update_record(record, record.folder)
