@@ -10,7 +10,7 @@ folder, then times, over several runs:
 
 Prints medians (the machine is shared and noisy). Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_coco_index.py [--runs 5] [--images 40504]
+    python benchmarks/bench_coco_index.py [--runs 5] [--images 40504]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's vqadesk, installed or not
 
 from vqadesk.data.coco import CocoIndex
 from vqadesk.jsonio import read_json

@@ -3,8 +3,9 @@
 Two parts, each printed as a table and, with ``--json OUT``, saved:
 
 1. **Extraction** (ResNet-50, grid layer, 224 px, ``--weights none``: the
-   arithmetic of the ImageNet network without its file). On the real COCO
-   photos of ``../shared/fixtures/coco-real``: the time to decode and square one
+   arithmetic of the ImageNet network without its file). On the 15 real COCO
+   photos kept beside the checkout, outside this repository
+   (``../shared/fixtures/coco-real``): the time to decode and square one
    photo (``load_image_tensor``, the DataLoader workers' job), the network's
    images/s on batches of ``--batch-size`` (median of ``--batches`` timed
    batches after one warm-up), and the whole routine (``extract_features``:
@@ -43,7 +44,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # this checkout's vqadesk, installed or not
 
 COCO_TRAIN_VAL_IMAGES = 82_783 + 40_504
 VQA_TRAIN_QUESTIONS = 443_757

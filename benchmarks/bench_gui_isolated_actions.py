@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_gui_responsiveness beside it
 
 from bench_gui_responsiveness import start_window, wait
 from PySide6.QtWidgets import QApplication

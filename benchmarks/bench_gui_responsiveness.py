@@ -4,8 +4,8 @@ Opens the real main window offscreen on a Shapes world with the bundled
 models, runs an ``EventLoopMonitor`` (a 5 ms timer; a late tick is a stall)
 and reports, per phase, the longest gap between ticks and the 99th percentile:
 
-1. start-up: from ``start()`` to ``sig_ready`` (torch imported by the worker,
-   models loaded, dataset opened, first image shown);
+1. start-up: from ``start()`` to ``sig_ready`` (torch imported by the inference
+   process, models loaded, dataset opened, first image shown);
 2. answering 50 questions (the dataset's, on 10 images, one after another);
 3. captioning 20 images (beam 3), selecting each image in the browser;
 4. streaming training events: a real ``python -m training.vqa`` run started

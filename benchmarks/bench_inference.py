@@ -10,7 +10,7 @@ bundled ones) on freshly generated Shapes images:
 Targets (issue 3): <= 5 ms, <= 30 ms and <= 100 ms on the CPU. Run from the
 repository root::
 
-    .venv/bin/python benchmarks/bench_inference.py [--calls 200] [--threads N] [--device cpu]
+    python benchmarks/bench_inference.py [--calls 200] [--threads N] [--device cpu]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's vqadesk, installed or not
 
 import torch
 

@@ -8,7 +8,7 @@
 Synthetic but val-sized inputs, generated with a fixed seed. Prints medians of
 ``--runs`` runs. Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_metrics.py [--runs 3] [--caption-images 40504]
+    python benchmarks/bench_metrics.py [--runs 3] [--caption-images 40504]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's vqadesk, installed or not
 
 from vqadesk.metrics import evaluate_captions, evaluate_vqa
 

@@ -13,7 +13,7 @@ Prints medians over ``--runs`` runs (the machine is shared and noisy), and the
 time per image. The target is under 10 s for 1,000 images. Run from the
 repository root::
 
-    .venv/bin/python benchmarks/bench_shapes.py [--runs 5] [--images 1000]
+    python benchmarks/bench_shapes.py [--runs 5] [--images 1000]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's vqadesk, installed or not
 
 from vqadesk.data.shapes import generate_split, write_shapes_dataset
 from vqadesk.data.shapes.render import encode_png, render_scene

@@ -2,12 +2,13 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_tokenizer.py [--questions 20000] [--runs 5] [--json]
+    python benchmarks/bench_tokenizer.py [--questions 20000] [--runs 5] [--json]
 
 Measured (each figure the median of ``--runs`` runs; the machine is shared):
 
 * start-up: ``import spacy`` and ``spacy.blank("en")`` in a fresh interpreter
-  (what the first question pays; the GUI defers it to its worker thread);
+  (what the first tokenised question pays; in the app the Predictor pays it in
+  the inference process while a VQA model loads, not in the first answer);
 * one by one: ``tokenize_question`` per question, as the GUI and ``vqadesk
   ask`` call it;
 * batch: ``tokenize_questions`` on the whole list, as dataset preparation does;
@@ -29,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's vqadesk, installed or not
 
 from vqadesk.text.tokenizer import (
     blank_english,

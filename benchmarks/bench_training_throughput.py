@@ -13,8 +13,8 @@ precomputed 4,096-d feature (a pool of random rows, gathered per batch as from a
 in-memory feature store), a question of 6-10 random ids from a 10,000-word
 vocabulary padded to the routine's 24 tokens, and one of 1,000 answers.
 
-Three variants: ``unfused`` is torch's default Adam (what the routine used
-before it switched to the fused kernel); ``routine`` is what ``python -m
+Three variants: ``unfused`` is torch's default Adam (the for-each kernel), to
+show what the fused kernel gains; ``routine`` is what ``python -m
 training.vqa`` does (its optimiser from ``make_optimizer``: Adam's fused kernel,
 float32); ``routine-bf16`` also runs the forward pass under bfloat16 autocast
 (the backward follows it), as ``--precision bf16`` does, on CPUs with
@@ -30,7 +30,7 @@ matmul FLOPs of a forward pass (Linear layers and LSTM gates at the sampled
 mean question length; embeddings, element-wise ops and the optimiser not
 counted), x3 for forward + backward. Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_training_throughput.py [--models bow lstm]
+    python benchmarks/bench_training_throughput.py [--models bow lstm]
         [--variants unfused routine routine-bf16] [--batch-sizes 128 512] [--samples 8192]
         [--repeats 3] [--optimizer adam] [--json OUT.json]
 """
@@ -50,8 +50,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's vqadesk, installed or not
 
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.training_config import TrainingConfig
 from vqadesk.engine.training.trainer import make_optimizer
 from vqadesk.models import ImageEncoderConfig, VqaModelConfig, build_vqa_model
@@ -187,7 +188,7 @@ def measure(name: str, variant: str, batch_size: int, args, fp32_peak: float) ->
     if settings["optimizer"] == "unfused" and args.optimizer == "adam":
         optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3, fused=False)
     else:  # the training routine's own optimiser, with its defaults (lr 1e-3, SGD momentum 0.9)
-        training = TrainingConfig(task="vqa", data="-", out="-", model=name, optimizer=args.optimizer)
+        training = TrainingConfig(task=ModelKind.VQA, data="-", out="-", model=name, optimizer=args.optimizer)
         optimizer = make_optimizer(training, model.parameters())
     steps = max(args.min_steps, math.ceil(args.samples / batch_size))
     pool, batches, mean_length = synthetic_data(args.seed, batch_size, steps + args.warmup)

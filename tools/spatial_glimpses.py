@@ -17,8 +17,11 @@ import argparse
 import re
 import sys
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's vqadesk, installed or not
 
 from vqadesk.data.shapes.generate import generate_split
 from vqadesk.data.shapes.language import description_counts, unique_description
