@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from vqadesk.cli.options import add_json_option, add_model_options, load_model, positive_int
+from vqadesk.cli.options import add_image_command, add_json_option, add_model_options, load_model, positive_int
 from vqadesk.cli.output import print_prediction_json, readable_stdout
 from vqadesk.engine.torch_free.model_kind import ModelKind
 
@@ -25,12 +25,11 @@ _BAR_WIDTH = 20
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "ask",
+    parser = add_image_command(
+        subparsers, "ask",
         help="answer a question about an image",
         description="Answer QUESTION about IMAGE with a VQA model: the most likely answers, best first.",
     )
-    parser.add_argument("image", metavar="IMAGE", help="image file (JPEG, PNG, ...)")
     parser.add_argument("question", metavar="QUESTION", help="the question, quoted")
     add_model_options(parser, ModelKind.VQA)
     parser.add_argument("--top-k", type=positive_int, default=5, metavar="K", help="answers to show (default: 5)")

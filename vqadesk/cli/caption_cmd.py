@@ -19,18 +19,24 @@ from __future__ import annotations
 
 import argparse
 
-from vqadesk.cli.options import add_beam_option, add_json_option, add_model_options, load_model, positive_int
+from vqadesk.cli.options import (
+    add_beam_option,
+    add_image_command,
+    add_json_option,
+    add_model_options,
+    load_model,
+    positive_int,
+)
 from vqadesk.cli.output import print_prediction_json, readable_stdout
 from vqadesk.engine.torch_free.model_kind import ModelKind
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "caption",
+    parser = add_image_command(
+        subparsers, "caption",
         help="write captions for an image",
         description="Describe IMAGE with a captioning model (beam search), best caption first.",
     )
-    parser.add_argument("image", metavar="IMAGE", help="image file (JPEG, PNG, ...)")
     add_model_options(parser, ModelKind.CAPTIONING)
     add_beam_option(parser)
     parser.add_argument(

@@ -17,19 +17,20 @@ import argparse
 import json
 import sys
 
-from vqadesk.cli.options import add_json_option, add_kind_parsers
+from vqadesk.cli.options import add_json_option, add_kind_commands
 from vqadesk.errors import EvaluationError
 from vqadesk.metrics.tables import format_caption_evaluation, format_vqa_evaluation
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    kinds = add_kind_parsers(
+    vqa, captions = add_kind_commands(
         subparsers, "evaluate",
         help="score a results file with the official metrics",
         description="Score VQA answers (VQA accuracy) or captions (BLEU-1..4, CIDEr-D) "
         "the way the official evaluation tools do.",
+        vqa_help="VQA accuracy of a results file [{question_id, answer}]",
+        captions_help="BLEU-1..4 and CIDEr-D of a results file [{image_id, caption}]",
     )
-    vqa = kinds.add_parser("vqa", help="VQA accuracy of a results file [{question_id, answer}]")
     vqa.add_argument("--questions", required=True, metavar="Q.json",
                      help="VQA questions file (the questions evaluated)")
     vqa.add_argument("--annotations", required=True, metavar="A.json", help="VQA annotations file (human answers)")
@@ -41,7 +42,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_option(vqa, help="print one JSON document (official key names)")
     vqa.set_defaults(func=run_vqa)
 
-    captions = kinds.add_parser("captions", help="BLEU-1..4 and CIDEr-D of a results file [{image_id, caption}]")
     captions.add_argument("--annotations", required=True, metavar="CAPTIONS.json", help="COCO captions file")
     captions.add_argument("--results", required=True, metavar="R.json", help="results: [{image_id, caption}, ...]")
     add_json_option(captions)

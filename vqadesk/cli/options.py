@@ -2,7 +2,8 @@
 
 ``--model``/``--device`` (and loading the model they name), ``--json``,
 ``--beam``, the positive integers of ``--top-k``/``--captions``/``--batch-size``,
-and the ``vqa|captions`` kind of ``vqadesk evaluate`` and ``vqadesk predict``.
+the ``IMAGE`` of ``vqadesk ask|caption`` and the ``vqa|captions`` kind of
+``vqadesk evaluate|predict``.
 Nothing heavy is imported here: ``vqadesk --help`` stays instant.
 """
 
@@ -70,16 +71,27 @@ def add_beam_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beam", type=positive_int, default=3, metavar="N", help="beam size (default: 3; 1 is greedy)")
 
 
-def add_kind_parsers(
+def add_image_command(
     subparsers: argparse._SubParsersAction, name: str, *, help: str, description: str
-) -> argparse._SubParsersAction:
-    """The ``name`` sub-command, whose own sub-commands are the kinds (``vqa``, ``captions``).
+) -> argparse.ArgumentParser:
+    """The ``name`` sub-command about one image: its parser, with the ``IMAGE`` argument first."""
+    parser = subparsers.add_parser(name, help=help, description=description)
+    parser.add_argument("image", metavar="IMAGE", help="image file (JPEG, PNG, ...)")
+    return parser
 
-    Without a kind it prints its help on stderr and exits with the usage code.
+
+def add_kind_commands(
+    subparsers: argparse._SubParsersAction, name: str, *, help: str, description: str, vqa_help: str,
+    captions_help: str,
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The ``name vqa`` and ``name captions`` sub-commands' parsers.
+
+    ``name`` without a kind prints its help on stderr and exits with the usage code.
     """
     parser = subparsers.add_parser(name, help=help, description=description)
     parser.set_defaults(func=lambda args: _missing_kind(parser))
-    return parser.add_subparsers(dest="kind", metavar="KIND")
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND")
+    return kinds.add_parser("vqa", help=vqa_help), kinds.add_parser("captions", help=captions_help)
 
 
 def _missing_kind(parser: argparse.ArgumentParser) -> int:

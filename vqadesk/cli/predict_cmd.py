@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vqadesk.cli.options import add_beam_option, add_kind_parsers, add_model_options, load_model, positive_int
+from vqadesk.cli.options import add_beam_option, add_kind_commands, add_model_options, load_model, positive_int
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import VqadeskError, list_ids
 
@@ -39,18 +39,18 @@ Item = TypeVar("Item")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    kinds = add_kind_parsers(
+    vqa, captions = add_kind_commands(
         subparsers, "predict",
         help="write an official-format results file for a folder of images",
         description="Answer a VQA questions file, or caption a folder of COCO-named images, "
         "and write the results file the official evaluation (and `vqadesk evaluate`) reads.",
+        vqa_help="answer every question of a VQA questions file",
+        captions_help="caption every COCO-named image of a folder",
     )
-    vqa = kinds.add_parser("vqa", help="answer every question of a VQA questions file")
     vqa.add_argument("--questions", required=True, metavar="Q.json", help="VQA questions file")
     _add_common(vqa, ModelKind.VQA, batch=128, unit="questions")
     vqa.set_defaults(func=run_vqa)
 
-    captions = kinds.add_parser("captions", help="caption every COCO-named image of a folder")
     _add_common(captions, ModelKind.CAPTIONING, batch=32, unit="images")
     add_beam_option(captions)
     captions.set_defaults(func=run_captions)
