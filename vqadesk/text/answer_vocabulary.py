@@ -151,14 +151,8 @@ class AnswerVocabulary(JsonBacked):
     ) -> AnswerVocabulary:
         """Check ``to_dict()`` output field by field; ``where`` locates it inside a larger file."""
         prefix = f"{where}." if where else ""
-        check_format(
-            data,
-            name=ANSWER_VOCABULARY_FORMAT,
-            version=ANSWER_VOCABULARY_VERSION,
-            source=source,
-            where=where,
-            what="an answer vocabulary",
-        )
+        check_format(data, name=ANSWER_VOCABULARY_FORMAT, version=ANSWER_VOCABULARY_VERSION, source=source,
+                     where=where, what="an answer vocabulary")
         answers = field(data, "answers", list, source, where)
         counts = field(data, "counts", list, source, where)
         if not answers:

@@ -226,15 +226,8 @@ class Vocabulary(JsonBacked):
         object inside it (e.g. ``"question_vocabulary"`` in a checkpoint).
         """
         prefix = f"{where}." if where else ""
-        check_format(
-            data,
-            name=FORMAT_NAME,
-            version=FORMAT_VERSION,
-            source=source,
-            where=where,
-            what="a vqadesk vocabulary",
-            version_label="vocabulary version",
-        )
+        check_format(data, name=FORMAT_NAME, version=FORMAT_VERSION, source=source, where=where,
+                     what="a vqadesk vocabulary", version_label="vocabulary version")
         tokens = field(data, "tokens", list, source, where)
         counts = field(data, "counts", list, source, where)
         if len(counts) != len(tokens):
