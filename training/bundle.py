@@ -6,8 +6,8 @@
 Copies the checkpoint's weights and config into ``resources/models/NAME.json``
 + ``NAME.safetensors`` without its training state, replaces machine-specific
 metadata (the absolute dataset path) by the card, and writes a readable
-``NAME.md`` beside it. The card (a JSON object) records what the model card of
-design.md asks for: ``data`` (how the training data was generated, seeds),
+``NAME.md`` beside it. The card (a JSON object) records what a bundled
+model's card must say: ``title``, ``data`` (how the training data was generated, seeds),
 ``command`` (the exact training command), ``training_time_s`` and
 ``machine``, and ``heldout`` (metrics on a split generated with a seed not
 used in training, from ``python -m training.evaluate``). The model's size

@@ -64,7 +64,7 @@ def write_json_atomic(path: PathLike, obj: Any, *, indent: int | None = None) ->
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # json.dumps in one go uses the C encoder; json.dump streams through the
-    # pure-Python one and is ~2.5x slower on dataset-sized files.
+    # pure-Python one, much slower on dataset-sized files (docs/data-formats.md, "Speed").
     text = json.dumps(obj, ensure_ascii=False, indent=indent)
     with atomic_file(path, "w") as handle:
         handle.write(text)
