@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.training_config import DEVICES_HELP
 from vqadesk.errors import VqadeskError, run_entry_point
 
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             "note": _no_metrics_note(evaluation),
         }))
         return 0
-    what = "answers" if evaluation.kind == "vqa" else "captions"
+    what = "answers" if evaluation.kind == ModelKind.VQA else "captions"
     print(f"{evaluation.checkpoint} on split '{evaluation.split}': {len(evaluation.results)} {what} in {args.out}")
     if evaluation.vqa is not None:
         print(format_vqa_evaluation(evaluation.vqa))
