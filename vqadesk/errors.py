@@ -76,6 +76,11 @@ EXIT_BUG = 3
 EXIT_INTERRUPTED = 130
 
 
+def internal_error(exc: BaseException) -> str:
+    """How a bug is told in one line: ``"internal error: ValueError: bad input"``."""
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
 def run_entry_point(
     body: Callable[[], int | None],
     *,
@@ -105,7 +110,7 @@ def run_entry_point(
     except Exception as exc:  # noqa: BLE001 - last line of defence, never a bare traceback
         if quiet_broken_pipe and isinstance(exc, BrokenPipeError):
             return EXIT_OK  # our reader went away: not an error of ours
-        message = f"internal error: {type(exc).__name__}: {exc}"
+        message = internal_error(exc)
         if report is not None:
             report(message)
         if os.environ.get("VQADESK_DEBUG"):
