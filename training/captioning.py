@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from training._main import main
+from vqadesk.engine.torch_free.model_kind import ModelKind
 
 if __name__ == "__main__":
-    sys.exit(main("captioning", "Train an LSTM/RNN captioner with soft attention on a COCO-style dataset."))
+    sys.exit(main(ModelKind.CAPTIONING, "Train an LSTM/RNN captioner with soft attention on a COCO-style dataset."))

@@ -22,25 +22,24 @@ the split's images extracted the same way (docs/real-data.md).
               | {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr", "images"} | null,
      "note": null | "why there are no metrics"}
 
-The progress bar goes to stderr. Exit codes: 0 done, 1 bad input (one
-line naming the file), 2 usage, 3 a bug (one line; VQADESK_DEBUG=1 shows the
-traceback).
+The progress bar goes to stderr. Exit codes (``vqadesk.errors.run_entry_point``):
+0 done, 1 bad input (one line naming the file), 2 usage, 3 a bug (one line;
+VQADESK_DEBUG=1 shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.training_config import DEVICES_HELP
-from vqadesk.errors import VqadeskError
+from vqadesk.errors import VqadeskError, run_entry_point
 
 if TYPE_CHECKING:  # torch loads when the routine runs, not for --help
     from vqadesk.engine.inference.evaluation import CheckpointEvaluation
@@ -103,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             "note": _no_metrics_note(evaluation),
         }))
         return 0
-    what = "answers" if evaluation.kind == "vqa" else "captions"
+    what = "answers" if evaluation.kind == ModelKind.VQA else "captions"
     print(f"{evaluation.checkpoint} on split '{evaluation.split}': {len(evaluation.results)} {what} in {args.out}")
     if evaluation.vqa is not None:
         print(format_vqa_evaluation(evaluation.vqa))
@@ -148,20 +147,7 @@ def _write_results(evaluation: CheckpointEvaluation, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except VqadeskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - one line, never a bare traceback
-        if os.environ.get("VQADESK_DEBUG"):
-            traceback.print_exc()
-        print(f"internal error: {type(exc).__name__}: {exc} (set VQADESK_DEBUG=1 to see the traceback)",
-              file=sys.stderr)
-        return 3
+    return run_entry_point(lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import argparse
 import sys
 
 from vqadesk.engine.checkpoints.checkpoint import load_checkpoint
-from vqadesk.errors import VqadeskError
+from vqadesk.errors import VqadeskError, run_entry_point
 
 PREFIX = "image_encoder.backbone."
 
@@ -28,19 +28,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.out.endswith(".safetensors"):
         parser.error("--out must end in .safetensors")
-    try:
-        checkpoint = load_checkpoint(args.checkpoint)
-        state = {k[len(PREFIX):]: v.contiguous() for k, v in checkpoint.model_state.items() if k.startswith(PREFIX)}
-        if not state:
-            raise VqadeskError(f"{args.checkpoint}: has no image encoder weights ({PREFIX}*)")
-    except VqadeskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run_entry_point(lambda: export_encoder(args.checkpoint, args.out))
+
+
+def export_encoder(checkpoint_path: str, out: str) -> int:
+    """Write the checkpoint's image encoder weights to ``out``; print how many tensors."""
+    checkpoint = load_checkpoint(checkpoint_path)
+    state = {k[len(PREFIX):]: v.contiguous() for k, v in checkpoint.model_state.items() if k.startswith(PREFIX)}
+    if not state:
+        raise VqadeskError(f"{checkpoint_path}: has no image encoder weights ({PREFIX}*)")
     from safetensors.torch import save_file
 
     encoder = checkpoint.model_config.get("image_encoder", {})
-    save_file(state, args.out, metadata={"encoder": str(encoder.get("name")), "source": str(args.checkpoint)})
-    print(f"{args.out}: {len(state)} tensors of the {encoder.get('name')} encoder")
+    save_file(state, out, metadata={"encoder": str(encoder.get("name")), "source": str(checkpoint_path)})
+    print(f"{out}: {len(state)} tensors of the {encoder.get('name')} encoder")
     return 0
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 
 from training._main import main
+from vqadesk.engine.torch_free.model_kind import ModelKind
 
 if __name__ == "__main__":
-    sys.exit(main("vqa", "Train a VQA model (bow, lstm or attention) on a COCO-style dataset with VQA v2 files."))
+    sys.exit(main(ModelKind.VQA,
+                  "Train a VQA model (bow, lstm or attention) on a COCO-style dataset with VQA v2 files."))

@@ -5,11 +5,25 @@ field, an image, a question, a checkpoint) is raised as a ``VqadeskError``
 subclass whose ``str()`` is the message to show: it names the file and, where
 there is one, the field. The CLI prints it on one line and exits non-zero; the
 GUI shows it in the window. Anything else escaping is a bug.
+
+``run_entry_point`` is the one exit-code policy of every entry point (the
+``vqadesk`` command and the ``python -m training.*`` routines):
+
+====  ==============================================================
+0     done
+1     a user's error: the ``VqadeskError``'s one line on stderr
+2     usage (argparse's own message, or a sub-command without its kind)
+3     a bug: one line; ``VQADESK_DEBUG=1`` adds the traceback
+130   interrupted (Ctrl+C)
+====  ==============================================================
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
 from os import PathLike
 
 # How many ids a message lists before summarising the rest ("... and 12 more").
@@ -53,3 +67,53 @@ def list_ids(ids: Sequence[int]) -> str:
     shown = ", ".join(str(i) for i in ids[:_IDS_SHOWN])
     more = len(ids) - _IDS_SHOWN
     return f"{shown} and {more} more" if more > 0 else shown
+
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
+
+
+def internal_error(exc: BaseException) -> str:
+    """How a bug is told in one line: ``"internal error: ValueError: bad input"``."""
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def run_entry_point(
+    body: Callable[[], int | None],
+    *,
+    prefix: str = "",
+    bug_hint: str = "",
+    quiet_broken_pipe: bool = False,
+    report: Callable[[str], None] | None = None,
+) -> int:
+    """Run ``body``; return its exit code, or map what escapes it to one line on stderr and a code.
+
+    ``prefix`` starts every line (``"vqadesk: "`` for the command);
+    ``bug_hint`` comes before the traceback hint of a bug ("please report
+    it; "); ``quiet_broken_pipe`` makes a closed stdout (``vqadesk ... |
+    head``) a success; ``report(message)`` also hands the message on (the
+    routines' ``error`` event) before it is printed.
+    """
+    try:
+        return int(body() or EXIT_OK)
+    except VqadeskError as exc:
+        if report is not None:
+            report(str(exc))
+        print(f"{prefix}error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"{prefix}interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - last line of defence, never a bare traceback
+        if quiet_broken_pipe and isinstance(exc, BrokenPipeError):
+            return EXIT_OK  # our reader went away: not an error of ours
+        message = internal_error(exc)
+        if report is not None:
+            report(message)
+        if os.environ.get("VQADESK_DEBUG"):
+            traceback.print_exc()
+        print(f"{prefix}{message} ({bug_hint}set VQADESK_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return EXIT_BUG

@@ -13,10 +13,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, ClassVar, Literal, NoReturn, Self
 
 from vqadesk.errors import DataFormatError
+
+PathLike = str | os.PathLike[str]
+Types = type | tuple[type, ...]  # what ``expect`` accepts: one type or several
 
 _TYPE_NAMES = {
     dict: "an object",
@@ -29,7 +34,7 @@ _TYPE_NAMES = {
 }
 
 
-def read_json(path: str | os.PathLike[str]) -> Any:
+def read_json(path: PathLike) -> Any:
     """Parse a JSON file; any failure becomes a ``DataFormatError`` naming it."""
     path = Path(path)
     try:
@@ -54,22 +59,34 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise DataFormatError(path, "JSON nested too deeply") from None
 
 
-def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, indent: int | None = None) -> None:
+def write_json_atomic(path: PathLike, obj: Any, *, indent: int | None = None) -> None:
     """Write ``obj`` as UTF-8 JSON via a temporary file and an atomic rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # json.dumps in one go uses the C encoder; json.dump streams through the
-    # pure-Python one and is ~2.5x slower on dataset-sized files.
+    # pure-Python one, much slower on dataset-sized files (docs/data-formats.md, "Speed").
     text = json.dumps(obj, ensure_ascii=False, indent=indent)
+    with atomic_file(path, "w") as handle:
+        handle.write(text)
+
+
+@contextmanager
+def atomic_file(path: Path, mode: Literal["w", "wb"], *, permissions_of_open: bool = True) -> Iterator[IO[Any]]:
+    """A temporary file beside ``path`` (UTF-8 text for ``"w"``) that replaces ``path`` once the block ends.
+
+    It is flushed to disk before the rename; if the block raises, the
+    temporary file is removed and ``path`` is left as it was. mkstemp creates
+    the file 0600: ``permissions_of_open`` gives it the permissions a plain
+    ``open()`` would have (0666 less the umask) so others can read datasets.
+    """
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, mode, encoding="utf-8" if mode == "w" else None) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        # mkstemp creates the file 0600; give it the permissions a plain
-        # open() would have (0666 less the umask) so others can read datasets.
-        os.chmod(tmp_name, 0o666 & ~_UMASK)
+        if permissions_of_open:
+            os.chmod(tmp_name, 0o666 & ~_UMASK)
         os.replace(tmp_name, path)
     except BaseException:
         try:
@@ -97,7 +114,7 @@ def describe_type(value: Any) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
-def expect(value: Any, types: type | tuple[type, ...], path: str | os.PathLike[str], field: str) -> Any:
+def expect(value: Any, types: Types, path: PathLike, field: str) -> Any:
     """Return ``value`` if it has one of ``types``, else raise naming ``field``.
 
     ``bool`` is not accepted where ``int`` or ``float`` is asked for (JSON
@@ -116,13 +133,7 @@ def expect(value: Any, types: type | tuple[type, ...], path: str | os.PathLike[s
     return value
 
 
-def field(
-    obj: Any,
-    key: str,
-    types: type | tuple[type, ...],
-    path: str | os.PathLike[str],
-    where: str = "",
-) -> Any:
+def field(obj: Any, key: str, types: Types, path: PathLike, where: str = "") -> Any:
     """``obj[key]`` checked for presence and type; ``where`` prefixes the field name.
 
     >>> field({"id": 3}, "id", int, "x.json", "images[0]")
@@ -138,14 +149,7 @@ def field(
     return expect(value, types, path, name)
 
 
-def optional_field(
-    obj: dict,
-    key: str,
-    types: type | tuple[type, ...],
-    path: str | os.PathLike[str],
-    where: str = "",
-    default: Any = None,
-) -> Any:
+def optional_field(obj: dict, key: str, types: Types, path: PathLike, where: str = "", default: Any = None) -> Any:
     """Like ``field`` but returns ``default`` when the key is absent (or null)."""
     value = obj.get(key)
     if value is None:
@@ -153,12 +157,40 @@ def optional_field(
     return expect(value, types, path, f"{where}.{key}" if where else key)
 
 
+def two_ids_and_text(entries: list[Any], keys: tuple[str, str, str], path: PathLike, where: str,
+                     what: str) -> list[tuple[int, int, str]]:
+    """``(entry[keys[0]], entry[keys[1]], entry[keys[2]])`` of every entry: two integers and a string.
+
+    One fast pass for files of a million entries (captions, questions); only a
+    bad entry pays for ``field``'s precise message (``{where}[i].key``), or
+    says it is not a valid ``what``.
+    """
+    first_key, second_key, text_key = keys
+    rows: list[tuple[int, int, str]] = []
+    append = rows.append
+    for position, raw in enumerate(entries):
+        try:
+            first, second, text = raw[first_key], raw[second_key], raw[text_key]
+        except (KeyError, TypeError, IndexError):
+            _raise_entry_problem(raw, keys, path, f"{where}[{position}]", what)
+        if type(first) is not int or type(second) is not int or type(text) is not str:
+            _raise_entry_problem(raw, keys, path, f"{where}[{position}]", what)
+        append((first, second, text))
+    return rows
+
+
+def _raise_entry_problem(raw: Any, keys: tuple[str, str, str], path: PathLike, where: str, what: str) -> NoReturn:
+    for key, types in zip(keys, (int, int, str)):
+        field(raw, key, types, path, where)
+    raise DataFormatError(path, f"not a valid {what}", where)  # not reached
+
+
 def check_format(
     data: Any,
     *,
     name: str,
     version: int,
-    source: str | os.PathLike[str],
+    source: PathLike,
     where: str = "",
     what: str,
     version_label: str = "version",
@@ -182,3 +214,38 @@ def check_format(
             f"unsupported {version_label} {found_version} (this vqadesk reads {version})",
             f"{prefix}version",
         )
+
+
+class JsonBacked:
+    """A record stored as one JSON object: the class gives ``to_dict`` and ``from_dict``, this the rest.
+
+    ``from_dict(data, source=...)`` checks ``data`` field by field and names
+    ``source`` in its errors. ``JSON_INDENT`` is the files' indentation.
+    """
+
+    JSON_INDENT: ClassVar[int | None] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: PathLike = "<JSON>", where: str = "") -> Self:
+        raise NotImplementedError
+
+    def __reduce__(self):
+        # Read-only mapping proxies cannot be pickled; rebuild from the JSON
+        # form instead (DataLoader workers started with spawn pickle datasets).
+        return (_from_dict_for_pickle, (type(self), self.to_dict()))
+
+    def to_json(self, path: PathLike) -> None:
+        """Write ``to_dict()`` to ``path`` atomically (temporary file, then rename)."""
+        write_json_atomic(path, self.to_dict(), indent=self.JSON_INDENT)
+
+    @classmethod
+    def from_json(cls, path: PathLike) -> Self:
+        """Read a file written by ``to_json``; a bad one raises ``DataFormatError`` naming the field."""
+        return cls.from_dict(read_json(path), source=path)
+
+
+def _from_dict_for_pickle(cls: type[JsonBacked], data: dict[str, Any]) -> Any:
+    return cls.from_dict(data)

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from vqadesk.errors import EvaluationError
 from vqadesk.metrics.bleu import corpus_bleu
 from vqadesk.metrics.caption_tokenize import PUNCTUATION_TOKENS, tokenize_for_evaluation
-from vqadesk.metrics.captions import evaluate_captions
+from vqadesk.metrics.captions import evaluate_caption_results, evaluate_captions
 from vqadesk.metrics.cider import corpus_cider
+from vqadesk.metrics.results_io import CaptionResult
 
 
 def split_corpus(references: dict[int, list[str]], candidates: dict[int, str]):
@@ -261,3 +262,19 @@ def test_tokenizer_never_raises_and_yields_clean_tokens(text):
         assert token
         assert token.split() == [token]  # no whitespace inside: safe to join with spaces
         assert token not in PUNCTUATION_TOKENS
+
+
+def test_caption_results_checks_name_the_file_at_fault():
+    references = {1: ["a dog"], 2: []}
+    files = {"results_path": "r.json", "annotations_path": "c.json"}
+    for results, message in [
+        ([CaptionResult(1, "a"), CaptionResult(1, "b")], "r.json: 1 image(s) have more than one caption: image_id 1"),
+        ([CaptionResult(9, "a")], "r.json: 1 image(s) are not in c.json: image_id 9"),
+        ([CaptionResult(2, "a")], "c.json: 1 result image(s) have no reference caption: image_id 2"),
+        ([], "r.json: no captions to evaluate: the results are empty"),
+    ]:
+        with pytest.raises(EvaluationError) as raised:
+            evaluate_caption_results(references, results, **files)
+        assert str(raised.value) == message
+    scored = evaluate_caption_results(references, [CaptionResult(1, "a dog")], **files)
+    assert scored.scores() == evaluate_captions({1: ["a dog"]}, {1: "a dog"}).scores()

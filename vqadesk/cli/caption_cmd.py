@@ -18,42 +18,39 @@ ranking; closer to 0 is more confident).
 from __future__ import annotations
 
 import argparse
-import json
-import time
 
-from vqadesk.cli.ask_cmd import add_model_options, positive_int, readable_stdout
+from vqadesk.cli.options import (
+    add_beam_option,
+    add_image_command,
+    add_json_option,
+    add_model_options,
+    load_model,
+    positive_int,
+)
+from vqadesk.cli.output import print_prediction_json, readable_stdout
+from vqadesk.engine.torch_free.model_kind import ModelKind
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from vqadesk.engine.torch_free.model_registry import DEFAULT_CAPTIONER_NAME
-
-    parser = subparsers.add_parser(
-        "caption",
+    parser = add_image_command(
+        subparsers, "caption",
         help="write captions for an image",
         description="Describe IMAGE with a captioning model (beam search), best caption first.",
     )
-    parser.add_argument("image", metavar="IMAGE", help="image file (JPEG, PNG, ...)")
-    add_model_options(parser, kind="captioning", default=DEFAULT_CAPTIONER_NAME)
-    parser.add_argument("--beam", type=positive_int, default=3, metavar="N", help="beam size (default: 3; 1 is greedy)")
+    add_model_options(parser, ModelKind.CAPTIONING)
+    add_beam_option(parser)
     parser.add_argument(
         "--captions", type=positive_int, default=1, metavar="K", help="distinct captions to write (default: 1)"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from vqadesk.engine.inference.predictor import Predictor
-
-    predictor = Predictor(vqa=None, captioner=args.model, device=args.device)
-    load_started = time.perf_counter()
-    predictor.load_captioner(args.model)
-    load_ms = (time.perf_counter() - load_started) * 1000.0
+    predictor, load_ms = load_model(ModelKind.CAPTIONING, args)
     prediction = predictor.caption(args.image, beam_size=args.beam, num_captions=args.captions)
     if args.json:
-        document = prediction.to_json()
-        document["timings_ms"]["load_model"] = round(load_ms, 3)
-        print(json.dumps(document))  # ASCII: safe on any console, in any pipe
+        print_prediction_json(prediction, load_ms)
         return 0
     readable_stdout()
     for rank, caption in enumerate(prediction.captions, start=1):

@@ -17,21 +17,20 @@ import argparse
 import json
 import sys
 
-from vqadesk.errors import EvaluationError, list_ids
+from vqadesk.cli.options import add_json_option, add_kind_commands
+from vqadesk.errors import EvaluationError
 from vqadesk.metrics.tables import format_caption_evaluation, format_vqa_evaluation
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "evaluate",
+    vqa, captions = add_kind_commands(
+        subparsers, "evaluate",
         help="score a results file with the official metrics",
         description="Score VQA answers (VQA accuracy) or captions (BLEU-1..4, CIDEr-D) "
         "the way the official evaluation tools do.",
+        vqa_help="VQA accuracy of a results file [{question_id, answer}]",
+        captions_help="BLEU-1..4 and CIDEr-D of a results file [{image_id, caption}]",
     )
-    parser.set_defaults(func=lambda args: _missing_kind(parser))
-    kinds = parser.add_subparsers(dest="kind", metavar="KIND")
-
-    vqa = kinds.add_parser("vqa", help="VQA accuracy of a results file [{question_id, answer}]")
     vqa.add_argument("--questions", required=True, metavar="Q.json",
                      help="VQA questions file (the questions evaluated)")
     vqa.add_argument("--annotations", required=True, metavar="A.json", help="VQA annotations file (human answers)")
@@ -40,19 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--rules", choices=("official", "legacy"), default="official",
         help="answer normalisation: the current official code (default) or the 2015-2020 one",
     )
-    vqa.add_argument("--json", action="store_true", help="print one JSON document (official key names)")
+    add_json_option(vqa, help="print one JSON document (official key names)")
     vqa.set_defaults(func=run_vqa)
 
-    captions = kinds.add_parser("captions", help="BLEU-1..4 and CIDEr-D of a results file [{image_id, caption}]")
     captions.add_argument("--annotations", required=True, metavar="CAPTIONS.json", help="COCO captions file")
     captions.add_argument("--results", required=True, metavar="R.json", help="results: [{image_id, caption}, ...]")
-    captions.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(captions)
     captions.set_defaults(func=run_captions)
-
-
-def _missing_kind(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
 
 
 # -- VQA ------------------------------------------------------------------------------------
@@ -82,50 +75,15 @@ def run_vqa(args: argparse.Namespace) -> int:
 # -- captions --------------------------------------------------------------------------------
 
 
-def _reference_captions(path: str) -> dict[int, list[str]]:
-    """image id -> its reference captions, for every image of a COCO captions file."""
-    from vqadesk.data.coco import CocoIndex
-
-    index = CocoIndex(path)
-    if index.caption_count == 0:
-        raise EvaluationError(f"{path}: no reference captions (expected a COCO captions_<split>.json file)")
-    return {image_id: [c.caption for c in index.captions(image_id)] for image_id in index.image_ids}
-
-
 def run_captions(args: argparse.Namespace) -> int:
-    from vqadesk.metrics.captions import evaluate_captions
+    from vqadesk.metrics.captions import evaluate_caption_results, read_reference_captions
     from vqadesk.metrics.results_io import read_caption_results
 
-    references = _reference_captions(args.annotations)
-    results = read_caption_results(args.results)
-
-    candidates: dict[int, str] = {}
-    duplicated: dict[int, None] = {}
-    for result in results:
-        if result.image_id in candidates:
-            duplicated[result.image_id] = None
-        candidates[result.image_id] = result.caption
-    if duplicated:
-        raise EvaluationError(
-            f"{args.results}: {len(duplicated)} image(s) have more than one caption: "
-            f"image_id {list_ids(list(duplicated))}"
-        )
-    unknown = [image_id for image_id in candidates if image_id not in references]
-    if unknown:
-        raise EvaluationError(
-            f"{args.results}: {len(unknown)} image(s) are not in {args.annotations}: image_id {list_ids(unknown)}"
-        )
-    uncaptioned = [image_id for image_id in candidates if not references[image_id]]
-    if uncaptioned:
-        raise EvaluationError(
-            f"{args.annotations}: {len(uncaptioned)} result image(s) have no reference caption: "
-            f"image_id {list_ids(uncaptioned)}"
-        )
-    try:
-        evaluation = evaluate_captions(references, candidates)
-    except EvaluationError as exc:
-        raise EvaluationError(f"{args.results}: {exc}") from None
-
+    references = read_reference_captions(args.annotations)
+    evaluation = evaluate_caption_results(
+        references, read_caption_results(args.results),
+        results_path=args.results, annotations_path=args.annotations,
+    )
     annotated = sum(1 for captions in references.values() if captions)
     coverage = f"{evaluation.num_images} of {annotated} annotated images"
     if args.json:

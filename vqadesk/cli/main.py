@@ -4,22 +4,20 @@ Each sub-command lives in its own module with ``register(subparsers)``, which
 adds its parser and sets ``func(args) -> int``. Heavy imports (torch, spaCy,
 Qt) happen inside ``func`` so ``vqadesk --help`` stays instant.
 
-Errors: a ``VqadeskError`` (bad file, field, image, ...) is printed as one
-line on stderr with exit code 1; argparse usage errors exit with 2; anything
-else is a bug and is reported in one line too (set ``VQADESK_DEBUG=1`` to see
-the traceback) with exit code 3.
+Errors follow ``vqadesk.errors.run_entry_point``: a ``VqadeskError`` (bad
+file, field, image, ...) is printed as one line on stderr with exit code 1;
+argparse usage errors exit with 2; anything else is a bug and is reported in
+one line too (set ``VQADESK_DEBUG=1`` to see the traceback) with exit code 3.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-import traceback
 
 from vqadesk import __version__
-from vqadesk.errors import VqadeskError
+from vqadesk.errors import EXIT_USAGE, run_entry_point
 
 # Order is the order of ``vqadesk --help``.
 COMMAND_MODULES = (
@@ -32,12 +30,6 @@ COMMAND_MODULES = (
 )
 
 _TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_BUG = 3
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -61,23 +53,6 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    try:
-        return int(args.func(args) or EXIT_OK)
-    except VqadeskError as exc:
-        print(f"vqadesk: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("vqadesk: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # `vqadesk ... | head` closed our stdout: not an error of ours.
-        return EXIT_OK
-    except Exception as exc:  # noqa: BLE001 - last line of defence, never a traceback
-        if os.environ.get("VQADESK_DEBUG"):
-            traceback.print_exc()
-        print(
-            f"vqadesk: internal error: {type(exc).__name__}: {exc} "
-            "(please report it; set VQADESK_DEBUG=1 to see the traceback)",
-            file=sys.stderr,
-        )
-        return EXIT_BUG
+    return run_entry_point(
+        lambda: args.func(args), prefix="vqadesk: ", bug_hint="please report it; ", quiet_broken_pipe=True
+    )

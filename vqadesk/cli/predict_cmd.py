@@ -31,39 +31,35 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vqadesk.cli.ask_cmd import add_model_options, positive_int
+from vqadesk.cli.options import add_beam_option, add_kind_commands, add_model_options, load_model, positive_int
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import VqadeskError, list_ids
 
 Item = TypeVar("Item")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from vqadesk.engine.torch_free.model_registry import DEFAULT_CAPTIONER_NAME, DEFAULT_VQA_NAME
-
-    parser = subparsers.add_parser(
-        "predict",
+    vqa, captions = add_kind_commands(
+        subparsers, "predict",
         help="write an official-format results file for a folder of images",
         description="Answer a VQA questions file, or caption a folder of COCO-named images, "
         "and write the results file the official evaluation (and `vqadesk evaluate`) reads.",
+        vqa_help="answer every question of a VQA questions file",
+        captions_help="caption every COCO-named image of a folder",
     )
-    parser.set_defaults(func=lambda args: _missing_kind(parser))
-    kinds = parser.add_subparsers(dest="kind", metavar="KIND")
-
-    vqa = kinds.add_parser("vqa", help="answer every question of a VQA questions file")
     vqa.add_argument("--questions", required=True, metavar="Q.json", help="VQA questions file")
-    _add_common(vqa, kind="VQA", default=DEFAULT_VQA_NAME, batch=128, unit="questions")
+    _add_common(vqa, ModelKind.VQA, batch=128, unit="questions")
     vqa.set_defaults(func=run_vqa)
 
-    captions = kinds.add_parser("captions", help="caption every COCO-named image of a folder")
-    _add_common(captions, kind="captioning", default=DEFAULT_CAPTIONER_NAME, batch=32, unit="images")
-    captions.add_argument("--beam", type=positive_int, default=3, metavar="N", help="beam size (default: 3)")
+    _add_common(captions, ModelKind.CAPTIONING, batch=32, unit="images")
+    add_beam_option(captions)
     captions.set_defaults(func=run_captions)
 
 
-def _add_common(parser: argparse.ArgumentParser, *, kind: str, default: str, batch: int, unit: str) -> None:
+def _add_common(parser: argparse.ArgumentParser, kind: ModelKind, *, batch: int, unit: str) -> None:
     parser.add_argument("--images", required=True, type=Path, metavar="DIR", help="folder of the images")
     parser.add_argument("--out", required=True, type=Path, metavar="RESULTS.json", help="results file to write")
-    add_model_options(parser, kind=kind, default=default)
+    add_model_options(parser, kind)
     parser.add_argument(
         "--batch-size", type=positive_int, default=batch, metavar="B", help=f"{unit} per batch (default: {batch})"
     )
@@ -74,17 +70,12 @@ def _add_common(parser: argparse.ArgumentParser, *, kind: str, default: str, bat
     )
 
 
-def _missing_kind(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
-
-
 # -- VQA ----------------------------------------------------------------------------------------
 
 
 def run_vqa(args: argparse.Namespace) -> int:
     from vqadesk.data.vqa import read_vqa_questions
-    from vqadesk.engine.inference.predictor import EmptyQuestionError, Predictor, check_question
+    from vqadesk.engine.inference.predictor import EmptyQuestionError, check_question
     from vqadesk.metrics.results_io import VqaResult, write_vqa_results
 
     started = time.perf_counter()
@@ -104,8 +95,7 @@ def run_vqa(args: argparse.Namespace) -> int:
                          asked_in=args.questions)
     # Grouped by image, so each batch encodes few images and the rest come from the cache.
     todo = sorted((q for q in questions if q.image_id in paths), key=lambda q: (q.image_id, q.question_id))
-    predictor = Predictor(vqa=args.model, captioner=None, device=args.device)
-    predictor.load_vqa(args.model)
+    predictor, _ = load_model(ModelKind.VQA, args)
 
     def predict(batch: list) -> list[str]:
         found = predictor.ask_many([paths[q.image_id] for q in batch], [q.question for q in batch], top_k=1)
@@ -125,7 +115,6 @@ def run_vqa(args: argparse.Namespace) -> int:
 
 def run_captions(args: argparse.Namespace) -> int:
     from vqadesk.data.coco_naming import coco_id_from_name
-    from vqadesk.engine.inference.predictor import Predictor
     from vqadesk.metrics.results_io import CaptionResult, write_caption_results
 
     started = time.perf_counter()
@@ -147,8 +136,7 @@ def run_captions(args: argparse.Namespace) -> int:
     if unnamed:
         print(f"vqadesk: note: {unnamed} image(s) in {args.images} have no COCO id in their name; "
               "they are not captioned", file=sys.stderr)
-    predictor = Predictor(vqa=None, captioner=args.model, device=args.device)
-    predictor.load_captioner(args.model)
+    predictor, _ = load_model(ModelKind.CAPTIONING, args)
     image_ids = sorted(by_id)
 
     def predict(batch: list[int]) -> list[str]:

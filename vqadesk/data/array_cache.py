@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Sequence
@@ -37,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from vqadesk.errors import DataFormatError
-from vqadesk.jsonio import read_json, write_json_atomic
+from vqadesk.jsonio import atomic_file, read_json, write_json_atomic
 from vqadesk.paths import user_data_dir
 
 PathLike = str | os.PathLike[str]
@@ -228,19 +227,8 @@ def _write_entry(place: Path, kind: str, identities: list[dict[str, Any]], array
                  builder_version: int) -> None:
     place.mkdir(parents=True, exist_ok=True)
     (place / ENTRY).unlink(missing_ok=True)  # no moment where an old entry describes new arrays
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{ARRAYS}.", suffix=".tmp", dir=place)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, place / ARRAYS)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        raise
+    with atomic_file(place / ARRAYS, "wb", permissions_of_open=False) as handle:  # cache arrays stay 0600
+        np.savez(handle, **arrays)
     write_json_atomic(place / ENTRY, {
         "format": ENTRY_FORMAT, "version": ENTRY_VERSION, "kind": kind, "builder_version": builder_version,
         "inputs": identities, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -35,7 +35,7 @@ from typing import Any, NoReturn
 
 from vqadesk.data.coco_records import CocoImage
 from vqadesk.errors import DataFormatError
-from vqadesk.jsonio import describe_type, expect, field, read_json
+from vqadesk.jsonio import describe_type, expect, field, read_json, two_ids_and_text
 
 CAPTIONS = "captions"
 INSTANCES = "instances"
@@ -233,24 +233,8 @@ def _read_categories(path: Path, categories: list[Any]) -> dict[int, str]:
 
 
 def _read_captions(contents: CocoFileContents, annotations: list[Any]) -> list[tuple[int, int, str]]:
-    rows: list[tuple[int, int, str]] = []
-    append = rows.append
-    for position, raw in enumerate(annotations):
-        try:
-            image_id, annotation_id, caption = raw["image_id"], raw["id"], raw["caption"]
-        except (KeyError, TypeError, IndexError):
-            _raise_caption_problem(contents, position, raw)
-        if type(image_id) is not int or type(annotation_id) is not int or type(caption) is not str:
-            _raise_caption_problem(contents, position, raw)
-        append((image_id, annotation_id, caption))
-    return rows
-
-
-def _raise_caption_problem(contents: CocoFileContents, position: int, raw: Any) -> NoReturn:
-    where = f"{contents.annotations_field}[{position}]"
-    for key, types in (("image_id", int), ("id", int), ("caption", str)):
-        field(raw, key, types, contents.path, where)
-    raise DataFormatError(contents.path, "not a valid caption annotation", where)  # not reached
+    return two_ids_and_text(annotations, ("image_id", "id", "caption"), contents.path, contents.annotations_field,
+                            "caption annotation")
 
 
 _NUMBER_TYPES = (int, float)

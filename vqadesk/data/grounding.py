@@ -11,7 +11,7 @@ questions, ``vqa/shapes_<split>_grounding.json``::
 order the question names the objects: "Is the red circle left of the square?"
 lists the circle, then the square. Questions that name groups (counts,
 existence, comparisons) are not listed. Training uses it to supervise where
-the attention model's glimpses look (``engine/grounding_loss.py``,
+the attention model's glimpses look (``vqadesk/engine/training/grounding.py``,
 docs/training.md); any other dataset simply has no such file.
 """
 

@@ -48,10 +48,10 @@ from vqadesk.data.vqa_arrays import StringTable
 
 # Bump whenever _to_arrays changes what it stores: older entries are then rebuilt.
 BUILDER_VERSION = 1
-# Below this many bytes of input, parsing (~15 MB/s here) is quick enough to skip the cache.
-# In the app, a split this big is parsed by a child process (gui/background/split_process.py): one
-# json.loads holds the GIL all along, ~45 ms for 4 MB, longer than a frame may wait. The
-# Shapes world (3.4 MB a split) stays under it and opens at once.
+# Below this many bytes of input, parsing is quick enough to skip the cache. In the app, a split
+# this big is parsed by a child process (gui/background/split_process.py): one json.loads holds
+# the GIL all along, longer than a frame may wait. The Shapes world stays under it and opens at
+# once. The measurements behind the number: docs/data-formats.md, "Speed".
 CACHE_MIN_BYTES = 4 * 1024 * 1024
 CACHE_KIND = "coco-split"
 
@@ -434,9 +434,9 @@ def _questions(arrays: Arrays) -> QuestionGroups:
 class _Annotations:
     """Rebuilds the ``VqaAnnotation`` of one annotated question from the answer_* arrays.
 
-    The columns become Python lists once (~0.1 s for val2014's 2.1 million
-    answers): indexing numpy arrays element by element would cost more than
-    the records, and the app's question list asks for all of them.
+    The columns become Python lists once (docs/data-formats.md, "Speed"):
+    indexing numpy arrays element by element would cost more than the
+    records, and the app's question list asks for all of them.
     """
 
     def __init__(self, arrays: Arrays):

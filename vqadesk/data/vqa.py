@@ -25,11 +25,12 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from itertools import starmap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from vqadesk.errors import DataFormatError, ImageLoadError
-from vqadesk.jsonio import describe_type, expect, field, read_json
+from vqadesk.jsonio import describe_type, expect, field, read_json, two_ids_and_text
 
 if TYPE_CHECKING:
     from vqadesk.data.coco import CocoIndex
@@ -92,16 +93,8 @@ def read_vqa_questions(path: PathLike) -> VqaQuestionsFile:
     if "questions" not in data and "annotations" in data:
         raise DataFormatError(path, "this is an annotations file; expected a VQA questions file")
     raw_questions = field(data, "questions", list, path)
-    questions: list[VqaQuestion] = []
-    append = questions.append
-    for position, raw in enumerate(raw_questions):
-        try:
-            question_id, image_id, text = raw["question_id"], raw["image_id"], raw["question"]
-        except (KeyError, TypeError, IndexError):
-            _raise_question_problem(path, position, raw)
-        if type(question_id) is not int or type(image_id) is not int or type(text) is not str:
-            _raise_question_problem(path, position, raw)
-        append(VqaQuestion(question_id, image_id, text))
+    rows = two_ids_and_text(raw_questions, ("question_id", "image_id", "question"), path, "questions", "question")
+    questions = list(starmap(VqaQuestion, rows))
     _check_unique_ids(path, "questions", [q.question_id for q in questions])
     return VqaQuestionsFile(
         path=path,
@@ -112,13 +105,6 @@ def read_vqa_questions(path: PathLike) -> VqaQuestionsFile:
         info=_header(data, "info", dict, path) or {},
         license=_header(data, "license", dict, path),
     )
-
-
-def _raise_question_problem(path: Path, position: int, raw: Any) -> NoReturn:
-    where = f"questions[{position}]"
-    for key, types in (("question_id", int), ("image_id", int), ("question", str)):
-        field(raw, key, types, path, where)
-    raise DataFormatError(path, "not a valid question", where)  # not reached
 
 
 # -- annotations ------------------------------------------------------------------------------------

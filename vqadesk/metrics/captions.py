@@ -4,19 +4,34 @@ Follows pycocoevalcap's ``COCOEvalCap``: the images scored are the images
 that have a candidate caption (CIDEr's document frequencies and N come from
 exactly those images), every reference and candidate goes through the same
 tokenizer, and each image needs at least one reference.
+
+``evaluate_caption_results`` scores a results file against a COCO captions
+file (``vqadesk evaluate captions``), with every check of its input and
+messages that name the two files.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from vqadesk.errors import EvaluationError, list_ids
 from vqadesk.metrics.bleu import corpus_bleu
 from vqadesk.metrics.caption_tokenize import tokenize_for_evaluation
 from vqadesk.metrics.cider import CiderCorpus, corpus_cider
+from vqadesk.metrics.results_io import CaptionResult, by_id
 
-__all__ = ["CaptionEvaluation", "METRIC_NAMES", "evaluate_captions", "reference_corpus", "score_one_caption"]
+__all__ = [
+    "CaptionEvaluation",
+    "METRIC_NAMES",
+    "evaluate_caption_results",
+    "evaluate_captions",
+    "read_reference_captions",
+    "reference_corpus",
+    "score_one_caption",
+]
 
 METRIC_NAMES: tuple[str, ...] = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr")
 
@@ -51,20 +66,13 @@ def evaluate_captions(
     string as already tokenised (split on whitespace), which is what the
     equality tests against pycocoevalcap feed both tools.
     """
-    if not candidates:
-        raise EvaluationError("no captions to evaluate: the results are empty")
-    unknown = [image_id for image_id in candidates if image_id not in references]
-    if unknown:
-        raise EvaluationError(
-            f"{len(unknown)} result image(s) have no reference captions: image_id {list_ids(unknown)}"
-        )
-    without_references = [image_id for image_id in candidates if not references[image_id]]
-    if without_references:
-        raise EvaluationError(
-            f"{len(without_references)} image(s) have an empty reference list: "
-            f"image_id {list_ids(without_references)}"
-        )
+    _check_candidates(references, candidates)
+    return _score(references, candidates, pretokenized)
 
+
+def _score(
+    references: Mapping[int, Sequence[str]], candidates: Mapping[int, str], pretokenized: bool = False
+) -> CaptionEvaluation:
     tokenize = str.split if pretokenized else tokenize_for_evaluation
     tokenized_candidates = {image_id: tokenize(caption) for image_id, caption in candidates.items()}
     tokenized_references = {
@@ -78,6 +86,70 @@ def evaluate_captions(
         per_image_bleu=bleu.per_image,  # type: ignore[arg-type]
         per_image_cider=cider.per_image,  # type: ignore[arg-type]
     )
+
+
+class _Files(NamedTuple):
+    results: str | os.PathLike[str]
+    annotations: str | os.PathLike[str]
+
+
+def _check_candidates(
+    references: Mapping[int, Sequence[str]], candidates: Mapping[int, str], files: _Files | None = None
+) -> None:
+    """Raise ``EvaluationError`` unless every candidate's image has references (COCOEvalCap's input).
+
+    With ``files`` the messages name the results and annotations files they are about.
+    """
+    if not candidates:
+        message = "no captions to evaluate: the results are empty"
+        raise EvaluationError(f"{files.results}: {message}" if files else message)
+    unknown = [image_id for image_id in candidates if image_id not in references]
+    if unknown:
+        raise EvaluationError(
+            f"{files.results}: {len(unknown)} image(s) are not in {files.annotations}: image_id {list_ids(unknown)}"
+            if files else f"{len(unknown)} result image(s) have no reference captions: image_id {list_ids(unknown)}"
+        )
+    uncaptioned = [image_id for image_id in candidates if not references[image_id]]
+    if uncaptioned:
+        raise EvaluationError(
+            f"{files.annotations}: {len(uncaptioned)} result image(s) have no reference caption: "
+            f"image_id {list_ids(uncaptioned)}"
+            if files else f"{len(uncaptioned)} image(s) have an empty reference list: image_id {list_ids(uncaptioned)}"
+        )
+
+
+# -- a results file against a captions file (``vqadesk evaluate captions``) ----------------
+
+
+def read_reference_captions(path: str | os.PathLike[str]) -> dict[int, list[str]]:
+    """image id -> its reference captions, for every image of a COCO captions file."""
+    from vqadesk.data.coco import CocoIndex  # the COCO reader only for the files that need it
+
+    index = CocoIndex(path)
+    if index.caption_count == 0:
+        raise EvaluationError(f"{path}: no reference captions (expected a COCO captions_<split>.json file)")
+    return {image_id: [c.caption for c in index.captions(image_id)] for image_id in index.image_ids}
+
+
+def evaluate_caption_results(
+    references: Mapping[int, Sequence[str]],
+    results: Iterable[CaptionResult],
+    *,
+    results_path: str | os.PathLike[str],
+    annotations_path: str | os.PathLike[str],
+) -> CaptionEvaluation:
+    """Score a results file's captions, at most one per image, each of an image with references.
+
+    ``references`` come from ``annotations_path`` (``read_reference_captions``), ``results``
+    from ``results_path`` (``read_caption_results``); an ``EvaluationError`` names the file at fault.
+    """
+    candidates, repeated = by_id(results, lambda result: result.image_id, lambda result: result.caption)
+    if repeated:
+        raise EvaluationError(
+            f"{results_path}: {len(repeated)} image(s) have more than one caption: image_id {list_ids(repeated)}"
+        )
+    _check_candidates(references, candidates, _Files(results_path, annotations_path))
+    return _score(references, candidates)
 
 
 # -- one caption at a time (the app's Caption panel) ---------------------------------------

@@ -10,8 +10,9 @@ ids fit the ground truth is the evaluation's business (``EvaluationError``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from vqadesk.errors import DataFormatError
 from vqadesk.jsonio import describe_type, field, read_json, write_json_atomic
@@ -19,11 +20,17 @@ from vqadesk.jsonio import describe_type, field, read_json, write_json_atomic
 __all__ = [
     "CaptionResult",
     "VqaResult",
+    "by_id",
     "read_caption_results",
     "read_vqa_results",
     "write_caption_results",
     "write_vqa_results",
 ]
+
+
+Entry = TypeVar("Entry")
+Value = TypeVar("Value")
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -42,34 +49,40 @@ class CaptionResult:
     caption: str
 
 
-def _read_entries(path: str | os.PathLike[str]) -> list:
-    data = read_json(path)
-    # The official loaders assert the results are a list; say so in words.
-    if not isinstance(data, list):
-        raise DataFormatError(path, f"expected a list of results, got {describe_type(data)}")
-    return data
-
-
 def read_vqa_results(path: str | os.PathLike[str]) -> list[VqaResult]:
     """Entries of a VQA results file, in file order (duplicates kept for the evaluator)."""
-    return [
-        VqaResult(
-            question_id=field(entry, "question_id", int, path, f"[{index}]"),
-            answer=field(entry, "answer", str, path, f"[{index}]"),
-        )
-        for index, entry in enumerate(_read_entries(path))
-    ]
+    return _read_entries(path, VqaResult, "question_id", "answer")
 
 
 def read_caption_results(path: str | os.PathLike[str]) -> list[CaptionResult]:
     """Entries of a caption results file, in file order."""
+    return _read_entries(path, CaptionResult, "image_id", "caption")
+
+
+def _read_entries(path: str | os.PathLike[str], make: Callable[[int, str], Result], id_key: str,
+                  text_key: str) -> list[Result]:
+    """``make(entry[id_key], entry[text_key])`` for each entry of a results file, types checked."""
+    data = read_json(path)
+    # The official loaders assert the results are a list; say so in words.
+    if not isinstance(data, list):
+        raise DataFormatError(path, f"expected a list of results, got {describe_type(data)}")
     return [
-        CaptionResult(
-            image_id=field(entry, "image_id", int, path, f"[{index}]"),
-            caption=field(entry, "caption", str, path, f"[{index}]"),
-        )
-        for index, entry in enumerate(_read_entries(path))
+        make(field(entry, id_key, int, path, f"[{index}]"), field(entry, text_key, str, path, f"[{index}]"))
+        for index, entry in enumerate(data)
     ]
+
+
+def by_id(entries: Iterable[Entry], id_of: Callable[[Entry], int],
+          value_of: Callable[[Entry], Value]) -> tuple[dict[int, Value], list[int]]:
+    """id -> value of ``entries`` (the last one wins), and the ids given more than once, in order."""
+    values: dict[int, Value] = {}
+    repeated: dict[int, None] = {}
+    for entry in entries:
+        entry_id = id_of(entry)
+        if entry_id in values:
+            repeated[entry_id] = None
+        values[entry_id] = value_of(entry)
+    return values, list(repeated)
 
 
 def write_vqa_results(path: str | os.PathLike[str], results: Iterable[VqaResult]) -> None:

@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import Literal, Protocol
 
 from vqadesk.errors import EvaluationError, list_ids
+from vqadesk.metrics.results_io import by_id
 from vqadesk.text.answers import clean_whitespace, normalize_answer, process_punctuation
 
 __all__ = ["RULES", "VqaEvaluation", "answer_accuracy", "evaluate_vqa"]
@@ -152,13 +153,7 @@ def _collect_answers(
     """Map question id -> answer, and the ids answered more than once (in order)."""
     if isinstance(results, Mapping):
         return dict(results), []
-    answers: dict[int, str] = {}
-    duplicated: dict[int, None] = {}
-    for result in results:
-        if result.question_id in answers:
-            duplicated[result.question_id] = None
-        answers[result.question_id] = result.answer
-    return answers, list(duplicated)
+    return by_id(results, lambda result: result.question_id, lambda result: result.answer)
 
 
 def _check_coverage(

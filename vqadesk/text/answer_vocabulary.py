@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from vqadesk.errors import DataFormatError, VqadeskError
-from vqadesk.jsonio import check_format, expect, field, read_json, write_json_atomic
+from vqadesk.jsonio import JsonBacked, check_format, expect, field
 
 
 class VqaAnnotation(Protocol):
@@ -44,7 +44,7 @@ ANSWER_VOCABULARY_VERSION = 1
 
 
 @dataclass(frozen=True)
-class AnswerVocabulary:
+class AnswerVocabulary(JsonBacked):
     """The K most frequent answers, most frequent first (ties: alphabetical).
 
     Answers are ``multiple_choice_answer`` after the official normalisation
@@ -60,6 +60,8 @@ class AnswerVocabulary:
     coverage: float
     coverage_by_answer_type: Mapping[str, float] = dataclass_field(default_factory=dict)
     _index: dict[str, int] = dataclass_field(init=False, repr=False, compare=False)
+
+    JSON_INDENT = 1
 
     def __post_init__(self) -> None:
         if len(self.answers) != len(self.counts):
@@ -129,12 +131,7 @@ class AnswerVocabulary:
             raise IndexError(f"answer index {index} outside the vocabulary of {len(self.answers)} answers")
         return self.answers[index]
 
-    # -- files ------------------------------------------------------------------------------------
-
-    def __reduce__(self):
-        # Read-only mapping proxies cannot be pickled; rebuild from the JSON
-        # form instead (DataLoader workers started with spawn pickle datasets).
-        return (_from_dict_for_pickle, (self.to_dict(),))
+    # -- files (to_json, from_json and pickling come with JsonBacked) ------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,28 +145,14 @@ class AnswerVocabulary:
             "counts": list(self.counts),
         }
 
-    def to_json(self, path: PathLike) -> None:
-        """Write ``to_dict()`` atomically (temporary file, then rename)."""
-        write_json_atomic(path, self.to_dict(), indent=1)
-
-    @classmethod
-    def from_json(cls, path: PathLike) -> AnswerVocabulary:
-        return cls.from_dict(read_json(path), source=path)
-
     @classmethod
     def from_dict(
         cls, data: Any, *, source: PathLike = "<answer vocabulary>", where: str = ""
     ) -> AnswerVocabulary:
         """Check ``to_dict()`` output field by field; ``where`` locates it inside a larger file."""
         prefix = f"{where}." if where else ""
-        check_format(
-            data,
-            name=ANSWER_VOCABULARY_FORMAT,
-            version=ANSWER_VOCABULARY_VERSION,
-            source=source,
-            where=where,
-            what="an answer vocabulary",
-        )
+        check_format(data, name=ANSWER_VOCABULARY_FORMAT, version=ANSWER_VOCABULARY_VERSION, source=source,
+                     where=where, what="an answer vocabulary")
         answers = field(data, "answers", list, source, where)
         counts = field(data, "counts", list, source, where)
         if not answers:
@@ -214,7 +197,3 @@ def _fraction(value: float, source: PathLike, name: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise DataFormatError(source, f"must be a fraction between 0 and 1, got {value}", name)
     return value
-
-
-def _from_dict_for_pickle(data: dict[str, Any]) -> AnswerVocabulary:
-    return AnswerVocabulary.from_dict(data)

@@ -31,12 +31,15 @@ and the GUI must open at once); all callers share one tokeniser through
 
 from __future__ import annotations
 
+import functools
 import threading
 import unicodedata
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vqadesk.errors import VqadeskError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -86,19 +89,27 @@ def normalize_text(text: str, *, max_chars: int = MAX_TEXT_CHARS) -> str:
     return text
 
 
-_nlp_lock = threading.Lock()
-_shared_nlp: Language | None = None
+def _made_once(make: Callable[[], T]) -> Callable[[], T]:
+    """``make``, called on the first call only (under a lock); every later call returns the same object."""
+    lock = threading.Lock()
+    made: list[T] = []
+
+    @functools.wraps(make)
+    def shared() -> T:
+        with lock:
+            if not made:
+                made.append(make())
+            return made[0]
+
+    return shared
 
 
+@_made_once
 def blank_english() -> Language:
     """The shared ``spacy.blank("en")`` pipeline, created (and spaCy imported) on first call."""
-    global _shared_nlp
-    with _nlp_lock:
-        if _shared_nlp is None:
-            import spacy  # deferred: about a second, paid only by code that tokenises
+    import spacy  # deferred: about a second, paid only by code that tokenises
 
-            _shared_nlp = spacy.blank("en")
-        return _shared_nlp
+    return spacy.blank("en")
 
 
 class Tokenizer:
@@ -181,17 +192,10 @@ def _words(doc: Any, drop_punct: bool) -> list[str]:
     ]
 
 
-_shared_tokenizer_lock = threading.Lock()
-_shared_tokenizer: Tokenizer | None = None
-
-
+@_made_once
 def get_tokenizer() -> Tokenizer:
     """The process-wide ``Tokenizer`` (spaCy is loaded on its first ``tokenize``)."""
-    global _shared_tokenizer
-    with _shared_tokenizer_lock:
-        if _shared_tokenizer is None:
-            _shared_tokenizer = Tokenizer()
-        return _shared_tokenizer
+    return Tokenizer()
 
 
 def tokenize_question(question: str) -> list[str]:

@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import Any
 
 from vqadesk.errors import DataFormatError
-from vqadesk.jsonio import check_format, expect, field, read_json, write_json_atomic
+from vqadesk.jsonio import JsonBacked, check_format, expect, field
 
 PAD, UNK, START, END = "<pad>", "<unk>", "<start>", "<end>"
 PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3
@@ -40,7 +40,7 @@ FORMAT_NAME = "vqadesk.vocabulary"
 FORMAT_VERSION = 1
 
 
-class Vocabulary:
+class Vocabulary(JsonBacked):
     """An immutable token <-> id map with the four specials in front.
 
     ``words`` are the non-special tokens in id order (ids 4, 5, ...);
@@ -205,12 +205,7 @@ class Vocabulary:
             tokens.append(token)
         return tokens
 
-    # --- files -------------------------------------------------------------
-
-    def __reduce__(self):
-        # Read-only mapping proxies cannot be pickled; rebuild from the JSON
-        # form instead (DataLoader workers started with spawn pickle datasets).
-        return (_from_dict_for_pickle, (self.to_dict(),))
+    # --- files (to_json, from_json and pickling come with JsonBacked) ------------
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object described in the module docstring."""
@@ -220,15 +215,6 @@ class Vocabulary:
             "tokens": list(self._tokens),
             "counts": [0] * len(SPECIAL_TOKENS) + [self._counts[word] for word in self.words],
         }
-
-    def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Write ``to_dict()`` to ``path`` atomically."""
-        write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike[str]) -> Vocabulary:
-        """Read a vocabulary file; a bad one raises ``DataFormatError`` naming the field."""
-        return cls.from_dict(read_json(path), source=path)
 
     @classmethod
     def from_dict(
@@ -240,15 +226,8 @@ class Vocabulary:
         object inside it (e.g. ``"question_vocabulary"`` in a checkpoint).
         """
         prefix = f"{where}." if where else ""
-        check_format(
-            data,
-            name=FORMAT_NAME,
-            version=FORMAT_VERSION,
-            source=source,
-            where=where,
-            what="a vqadesk vocabulary",
-            version_label="vocabulary version",
-        )
+        check_format(data, name=FORMAT_NAME, version=FORMAT_VERSION, source=source, where=where,
+                     what="a vqadesk vocabulary", version_label="vocabulary version")
         tokens = field(data, "tokens", list, source, where)
         counts = field(data, "counts", list, source, where)
         if len(counts) != len(tokens):
@@ -300,7 +279,3 @@ __all__ = [
     "UNK_ID",
     "Vocabulary",
 ]
-
-
-def _from_dict_for_pickle(data: dict[str, Any]) -> Vocabulary:
-    return Vocabulary.from_dict(data)

@@ -15,11 +15,10 @@ import math
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
-from vqadesk.errors import VqadeskError
+from vqadesk.errors import run_entry_point
 
 
 class StopRequest:
@@ -65,26 +64,20 @@ def run_routine(
 ) -> int:
     """Drive ``make_events(stop)``; print its events; map failures to an ``error`` event.
 
-    Only rank 0 of a torchrun job prints events. Returns the exit code: 0 on
-    ``done``, 1 on a user error (bad data, options, checkpoint), 3 on a bug.
+    Only rank 0 of a torchrun job prints events. Returns the exit code of
+    ``run_entry_point``: 0 on ``done``, 1 on a user error (bad data, options,
+    checkpoint), 3 on a bug; the failure's message is also the ``error`` event.
     """
     stop = StopRequest()
     stop.install()
-    try:
+
+    def print_events() -> None:
         for event in make_events(stop):
             if is_main():
                 emit(event)
-        return 0
-    except VqadeskError as exc:
-        if is_main():
-            emit({"event": "error", "message": str(exc)})
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # noqa: BLE001 - reported as an event, never a bare traceback
-        message = f"internal error: {type(exc).__name__}: {exc}"
+
+    def report(message: str) -> None:
         if is_main():
             emit({"event": "error", "message": message})
-        if os.environ.get("VQADESK_DEBUG"):
-            traceback.print_exc()
-        print(f"{message} (set VQADESK_DEBUG=1 to see the traceback)", file=sys.stderr)
-        return 3
+
+    return run_entry_point(print_events, report=report)
