@@ -81,6 +81,13 @@ def internal_error(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
+def error_message(exc: BaseException) -> str:
+    """What the user reads: a VqadeskError's own line, else a one-line internal error."""
+    if isinstance(exc, VqadeskError):
+        return str(exc)
+    return internal_error(exc)
+
+
 def run_entry_point(
     body: Callable[[], int | None],
     *,

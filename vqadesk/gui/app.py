@@ -21,6 +21,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from vqadesk import __version__
+from vqadesk.errors import internal_error
 from vqadesk.gui.style import apply_theme
 from vqadesk.paths import user_data_dir
 
@@ -52,7 +53,7 @@ def _report_slot_errors_in(window) -> None:
         return
 
     def hook(kind, value, _traceback) -> None:
-        message = f"internal error: {kind.__name__}: {value}"
+        message = internal_error(value)
         print(f"vqadesk: {message} (set VQADESK_DEBUG=1 to see the traceback)", file=sys.stderr)
         window.statusBar().showMessage(message)
 

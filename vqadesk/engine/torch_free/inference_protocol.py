@@ -43,18 +43,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vqadesk.engine.torch_free.pool_api import POOL_METHODS, PoolApi, pool_method_name
-from vqadesk.errors import VqadeskError
+from vqadesk.errors import error_message
 
 # The child's scheduling priority, below the window's: when both want the CPU (a question is being
 # answered while the last answer is drawn), the window gets it first; a free core runs both in full.
 NICE_INCREMENT = 10
-
-
-def error_message(exc: BaseException) -> str:
-    """What the user reads: a VqadeskError's own line, else a one-line internal error."""
-    if isinstance(exc, VqadeskError):
-        return str(exc)
-    return f"internal error: {type(exc).__name__}: {exc}"
 
 
 def describe_exit(exitcode: int | None) -> str:

@@ -39,9 +39,10 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
-from vqadesk.engine.torch_free.inference_protocol import Job, describe_exit, error_message, pack_job, serve
+from vqadesk.engine.torch_free.inference_protocol import Job, describe_exit, pack_job, serve
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.pool_api import PoolApi
+from vqadesk.errors import error_message
 from vqadesk.gui.background.request_queue import LatestRequestQueue, Request
 
 __all__ = ["InferenceClient", "Job", "error_message"]

@@ -36,8 +36,8 @@ from vqadesk.data.dataset import (
     open_dataset,
 )
 from vqadesk.data.split_cache import CACHE_MIN_BYTES, SplitFiles, load_split, split_cache_looks_current
-from vqadesk.engine.torch_free.inference_protocol import describe_exit, error_message, ignore_interrupts, lower_priority
-from vqadesk.errors import VqadeskError
+from vqadesk.engine.torch_free.inference_protocol import describe_exit, ignore_interrupts, lower_priority
+from vqadesk.errors import VqadeskError, error_message
 
 POLL_S = 0.1
 JOIN_S = 1.0

@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from vqadesk.errors import VqadeskError
+from vqadesk.errors import error_message
 
 
 class TaskSignals(QObject):
@@ -40,10 +40,8 @@ class Task(QRunnable):
         self.started = True
         try:
             result = self.fn(*self.args)
-        except VqadeskError as exc:
-            self.signals.failed.emit(str(exc))
         except Exception as exc:  # noqa: BLE001 - reported in the UI, never raised
-            self.signals.failed.emit(f"internal error: {type(exc).__name__}: {exc}")
+            self.signals.failed.emit(error_message(exc))
         else:
             self.signals.finished.emit(result)
 
