@@ -15,9 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("PySide6")
-
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPalette
 from PySide6.QtWidgets import QApplication

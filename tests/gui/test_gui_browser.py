@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-
-pytest.importorskip("PySide6")
-
 from PySide6.QtCore import QSettings
 
 from vqadesk.data.shapes import write_shapes_dataset

@@ -18,9 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("PySide6")
-
 from PySide6.QtCore import QSettings
 
 from tests.support.gui_windows import started_window

@@ -8,10 +8,6 @@ import signal
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("PySide6")
-pytest.importorskip("pyqtgraph")
-
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QPalette
 
