@@ -228,7 +228,8 @@ def test_history_exports_json_csv_and_html(qtbot, window, tmp_path):
     assert "does not exist" in panel.message.text()
 
 
-def test_a_broken_checkpoint_is_a_message_and_the_model_stays(qtbot, window, tmp_path):
+def test_a_broken_checkpoint_is_a_message_and_the_model_stays(qtbot, window, models, tmp_path):
+    assert window.inference.models.vqa_path == models.vqa
     broken = tmp_path / "broken.json"
     broken.write_text("{ not json")
     assert not window.models_panel.open_checkpoint(str(broken))
@@ -237,7 +238,7 @@ def test_a_broken_checkpoint_is_a_message_and_the_model_stays(qtbot, window, tmp
     pickled.write_bytes(b"\x80\x04K\x01.")
     window.use_model("vqa", str(pickled))
     qtbot.waitUntil(lambda: "model.pt" in window.models_panel.message.text(), timeout=WAIT_MS)
-    assert window.inference.models.vqa_path is not None  # the previous model is still loaded
+    assert window.inference.models.vqa_path == models.vqa  # the previous model is still loaded
     ask_and_wait(qtbot, window, "what color is the circle?")
 
 
