@@ -15,6 +15,7 @@
   means a broken install, not an optional feature. Other skips (the shared
   real-data fixtures missing outside the repository's CI layout, CUDA-only
   tests) stay skips.
+- Speed is never asserted: Hypothesis runs without its deadline and too-slow health check.
 - Real data lives in ``../shared/fixtures`` beside the checkout; tests that
   need it skip cleanly when it is absent.
 """
@@ -28,8 +29,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# Speed is never asserted in tests: no Hypothesis deadline, no "data generation too slow" check
+# (a busy shared machine would fail them). Tests' own @settings still choose their example counts.
+settings.register_profile("vqadesk", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("vqadesk")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
