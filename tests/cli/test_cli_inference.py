@@ -304,6 +304,7 @@ def test_bad_options_are_usage_errors(capsys, image):
     with pytest.raises(SystemExit) as exit_info:
         main(["ask", str(image), "what?", "--top-k", "0"])
     assert exit_info.value.code == 2
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_info:
         main(["caption", str(image), "--beam", "none"])
+    assert exit_info.value.code == 2
     assert "expected a positive integer" in capsys.readouterr().err

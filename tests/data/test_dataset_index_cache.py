@@ -280,7 +280,7 @@ def test_a_split_asked_for_by_two_threads_is_opened_once():
     def open_split(name):
         calls.append(name)
         started.set()
-        release.wait(5)
+        assert release.wait(60)  # a bound on a hang
         return f"split {name}"
 
     splits = LazySplits(["train", "val"], open_split)
@@ -288,10 +288,11 @@ def test_a_split_asked_for_by_two_threads_is_opened_once():
     threads = [threading.Thread(target=lambda: results.append(splits["val"])) for _ in range(2)]
     for thread in threads:
         thread.start()
-    started.wait(5)
+    assert started.wait(60)  # one thread is inside open_split
     release.set()
     for thread in threads:
-        thread.join(5)
+        thread.join(60)
+        assert not thread.is_alive()
     assert calls == ["val"] and results == ["split val", "split val"]
     assert splits.opened() == {"val": "split val"}
     with pytest.raises(KeyError):

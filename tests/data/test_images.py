@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import warnings
 import zlib
 from pathlib import Path
@@ -272,13 +271,14 @@ def test_random_bytes(tmp_path: Path) -> None:
 # -- decompression bombs: refused from the header, before decoding ---------------------------------------
 
 
-def test_header_claiming_ten_gigapixels_is_refused_quickly(tmp_path: Path) -> None:
+def test_header_claiming_ten_gigapixels_is_refused_without_decoding(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "bomb.png"
     path.write_bytes(png_header_only(100_000, 100_000))
-    start = time.perf_counter()
+    decoded = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda image: decoded.append(image.size))
     error = load_error(path)
-    assert time.perf_counter() - start < 1.0
     assert "too large" in error.problem and "decompression bomb" in error.problem
+    assert decoded == []  # refused from the header: no pixel was decoded (so no time or memory spent)
 
 
 def test_header_just_above_the_default_limit_names_the_size(tmp_path: Path) -> None:

@@ -107,11 +107,13 @@ def test_model_pool_answers_captions_and_compares(models):
 
 
 def test_model_pool_keeps_the_previous_model_when_a_load_fails(models, tmp_path):
+    from vqadesk.engine.checkpoints.checkpoint import CheckpointError
+
     pool = ModelPool("cpu")
     pool.load_vqa(str(models.vqa))
     pickled = tmp_path / "model.pth"
     pickled.write_bytes(b"\x80\x04K\x01.")
-    with pytest.raises(Exception, match="model.pth"):
+    with pytest.raises(CheckpointError, match="model.pth"):
         pool.load_vqa(str(pickled))
     assert pool.loaded().vqa_path == models.vqa
 
@@ -235,6 +237,8 @@ def test_one_caption_scores_as_it_would_among_its_split():
 
 
 def test_loose_photos_keep_their_own_paths_and_order(tmp_path):
+    from vqadesk.errors import ImageLoadError
+
     folders = [tmp_path / "a", tmp_path / "b"]
     paths = []
     for index, folder in enumerate(folders):
@@ -248,7 +252,7 @@ def test_loose_photos_keep_their_own_paths_and_order(tmp_path):
     assert [split.coco.image_path(i) for i in split.image_ids] == [paths[1], paths[0]]
     assert split.coco.image_size(2) == (8, 8)
     paths[0].unlink()
-    with pytest.raises(Exception, match="same-name.png.*not found"):
+    with pytest.raises(ImageLoadError, match="same-name.png.*not found"):
         split.coco.image_path(2)
     with pytest.raises(DatasetError):
         open_photos([])

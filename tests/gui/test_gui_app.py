@@ -15,9 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("PySide6")
-
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPalette
 from PySide6.QtWidgets import QApplication
@@ -58,7 +55,7 @@ def ask_and_wait(qtbot, window, question: str):
 
 def heatmap_settled(qtbot, window) -> None:
     """The answer's heatmap follows its bars by one event-loop turn."""
-    qtbot.waitUntil(lambda: not window._heatmap_timer.isActive(), timeout=2000)
+    qtbot.waitUntil(lambda: not window._heatmap_timer.isActive(), timeout=WAIT_MS)
 
 
 def test_window_opens_on_the_shapes_world_with_both_models(window, models):
@@ -126,7 +123,7 @@ def test_clicking_a_caption_word_shows_its_attention(qtbot, window):
     assert panel.caption_labels[0].isVisibleTo(panel)
     before = window.viewer.heatmap_grid
     last = len(caption.words) - 1
-    with qtbot.waitSignal(panel.sig_word_selected, timeout=2000):
+    with qtbot.waitSignal(panel.sig_word_selected, timeout=WAIT_MS):
         panel.caption_labels[0].linkActivated.emit(f"0:{last}")
     np.testing.assert_allclose(window.viewer.heatmap_grid, caption.words[last].attention)
     assert before is None or not np.array_equal(before, window.viewer.heatmap_grid)
@@ -156,14 +153,14 @@ def drop(window, paths: list[Path], target=None) -> None:
 def test_dropping_photos_opens_and_captions_them(qtbot, window, models, tmp_path):
     photos = models.images("val")[:2]
     drop(window, photos, target=window.ask_panel.question_edit)  # a drop on a text field opens files too
-    qtbot.waitUntil(lambda: window.dataset is not None and window.dataset.is_loose_photos, timeout=5000)
+    qtbot.waitUntil(lambda: window.dataset is not None and window.dataset.is_loose_photos, timeout=WAIT_MS)
     assert window.dataset.name == "Dropped photos"
     qtbot.waitUntil(lambda: len(window.dropped_captions) == 2, timeout=WAIT_MS)
     labels = [window.browser.model.data(window.browser.model.index(row)) for row in range(2)]
     assert labels == [window.dropped_captions[str(p)].best.text for p in photos]
     # A second drop adds to the same collection.
     drop(window, [models.images("val")[2]])
-    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 3, timeout=5000)
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 3, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: len(window.dropped_captions) == 3, timeout=WAIT_MS)
 
 
@@ -171,10 +168,10 @@ def test_drops_on_plots_and_training_fields_open_files_too(qtbot, window, models
     # Widgets made after the window (pyqtgraph views, the Training tab's fields) take file drops too.
     qtbot.waitUntil(lambda: window.compare_panel.chart_holder.made is not None, timeout=WAIT_MS)
     drop(window, [models.images("val")[0]], target=window.ask_panel.chart.viewport())
-    qtbot.waitUntil(lambda: window.dataset is not None and window.dataset.is_loose_photos, timeout=5000)
+    qtbot.waitUntil(lambda: window.dataset is not None and window.dataset.is_loose_photos, timeout=WAIT_MS)
     window.build_training_tab()
     drop(window, [models.images("val")[1]], target=window.training_tab.form.dataset)
-    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 2, timeout=5000)
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 2, timeout=WAIT_MS)
     assert window.training_tab.form.dataset.text() != str(models.images("val")[1])  # not pasted as text
 
 
@@ -185,7 +182,7 @@ def test_dropping_something_that_is_not_an_image_says_so(qtbot, window, tmp_path
     broken.write_bytes(b"\xff\xd8 not really a jpeg")
     before = window.dataset
     drop(window, [text, broken])
-    qtbot.waitUntil(lambda: window.last_notice is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.last_notice is not None, timeout=WAIT_MS)
     message = window.last_notice.text()
     assert "notes.txt: not an image" in message and "broken.jpg" in message
     assert window.dataset is before
@@ -231,7 +228,8 @@ def test_history_exports_json_csv_and_html(qtbot, window, tmp_path):
     assert "does not exist" in panel.message.text()
 
 
-def test_a_broken_checkpoint_is_a_message_and_the_model_stays(qtbot, window, tmp_path):
+def test_a_broken_checkpoint_is_a_message_and_the_model_stays(qtbot, window, models, tmp_path):
+    assert window.inference.models.vqa_path == models.vqa
     broken = tmp_path / "broken.json"
     broken.write_text("{ not json")
     assert not window.models_panel.open_checkpoint(str(broken))
@@ -240,7 +238,7 @@ def test_a_broken_checkpoint_is_a_message_and_the_model_stays(qtbot, window, tmp
     pickled.write_bytes(b"\x80\x04K\x01.")
     window.use_model("vqa", str(pickled))
     qtbot.waitUntil(lambda: "model.pt" in window.models_panel.message.text(), timeout=WAIT_MS)
-    assert window.inference.models.vqa_path is not None  # the previous model is still loaded
+    assert window.inference.models.vqa_path == models.vqa  # the previous model is still loaded
     ask_and_wait(qtbot, window, "what color is the circle?")
 
 
@@ -263,10 +261,10 @@ def test_use_this_model_from_the_training_tab_loads_it(qtbot, window, models):
 def test_dark_theme_recolours_the_charts(qtbot, window):
     window.set_theme("dark")
     chart = window.ask_panel.chart
-    qtbot.waitUntil(lambda: chart.palette().color(QPalette.ColorRole.Window).lightness() < 128, timeout=2000)
+    qtbot.waitUntil(lambda: chart.palette().color(QPalette.ColorRole.Window).lightness() < 128, timeout=WAIT_MS)
     assert chart.backgroundBrush().color().lightness() < 128
     window.set_theme("light")
-    qtbot.waitUntil(lambda: chart.backgroundBrush().color().lightness() > 128, timeout=2000)
+    qtbot.waitUntil(lambda: chart.backgroundBrush().color().lightness() > 128, timeout=WAIT_MS)
 
 
 def test_settings_are_remembered(qtbot, settings, models, monkeypatch, tmp_path):

@@ -14,18 +14,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("PySide6")
-
 from PySide6.QtCore import QSettings
 
 from tests.support.gui_windows import started_window
 from tests.support.inference_models import TinyModels, tiny_models
-from tests.support.process_jobs import child_pid, fail, sleep_then
+from tests.support.process_jobs import child_pid, fail, hold_then, sleep_then
 from vqadesk.engine.torch_free.inference_protocol import Job, pack_job, serve
 from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.errors import VqadeskError
@@ -148,7 +144,7 @@ if __name__ == "__main__":
     assert not alive(report["pid"])  # closing the window ended the inference process
 
 
-def test_a_killed_inference_process_is_a_message_and_the_app_carries_on(qtbot, window):
+def test_a_killed_inference_process_is_a_message_and_the_app_carries_on(qtbot, window, tmp_path):
     pid = window.inference.process_id
     assert pid is not None and alive(pid)
     # Killed while idle: the window says so at once, a new process loads the same models.
@@ -164,15 +160,19 @@ def test_a_killed_inference_process_is_a_message_and_the_app_carries_on(qtbot, w
 
     # Killed while it runs a job: that job's panel gets the reason, the next job works.
     errors = []
-    window.inference.submit("slow", sleep_then, 60, "never", on_error=errors.append)
-    qtbot.wait(1500)
+    started = tmp_path / "started"
+    window.inference.submit("slow", hold_then, str(started), str(tmp_path / "never"), "never", on_error=errors.append)
+    qtbot.waitUntil(started.exists, timeout=WAIT_MS)  # the child is in the job
+    assert int(started.read_text()) == window.inference.process_id
     with qtbot.waitSignal(window.inference.sig_models_changed, timeout=WAIT_MS):
         os.kill(window.inference.process_id, signal.SIGKILL)
     assert errors and errors[0].startswith("the inference process stopped unexpectedly (killed by SIGKILL)")
     assert ask_and_wait(qtbot, window).answers
 
 
-def test_shutdown_ends_the_process_quickly_even_in_a_long_job(qtbot):
+def test_shutdown_ends_the_process_even_in_a_job_that_would_not_end(qtbot, tmp_path):
+    """The child is stopped, not waited for. How long that takes is
+    benchmarks/bench_inference_shutdown.py's figure (docs/benchmarks.md)."""
     client = InferenceClient(device="cpu", models=False)
     with qtbot.waitSignal(client.sig_ready, timeout=WAIT_MS):
         client.start()
@@ -181,24 +181,30 @@ def test_shutdown_ends_the_process_quickly_even_in_a_long_job(qtbot):
         client.submit("pid", child_pid, on_done=results.append)
     pid = client.process_id
     assert results == [pid] and pid != os.getpid()
-    client.submit("slow", sleep_then, 60, "never")
-    qtbot.wait(500)
-    started = time.perf_counter()
-    client.shutdown()
-    assert time.perf_counter() - started < 6  # asked to stop, then terminated: not the job's 60 s
-    assert not alive(pid)
+    started, finished = tmp_path / "started", []
+    client.submit("slow", hold_then, str(started), str(tmp_path / "never"), "never", on_done=finished.append)
+    qtbot.waitUntil(started.exists, timeout=WAIT_MS)  # the child is in the job, which never ends by itself
+    client.shutdown()  # waits for its thread at most 10 s; waiting for the job instead would leave the child alive
+    assert not alive(pid) and finished == []
 
 
-def test_the_gui_thread_keeps_ticking_while_questions_are_answered(qtbot, window):
-    """A loose bound for tests on a busy machine; the <= 50 ms target is benchmarks/bench_gui_responsiveness.py's."""
+def test_the_gui_thread_keeps_ticking_while_the_inference_process_works(qtbot, window, tmp_path):
+    """The window's event loop runs on while a job holds the child. How long the GUI thread may
+    stall (the <= 50 ms target) is benchmarks/bench_gui_responsiveness.py's figure, not a test's."""
     ask_and_wait(qtbot, window)  # first answer: charts and caches warm
     monitor = EventLoopMonitor()
     monitor.start()
-    for question in ("what color is the circle?", "how many shapes are there?", "is there a square?") * 3:
-        ask_and_wait(qtbot, window, question)
+    started, release, done = tmp_path / "started", tmp_path / "release", []
+    window.inference.submit("held", hold_then, str(started), str(release), "released", on_done=done.append)
+    qtbot.waitUntil(started.exists, timeout=WAIT_MS)
+    ticks = len(monitor.gaps_ms)
+    qtbot.waitUntil(lambda: len(monitor.gaps_ms) >= ticks + 20, timeout=WAIT_MS)
+    assert done == []  # twenty ticks of the GUI thread's timer while the job was still running
+    release.touch()
+    qtbot.waitUntil(lambda: done == ["released"], timeout=WAIT_MS)
+    for question in ("what color is the circle?", "how many shapes are there?", "is there a square?"):
+        assert ask_and_wait(qtbot, window, question).answers  # answers keep coming with the monitor running
     monitor.stop()
-    assert monitor.gaps_ms
-    assert monitor.longest_gap_ms < 1000
 
 
 # -- opening a big split in a child process ----------------------------------------------------------

@@ -8,10 +8,6 @@ import signal
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("PySide6")
-pytest.importorskip("pyqtgraph")
-
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QPalette
 
@@ -123,7 +119,7 @@ def test_stop_keeps_a_valid_last_checkpoint_and_resume_continues_it(qtbot, tab, 
 
     # Resume: the same folder, the same command plus --resume, continuing at the saved step.
     assert tab.resume_button.isEnabled()
-    qtbot.waitUntil(lambda: not tab.files.is_loading(), timeout=5000)
+    qtbot.waitUntil(lambda: not tab.files.is_loading(), timeout=RUN_MS)
     tab.resume_button.click()
     qtbot.waitUntil(lambda: bool(tab.process.curves.total_steps), timeout=RUN_MS)
     qtbot.waitUntil(lambda: "resumed from step" in tab.log.toPlainText(), timeout=RUN_MS)
@@ -212,7 +208,7 @@ def test_the_probe_gets_an_answer_per_epoch(qtbot, settings, data_dir, shapes):
         assert tab.probe_panel.table.rowCount() == 2 and len(tab.probe_panel._curves) >= 5
         saved = [json.loads(line) for line in (record.folder / "probe.jsonl").read_text().splitlines()]
         assert [s["step"] for s in saved] == [2, 4]
-        qtbot.waitUntil(lambda: not (record.folder / "probe-snapshots").exists(), timeout=5000)
+        qtbot.waitUntil(lambda: not (record.folder / "probe-snapshots").exists(), timeout=RUN_MS)
         # A new tab (an app restart) shows the same run with its probe answers.
         tab.probe_panel.clear()
         assert tab.probe_panel.probe is None
@@ -258,19 +254,19 @@ def test_runs_persist_and_two_checked_runs_are_overlaid(qtbot, tab, settings, da
         labels = [again.run_list.tree.topLevelItem(i).text(1) for i in range(3)]
         assert labels == ["interrupted", "finished", "finished"]  # "running" on disk, no process: interrupted
         again.run_list.select(a)
-        qtbot.waitUntil(lambda: again.plots.point_count(again.plots.loss) == 4, timeout=5000)
+        qtbot.waitUntil(lambda: again.plots.point_count(again.plots.loss) == 4, timeout=RUN_MS)
         assert again.plots.accuracy.isVisible() and not again.plots.cider.isVisible()
         assert not again.use_button.isEnabled()  # no best.json
         again.run_list.set_checked(a, True)
         again.run_list.set_checked(b, True)
         qtbot.waitUntil(lambda: len(again.plots.loss.curves) == 2 and again.plots.point_count(again.plots.loss) == 6,
-                        timeout=5000)
+                        timeout=RUN_MS)
         assert again.plots.key.isVisible() and a.name[:4] not in again.plots.key.text()  # short labels
         assert "01-01 00:00:00 VQA" in again.plots.key.text() and "01-02 00:00:00 caption" in again.plots.key.text()
         assert len(again.plots.accuracy.curves) == 1 and len(again.plots.cider.curves) == 1  # each where it fits
         assert again.plots.accuracy.isVisible() and again.plots.cider.isVisible() and again.plots.bleu.isVisible()
         again.run_list.set_checked(c, True)
-        qtbot.waitUntil(lambda: len(again.plots.loss.curves) == 3, timeout=5000)
+        qtbot.waitUntil(lambda: len(again.plots.loss.curves) == 3, timeout=RUN_MS)
     finally:
         again.shutdown()
 
@@ -283,7 +279,7 @@ def test_one_run_names_its_lines_in_the_title_and_compared_runs_show_the_chosen_
     try:
         plots = fresh.plots
         fresh.run_list.select(a)
-        qtbot.waitUntil(lambda: plots.point_count(plots.accuracy) == 8, timeout=5000)  # 4 series, 2 epochs
+        qtbot.waitUntil(lambda: plots.point_count(plots.accuracy) == 8, timeout=RUN_MS)  # 4 series, 2 epochs
         title = plots.accuracy.title_text()
         assert all(name in title for name in ("overall", "yes/no", "number", "other"))  # the key, over no data
         assert "VQA accuracy (validation)" in title and not plots.compared_accuracy.isVisible()
@@ -291,7 +287,7 @@ def test_one_run_names_its_lines_in_the_title_and_compared_runs_show_the_chosen_
 
         fresh.run_list.set_checked(a, True)
         fresh.run_list.set_checked(b, True)
-        qtbot.waitUntil(lambda: len(plots.accuracy.curves) == 2, timeout=5000)
+        qtbot.waitUntil(lambda: len(plots.accuracy.curves) == 2, timeout=RUN_MS)
         assert plots.compared_accuracy.isVisible() and plots.compared_accuracy.currentText() == "overall"
         assert "━" not in plots.accuracy.title_text()  # runs are named by the key above the plots
         overall = sorted(plots.accuracy.curves[k].getData()[1].tolist() for k in range(2))
@@ -352,7 +348,7 @@ def test_plots_follow_a_dark_palette(qtbot, tab):
     palette.setColor(QPalette.ColorRole.Window, QColor(30, 30, 30))
     palette.setColor(QPalette.ColorRole.WindowText, QColor(230, 230, 230))
     tab.setPalette(palette)
-    qtbot.waitUntil(lambda: tab.plots.loss.backgroundBrush().color() == QColor(20, 20, 20), timeout=2000)
+    qtbot.waitUntil(lambda: tab.plots.loss.backgroundBrush().color() == QColor(20, 20, 20), timeout=RUN_MS)
     axis = tab.plots.loss.getPlotItem().getAxis("left")
     assert axis.textPen().color() == QColor(230, 230, 230)
     assert tab.probe_panel.plot.backgroundBrush().color() == QColor(20, 20, 20)
@@ -370,11 +366,15 @@ def fake_run(tmp_path: Path, script: str) -> RunRecord:
     return record
 
 
+# The first event line comes in two pieces: the second is written only once the test has seen the
+# first arrive (it then creates the file "go" in the run folder, the child's working directory).
 SPLIT_OUTPUT = r'''
-import json, sys, time
+import json, os, sys, time
 sys.stdout.write('{"event": "start", "task": "vqa", "total_steps": 2')
 sys.stdout.flush()
-time.sleep(0.3)
+deadline = time.monotonic() + 600
+while not os.path.exists("go") and time.monotonic() < deadline:
+    time.sleep(0.01)
 sys.stdout.write(', "steps_per_epoch": 1}\nnot json at all\n')
 sys.stdout.flush()
 sys.stderr.write("\r 10%|#    | 1/10\r 50%|###  | 5/10\nplain text\n")
@@ -391,8 +391,11 @@ def test_the_process_reads_split_lines_garbage_and_a_last_line_without_newline(q
     events, logged = [], []
     process.on_event.append(events.append)
     process.on_log.append(logged.extend)
-    with qtbot.waitSignal(process.sig_finished, timeout=20000) as finished:
+    with qtbot.waitSignal(process.sig_finished, timeout=RUN_MS) as finished:
         process.start(fake_run(tmp_path, SPLIT_OUTPUT))
+        qtbot.waitUntil(lambda: process._stdout._partial.startswith('{"event": "start"'), timeout=RUN_MS)
+        assert events == []  # half an event line is not an event
+        (tmp_path / "fake-run" / "go").touch()
     assert [e["event"] for e in events] == ["start", "step", "done"]
     assert events[0]["steps_per_epoch"] == 1 and process.curves.losses == [2.0]
     assert "not json at all" in logged and " 50%|###  | 5/10" in logged and "plain text" in logged
@@ -486,7 +489,7 @@ def test_deleting_runs_trashes_the_tabs_own_and_only_forgets_a_chosen_folder(qtb
         tab.run_list.select(mine)  # a folder the user chose: the key takes it off the list, its files stay
         tab.activateWindow()
         tab.run_list.tree.setFocus()
-        qtbot.waitUntil(tab.run_list.tree.hasFocus, timeout=2000)
+        qtbot.waitUntil(tab.run_list.tree.hasFocus, timeout=RUN_MS)
         qtbot.keyClick(tab.run_list.tree, Qt.Key.Key_Delete)
         assert asked[-1] == "Remove run from the list"
         assert (mine / "run.json").is_file() and (mine / "notes.txt").is_file()

@@ -11,10 +11,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
-pytest.importorskip("PySide6")
-
 _SCRIPT = """
 import sys
 from PySide6.QtCore import QCoreApplication, QObject, Signal

@@ -1,8 +1,8 @@
 """BLEU-1..4, CIDEr-D and the caption tokenizer.
 
 Small corpora are worked out by hand; random corpora are checked against
-pycocoevalcap's own ``Bleu(4)`` and ``Cider()`` (skipped when it is not
-installed), both fed the same tokenised strings.
+pycocoevalcap's own ``Bleu(4)`` and ``Cider()`` (a test-extra requirement),
+both fed the same tokenised strings.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pycocoevalcap.bleu.bleu import Bleu
+from pycocoevalcap.cider.cider import Cider
 
 from vqadesk.errors import EvaluationError
 from vqadesk.metrics.bleu import corpus_bleu
@@ -161,15 +163,13 @@ def random_corpus(rng: random.Random, images: int):
 
 @pytest.mark.parametrize("seed", range(40))
 def test_bleu_and_cider_equal_pycocoevalcap(seed):
-    bleu_module = pytest.importorskip("pycocoevalcap.bleu.bleu")
-    cider_module = pytest.importorskip("pycocoevalcap.cider.cider")
     rng = random.Random(seed)
     references, candidates = random_corpus(rng, images=rng.choice([1, 2, 3, 8, 25]))
     gts = {image: list(refs) for image, refs in references.items()}
     res = {image: [caption] for image, caption in candidates.items()}
 
-    official_bleu, official_bleu_per_image = bleu_module.Bleu(4).compute_score(gts, res, verbose=0)
-    official_cider, official_cider_per_image = cider_module.Cider().compute_score(gts, res)
+    official_bleu, official_bleu_per_image = Bleu(4).compute_score(gts, res, verbose=0)
+    official_cider, official_cider_per_image = Cider().compute_score(gts, res)
     ours = evaluate_captions(references, candidates, pretokenized=True)
 
     assert ours.bleu == pytest.approx(tuple(official_bleu), abs=1e-6, rel=0)
@@ -181,8 +181,6 @@ def test_bleu_and_cider_equal_pycocoevalcap(seed):
 
 
 def test_tokenised_evaluation_equals_pycocoevalcap_fed_our_tokens():
-    bleu_module = pytest.importorskip("pycocoevalcap.bleu.bleu")
-    cider_module = pytest.importorskip("pycocoevalcap.cider.cider")
     references = {
         1: ["A dog runs on the grass.", "A brown dog, running!"],
         2: ["Two cats sleep on a couch.", "Cats don't mind the sofa."],
@@ -191,8 +189,8 @@ def test_tokenised_evaluation_equals_pycocoevalcap_fed_our_tokens():
     candidates = {1: "A dog running on grass", 2: "two cats on a sofa.", 3: "a red car"}
     gts = {i: [" ".join(tokenize_for_evaluation(c)) for c in refs] for i, refs in references.items()}
     res = {i: [" ".join(tokenize_for_evaluation(c))] for i, c in candidates.items()}
-    official_bleu, _ = bleu_module.Bleu(4).compute_score(gts, res, verbose=0)
-    official_cider, _ = cider_module.Cider().compute_score(gts, res)
+    official_bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    official_cider, _ = Cider().compute_score(gts, res)
     ours = evaluate_captions(references, candidates)
     assert ours.bleu == pytest.approx(tuple(official_bleu), abs=1e-6)
     assert ours.cider == pytest.approx(float(official_cider), abs=1e-6)
