@@ -7,7 +7,7 @@
     dataset/last                               the dataset folder last open
     dataset/split_root, dataset/split          the split last shown, and of which dataset
 
-The Training tab's form keeps its own fields (``training/form.py``).
+The Training tab's form keeps its own fields (``gui/training/form.py``).
 """
 
 from __future__ import annotations
