@@ -48,7 +48,6 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from vqadesk.data.coco import CocoIndex
 from vqadesk.data.dataset import DatasetError, find_vqa_files
@@ -56,8 +55,15 @@ from vqadesk.data.feature_store import FeatureStore
 from vqadesk.data.grounding import find_grounding_file, read_grounding
 from vqadesk.data.vqa import VqaAnnotation
 from vqadesk.data.vqa_arrays import AnnotationRows, VqaArrays, load_vqa_arrays
-from vqadesk.engine.features.store_features import StoreImages
-from vqadesk.engine.image_tensors import gather_images, load_image_tensors
+from vqadesk.engine.image_tensors import gather_images
+from vqadesk.engine.training.examples import (
+    ExampleSet,
+    check_index,
+    check_rows,
+    index_tensor,
+    readable_rows,
+    split_images,
+)
 from vqadesk.engine.training.grounding import grounding_boxes
 from vqadesk.engine.training.vqa_encoding import (
     answer_targets,
@@ -75,12 +81,14 @@ SoftScore = Literal["min3", "official"]
 SOFT_SCORES: tuple[str, ...] = ("min3", "official")
 
 
-class VqaExamples(Dataset):
+class VqaExamples(ExampleSet):
     """One split's questions as tensors; ``examples[i]`` is a dict of tensors.
 
     Build it with ``from_dataset``; ``subset``/``first`` make smaller views
     that share the image tensor and the vocabularies.
     """
+
+    VOCABULARIES = {"question_vocab": Vocabulary, "answer_vocab": AnswerVocabulary}
 
     def __init__(
         self,
@@ -104,7 +112,7 @@ class VqaExamples(Dataset):
         grounding: torch.Tensor | None = None,
     ):
         count = len(question_ids)
-        for name, tensor in (
+        check_rows(count, "questions", (
             ("image_rows", image_rows),
             ("questions", questions),
             ("lengths", lengths),
@@ -113,9 +121,7 @@ class VqaExamples(Dataset):
             ("target_classes", target_classes),
             ("target_scores", target_scores),
             *((("grounding", grounding),) if grounding is not None else ()),
-        ):
-            if tensor.shape[0] != count:
-                raise ValueError(f"{name} has {tensor.shape[0]} rows for {count} questions")
+        ))
         if len(question_texts) != count or len(annotations) != count:
             raise ValueError("question_texts and annotations need one entry per question")
         self.split = split
@@ -141,21 +147,6 @@ class VqaExamples(Dataset):
         # NaN where it names fewer; None when the dataset has no grounding file.
         self.grounding = grounding
         self.source: dict[str, Any] = {}  # the files (and feature store) these examples were read from
-
-    # Vocabularies hold read-only mapping proxies, which pickle refuses; DataLoader
-    # workers started by "spawn" (macOS, Windows) pickle the dataset, so send
-    # the vocabularies as their JSON dicts.
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["question_vocab"] = self.question_vocab.to_dict()
-        state["answer_vocab"] = self.answer_vocab.to_dict()
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        state["question_vocab"] = Vocabulary.from_dict(state["question_vocab"])
-        state["answer_vocab"] = AnswerVocabulary.from_dict(state["answer_vocab"])
-        self.__dict__.update(state)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -211,9 +202,7 @@ class VqaExamples(Dataset):
         arrays = load_vqa_arrays(questions_path, annotations_path)
         if not len(arrays):
             raise DatasetError(f"{questions_path}: no questions to train on")
-        rows = np.arange(len(arrays))
-        if features is not None and drop_unreadable_images and features.skipped:
-            rows = rows[~np.isin(arrays.image_ids, list(features.skipped))]
+        rows = readable_rows(arrays.image_ids, features, drop_unreadable_images)
 
         if question_vocab is None:
             question_vocab = build_question_vocabulary(arrays, rows, min_word_count)
@@ -224,11 +213,10 @@ class VqaExamples(Dataset):
 
         # Images in the order questions first ask about them.
         image_ids, image_rows = first_asked_images(arrays.image_ids[rows])
-        if features is not None:
-            images = StoreImages(features, image_ids.tolist(),
-                                 what=f"the {len(image_ids):,} images the '{split}' questions ask about")
-        else:
-            images = load_image_tensors(question_image_files(coco, arrays, rows, image_ids), image_size)
+        images = split_images(features, image_ids.tolist(),
+                              what=f"the {len(image_ids):,} images the '{split}' questions ask about",
+                              image_files=lambda: question_image_files(coco, arrays, rows, image_ids),
+                              image_size=image_size)
 
         grounding = None
         grounding_path = find_grounding_file(questions_path, split) if read_grounding_file and coco else None
@@ -266,7 +254,7 @@ class VqaExamples(Dataset):
         return len(self.question_ids)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        index = _check_index(index, len(self))
+        index = check_index(index, len(self))
         return {
             "image": self.images[self.image_rows[index]],  # (3, S, S) uint8
             "question": self.questions[index],  # (T,) long
@@ -284,7 +272,7 @@ class VqaExamples(Dataset):
 
         Whole-tensor indexing: much faster than collating one dict per item.
         """
-        rows = _index_tensor(indices, len(self))
+        rows = index_tensor(indices, len(self), what="subset index")
         return {
             "image": gather_images(self.images, self.image_rows[rows]),  # (B, 3, S, S) uint8
             "question": self.questions[rows],  # (B, T)
@@ -305,7 +293,7 @@ class VqaExamples(Dataset):
 
     def subset(self, indices: Iterable[int] | torch.Tensor) -> VqaExamples:
         """The questions at ``indices``, in that order, sharing images and vocabularies."""
-        rows = _index_tensor(indices, len(self))
+        rows = index_tensor(indices, len(self), what="subset index")
         picked = rows.tolist()
         view = VqaExamples(
             split=self.split,
@@ -328,12 +316,6 @@ class VqaExamples(Dataset):
         )
         view.source = self.source
         return view
-
-    def first(self, n: int) -> VqaExamples:
-        """The first ``n`` questions (all when there are fewer): ``--overfit N``."""
-        if n < 1:
-            raise ValueError(f"n must be at least 1, got {n}")
-        return self.subset(range(min(n, len(self))))
 
     def trainable_mask(self) -> torch.Tensor:
         """``bool (N_q,)``: the questions whose answer is in the vocabulary.
@@ -370,13 +352,6 @@ class VqaExamples(Dataset):
     @property
     def question_image_ids(self) -> tuple[int, ...]:
         return tuple(self.image_ids[row] for row in self.image_rows.tolist())
-
-    @property
-    def image_size(self) -> int:
-        """The images' side in pixels (a feature store's: the size its photos were encoded at)."""
-        if isinstance(self.images, StoreImages):
-            return self.images.store.manifest.image_size
-        return int(self.images.shape[-1])
 
     @property
     def max_question_len(self) -> int:
@@ -452,27 +427,10 @@ def question_image_files(coco: CocoIndex, arrays: VqaArrays, rows: np.ndarray, i
     return paths
 
 
-def _index_tensor(indices: Iterable[int] | torch.Tensor, length: int) -> torch.Tensor:
-    """``indices`` as a 1-D long tensor of positions in ``0..length-1`` (negatives count from the end)."""
-    if not isinstance(indices, torch.Tensor):
-        indices = list(indices)
-    rows = torch.as_tensor(indices, dtype=torch.long).reshape(-1)
-    if rows.numel() and (int(rows.min()) < -length or int(rows.max()) >= length):
-        raise IndexError(f"subset index out of range for {length} examples")
-    return rows % length if rows.numel() else rows
-
-
 def _take(annotations: Sequence[VqaAnnotation], picked: list[int]) -> Sequence[VqaAnnotation]:
     if isinstance(annotations, AnnotationRows):
         return annotations.take(picked)
     return [annotations[i] for i in picked]
-
-
-def _check_index(index: int, length: int) -> int:
-    index = int(index)
-    if not -length <= index < length:
-        raise IndexError(f"index {index} out of range for {length} examples")
-    return index % length
 
 
 def _fraction(part: int, whole: int) -> float:
