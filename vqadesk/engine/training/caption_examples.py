@@ -27,7 +27,7 @@ and ``unique_images()`` one item per image, to decode and score each image once.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +40,7 @@ from vqadesk.data.caption_arrays import CaptionArrays, load_caption_arrays
 from vqadesk.data.coco import CocoIndex
 from vqadesk.data.dataset import DatasetError
 from vqadesk.data.feature_store import FeatureStore
-from vqadesk.engine.image_tensors import gather_images
-from vqadesk.engine.training.examples import (
-    ExampleSet,
-    check_index,
-    check_rows,
-    index_tensor,
-    readable_rows,
-    split_images,
-)
+from vqadesk.engine.training.examples import ExampleSet, check_index, check_rows, readable_rows, split_images
 from vqadesk.text.vocabulary import END_ID, PAD_ID, START_ID, UNK_ID, Vocabulary
 
 PathLike = str | os.PathLike[str]
@@ -166,47 +158,22 @@ class CaptionExamples(ExampleSet):
 
     # -- Dataset ----------------------------------------------------------------------------------
 
-    def __len__(self) -> int:
-        return len(self.caption_texts)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        index = check_index(index, len(self))
+    def columns(self, at: int | torch.Tensor) -> dict[str, torch.Tensor]:
         return {
-            "image": self.images[self.image_rows[index]],  # (3, S, S) uint8
-            "caption": self.captions[index],  # (T,) long
-            "length": self.lengths[index],  # () long
-            "index": torch.tensor(index, dtype=torch.long),
-        }
-
-    def batch(self, indices: Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
-        """The items at ``indices`` already stacked, as the default collate would give them."""
-        rows = index_tensor(indices, len(self))
-        return {
-            "image": gather_images(self.images, self.image_rows[rows]),  # (B, 3, S, S) uint8
-            "caption": self.captions[rows],  # (B, T)
-            "length": self.lengths[rows],  # (B,)
-            "index": rows,
+            "caption": self.captions[at],  # (T,) long, or (B, T)
+            "length": self.lengths[at],  # () long, or (B,)
         }
 
     # -- views ------------------------------------------------------------------------------------
 
-    def subset(self, indices: Iterable[int] | torch.Tensor) -> CaptionExamples:
-        """The captions at ``indices``, in that order, sharing images and vocabulary."""
-        rows = index_tensor(indices, len(self))
-        view = CaptionExamples(
-            split=self.split,
-            vocab=self.vocab,
-            images=self.images,
-            image_ids=self.image_ids,
-            image_rows=self.image_rows[rows],
-            captions=self.captions[rows],
-            lengths=self.lengths[rows],
-            word_counts=self.word_counts[rows],
-            caption_texts=[self.caption_texts[i] for i in rows.tolist()],
-            references=self._references,
-        )
-        view.source = self.source
-        return view
+    def subset_arguments(self, rows: torch.Tensor) -> dict[str, Any]:
+        return {
+            "captions": self.captions[rows],
+            "lengths": self.lengths[rows],
+            "word_counts": self.word_counts[rows],
+            "caption_texts": [self.caption_texts[i] for i in rows.tolist()],
+            "references": self._references,  # every caption of the split stays a reference
+        }
 
     def unique_images(self) -> CaptionImages:
         """One item per image these captions describe, in first-appearance order."""
@@ -242,10 +209,7 @@ class CaptionExamples(ExampleSet):
         """Sizes for the training routine's ``start`` event (JSON-ready)."""
         words = int((self.lengths - 2).sum())
         return {
-            "split": self.split,
-            "captions": len(self),
-            "images": int(self.image_rows.unique().numel()),
-            "image_size": self.image_size,
+            **self.sizes("captions"),
             "vocab_size": len(self.vocab),
             "max_len": self.max_len,
             "truncated_captions": int((self.word_counts > self.max_len - 2).sum()),

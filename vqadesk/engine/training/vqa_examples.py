@@ -42,7 +42,7 @@ their single-answer cross-entropy; soft-score (BCE) training keeps them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,15 +55,7 @@ from vqadesk.data.feature_store import FeatureStore
 from vqadesk.data.grounding import find_grounding_file, read_grounding
 from vqadesk.data.vqa import VqaAnnotation
 from vqadesk.data.vqa_arrays import AnnotationRows, VqaArrays, load_vqa_arrays
-from vqadesk.engine.image_tensors import gather_images
-from vqadesk.engine.training.examples import (
-    ExampleSet,
-    check_index,
-    check_rows,
-    index_tensor,
-    readable_rows,
-    split_images,
-)
+from vqadesk.engine.training.examples import ExampleSet, check_rows, readable_rows, split_images
 from vqadesk.engine.training.grounding import grounding_boxes
 from vqadesk.engine.training.vqa_encoding import (
     answer_targets,
@@ -89,6 +81,7 @@ class VqaExamples(ExampleSet):
     """
 
     VOCABULARIES = {"question_vocab": Vocabulary, "answer_vocab": AnswerVocabulary}
+    INDEX_WORDS = "subset index"
 
     def __init__(
         self,
@@ -250,37 +243,16 @@ class VqaExamples(ExampleSet):
 
     # -- Dataset ----------------------------------------------------------------------------------
 
-    def __len__(self) -> int:
-        return len(self.question_ids)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        index = check_index(index, len(self))
+    def columns(self, at: int | torch.Tensor) -> dict[str, torch.Tensor]:
+        one = not isinstance(at, torch.Tensor)
+        rows = slice(at, at + 1) if one else at  # the soft targets are made dense a batch at a time
+        soft_targets = self._dense_targets(self.target_classes[rows], self.target_scores[rows])  # (B, K) float32
         return {
-            "image": self.images[self.image_rows[index]],  # (3, S, S) uint8
-            "question": self.questions[index],  # (T,) long
-            "length": self.lengths[index],  # () long
-            "answer": self.answers[index],  # () long, -1 = out of vocabulary
-            "soft_target": self._dense_targets(
-                self.target_classes[index : index + 1], self.target_scores[index : index + 1]
-            )[0],  # (K,) float32
-            "index": torch.tensor(index, dtype=torch.long),
-            **({"grounding": self.grounding[index]} if self.grounding is not None else {}),  # (MAX_NAMED, 4)
-        }
-
-    def batch(self, indices: Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
-        """The items at ``indices`` already stacked, as the default collate would give them.
-
-        Whole-tensor indexing: much faster than collating one dict per item.
-        """
-        rows = index_tensor(indices, len(self), what="subset index")
-        return {
-            "image": gather_images(self.images, self.image_rows[rows]),  # (B, 3, S, S) uint8
-            "question": self.questions[rows],  # (B, T)
-            "length": self.lengths[rows],  # (B,)
-            "answer": self.answers[rows],  # (B,)
-            "soft_target": self._dense_targets(self.target_classes[rows], self.target_scores[rows]),  # (B, K)
-            "index": rows,
-            **({"grounding": self.grounding[rows]} if self.grounding is not None else {}),  # (B, MAX_NAMED, 4)
+            "question": self.questions[at],  # (T,) long, or (B, T)
+            "length": self.lengths[at],  # () long, or (B,)
+            "answer": self.answers[at],  # () long, or (B,): -1 = out of vocabulary
+            "soft_target": soft_targets[0] if one else soft_targets,
+            **({"grounding": self.grounding[at]} if self.grounding is not None else {}),  # ([B,] MAX_NAMED, 4)
         }
 
     def _dense_targets(self, classes: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -291,31 +263,21 @@ class VqaExamples(ExampleSet):
 
     # -- views ------------------------------------------------------------------------------------
 
-    def subset(self, indices: Iterable[int] | torch.Tensor) -> VqaExamples:
-        """The questions at ``indices``, in that order, sharing images and vocabularies."""
-        rows = index_tensor(indices, len(self), what="subset index")
+    def subset_arguments(self, rows: torch.Tensor) -> dict[str, Any]:
         picked = rows.tolist()
-        view = VqaExamples(
-            split=self.split,
-            question_vocab=self.question_vocab,
-            answer_vocab=self.answer_vocab,
-            images=self.images,
-            image_ids=self.image_ids,
-            image_rows=self.image_rows[rows],
-            questions=self.questions[rows],
-            lengths=self.lengths[rows],
-            token_counts=self.token_counts[rows],
-            answers=self.answers[rows],
-            target_classes=self.target_classes[rows],
-            target_scores=self.target_scores[rows],
-            question_ids=[self.question_ids[i] for i in picked],
-            question_texts=[self.question_texts[i] for i in picked],
-            annotations=_take(self.annotations_list, picked),
-            soft_score=self.soft_score,
-            grounding=self.grounding[rows] if self.grounding is not None else None,
-        )
-        view.source = self.source
-        return view
+        return {
+            "questions": self.questions[rows],
+            "lengths": self.lengths[rows],
+            "token_counts": self.token_counts[rows],
+            "answers": self.answers[rows],
+            "target_classes": self.target_classes[rows],
+            "target_scores": self.target_scores[rows],
+            "question_ids": [self.question_ids[i] for i in picked],
+            "question_texts": [self.question_texts[i] for i in picked],
+            "annotations": _take(self.annotations_list, picked),
+            "soft_score": self.soft_score,
+            "grounding": self.grounding[rows] if self.grounding is not None else None,
+        }
 
     def trainable_mask(self) -> torch.Tensor:
         """``bool (N_q,)``: the questions whose answer is in the vocabulary.
@@ -365,10 +327,7 @@ class VqaExamples(ExampleSet):
             by_type.setdefault(answer_type, []).append(known)
         words = int(self.lengths.sum())
         return {
-            "split": self.split,
-            "questions": len(self),
-            "images": int(self.image_rows.unique().numel()),
-            "image_size": self.image_size,
+            **self.sizes("questions"),
             "question_vocab_size": len(self.question_vocab),
             "answer_vocab_size": len(self.answer_vocab),
             # Coverage of the split the answer vocabulary was built from (training).
