@@ -96,9 +96,8 @@ def load_image_tensors(
     """Every file of ``paths``, in order, as one ``uint8`` tensor ``(N, 3, size, size)``.
 
     ``workers`` > 1 decodes in that many threads (Pillow releases the GIL
-    while decoding and resizing). The default decodes in this thread: on the
-    2-core reference machine threads gained nothing for 640 px JPEGs and
-    were 2x slower for 128 px PNGs (docs/training-data.md).
+    while decoding and resizing). The default decodes in this thread: threads
+    did not pay on the reference machine (docs/training-data.md, docs/benchmarks.md).
     """
     if size < 1:
         raise ValueError(f"image size must be at least 1, got {size}")

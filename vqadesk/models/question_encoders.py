@@ -168,8 +168,7 @@ def _runs_faster_by_length(embedded: Tensor, lengths: Tensor) -> bool:
     On the CPU, backpropagating through a packed LSTM fills a zero tensor of
     the whole batch at every time step (one per step's slice), and the packed
     path misses oneDNN's fused LSTM kernel. Running each group of equal-length
-    questions unpadded avoids both: 1.5x faster training of the 2 x 512 LSTM
-    at 512 questions a batch in float32 (docs/benchmarks.md). With few
+    questions unpadded avoids both and trains faster (docs/benchmarks.md). With few
     questions per length, or under bfloat16 autocast (where the packed path
     is as fast), the packed run stays; on GPUs cuDNN handles packed sequences
     in one call.

@@ -227,7 +227,7 @@ class Predictor:
             encode = lambda images: trained.model.encode_images(backbone(images))  # noqa: E731
             image_size, backbone_text = backbone.image_size, backbone.description
         if kind == ModelKind.VQA:
-            tokenize_question("warm up")  # spaCy loads on first use (~1 s): here, not in the first answer
+            tokenize_question("warm up")  # spaCy loads on first use: here, not in the first answer
         shown = str(name_or_path) if looks_like_path(name_or_path) else str(name_or_path).strip()
         config_text = json.dumps(encoder.to_dict(), sort_keys=True) + backbone_text
         key = f"{Path(trained.path).resolve()}#{next(_load_serial)}|{config_text}"

@@ -1,7 +1,7 @@
 """Model names: which checkpoint ``--model shapes-vqa`` (or ``--model runs/x/best``) means.
 
 A model is a checkpoint pair ``NAME.json`` + ``NAME.safetensors`` (see
-``checkpoint.py``). ``resolve_model`` turns what the user typed into the
+``engine/checkpoints/checkpoint.py``). ``resolve_model`` turns what the user typed into the
 checkpoint's JSON path:
 
 * a path -- anything with a folder separator or a checkpoint-like suffix

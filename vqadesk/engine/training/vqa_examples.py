@@ -131,7 +131,8 @@ class VqaExamples(ExampleSet):
         self.target_scores = target_scores  # (N_q, W) float32, 0 where padded
         self.question_ids: tuple[int, ...] = tuple(question_ids)
         self.question_texts: tuple[str, ...] = tuple(question_texts)
-        # Built from the compact arrays, annotations stay lazy (AnnotationRows): 443k of them cost ~200 MB.
+        # Built from the compact arrays, annotations stay lazy (AnnotationRows): a full split's
+        # annotations as objects would cost hundreds of MB (docs/benchmarks.md).
         self.annotations_list: Sequence[VqaAnnotation] = (
             annotations if isinstance(annotations, AnnotationRows) else tuple(annotations)
         )
