@@ -12,7 +12,7 @@ The tensor stays ``uint8`` (a quarter of the memory of float32); models
 convert and normalise a batch at a time on their own device. Holding every
 image in memory suits the Shapes world and small COCO subsets (500 Shapes
 images at 128 px: 25 MB). Full-scale COCO (123k photos, 18 GB at 224 px)
-uses precomputed image features from the feature store instead (issue 5);
+uses precomputed image features from the feature store instead (docs/real-data.md);
 ``load_image_tensors`` refuses a request larger than half the machine's
 memory with a message saying so, rather than swapping the machine to death.
 

@@ -132,7 +132,7 @@ class TrainingConfig:
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, task: str) -> None:
-    """The options both routines share (see issue 3 and docs/training.md)."""
+    """The options both routines share (docs/training.md)."""
     vqa = task == ModelKind.VQA
     add = parser.add_argument
     add("--data", required=True, metavar="DIR", help="dataset root (as written by `vqadesk shapes`)")
