@@ -29,23 +29,16 @@ from vqadesk.text.vocabulary import Vocabulary
 VALIDATION_BATCH = CAPTION_BATCH
 
 
-class _CaptionTrainingForward(nn.Module):
-    """Each image of the batch encoded once, its features shared by its captions;
-    the whole forward in one call so DistributedDataParallel sees every parameter."""
-
-    def __init__(self, captioner: Captioner):
-        super().__init__()
-        self.captioner = captioner
-
-    def forward(self, images, image_index, captions, lengths):
-        features = self.captioner.encode_images(images)[image_index]  # one row per caption
-        return self.captioner(features, captions, lengths)
-
-
 class CaptionTask(ExampleTask):
     kind = ModelKind.CAPTIONING
     metric_name = "CIDEr"
     VOCABULARY_METADATA = {"word_vocabulary": ("vocab", Vocabulary)}
+    TOKENS = "caption"
+    build = staticmethod(build_captioner)
+
+    @staticmethod
+    def head(captioner: Captioner, features: torch.Tensor, captions: torch.Tensor, lengths: torch.Tensor):
+        return captioner(features, captions, lengths)
 
     def check_features(self, config: TrainingConfig) -> None:
         require_grid(self.store, config.attention, "soft attention (use --no-attention for vectors)")
@@ -70,15 +63,8 @@ class CaptionTask(ExampleTask):
             max_len=c.max_len - 2,  # words, without <start> and <end>
         )
 
-    def build_model(self) -> nn.Module:
-        return build_captioner(self._model_config())
-
-    def training_module(self, model: nn.Module) -> nn.Module:
-        return _CaptionTrainingForward(model)
-
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        output = model(batch["image"], batch["image_index"], batch["caption"], batch["length"])
-        return caption_loss(output, batch["caption"])
+        return caption_loss(self.training_output(model, batch), batch["caption"])
 
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, Any]:
         val = self.val_set

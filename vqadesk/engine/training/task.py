@@ -10,7 +10,7 @@ both kinds of checkpoint carry.
 
 from __future__ import annotations
 
-from collections.abc import Sized
+from collections.abc import Callable, Sized
 from typing import Any, Protocol
 
 import torch
@@ -71,18 +71,36 @@ def image_encoder_config(config: TrainingConfig, *, needs_grid: bool) -> ImageEn
     )
 
 
+class SharedImagesForward(nn.Module):
+    """Each image of the batch encoded once, its features shared by its examples (questions
+    or captions); the whole forward in one call so DistributedDataParallel sees every parameter."""
+
+    def __init__(self, model: nn.Module, head: Callable[..., Any]):
+        super().__init__()
+        self.model = model
+        self.head = head  # (model, features, token ids, lengths) -> the model's output
+
+    def forward(self, images, image_index, tokens, lengths):
+        features = self.model.encode_images(images)[image_index]  # one row per example
+        return self.head(self.model, features, tokens, lengths)
+
+
 class ExampleTask:
     """Base of the two tasks: loading the examples, the summary, batches and shared metadata.
 
     A subclass reads one split (``read_split``), names the vocabularies it keeps
-    in a checkpoint's metadata (``VOCABULARY_METADATA``) and checks the feature
-    store fits its model (``check_features``).
+    in a checkpoint's metadata (``VOCABULARY_METADATA``), checks the feature
+    store fits its model (``check_features``), and gives its model's config,
+    builder (``build``) and output from image features (``head``).
     """
 
     kind: ModelKind
     metric_name: str
     # Metadata key -> (the examples' attribute, its class with ``to_dict`` / ``from_dict``).
     VOCABULARY_METADATA: dict[str, tuple[str, Any]] = {}
+    TOKENS: str  # the batch entry of the token ids: "question" or "caption"
+    build: Callable[[Any], nn.Module]  # the model from its config
+    head: Callable[..., Any]  # (model, features, token ids, lengths) -> the model's output
 
     def __init__(self) -> None:
         self.config: TrainingConfig | None = None
@@ -130,6 +148,16 @@ class ExampleTask:
 
     def _model_config(self) -> Any:
         raise NotImplementedError
+
+    def build_model(self) -> nn.Module:
+        return self.build(self._model_config())
+
+    def training_module(self, model: nn.Module) -> nn.Module:
+        return SharedImagesForward(model, self.head)
+
+    def training_output(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> Any:
+        """The training module's output for ``batch``."""
+        return model(batch["image"], batch["image_index"], batch[self.TOKENS], batch["length"])
 
     def metadata(self) -> dict[str, Any]:
         return {

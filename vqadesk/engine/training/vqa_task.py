@@ -33,24 +33,11 @@ from vqadesk.engine.training.grounding import grounding_loss
 from vqadesk.engine.training.task import ExampleTask, image_encoder_config
 from vqadesk.engine.training.vqa_examples import VqaExamples
 from vqadesk.metrics import evaluate_vqa
-from vqadesk.models import VqaModelConfig, build_vqa_model
+from vqadesk.models import VqaModel, VqaModelConfig, VqaOutput, build_vqa_model
 from vqadesk.text.answer_vocabulary import AnswerVocabulary
 from vqadesk.text.vocabulary import Vocabulary
 
 VALIDATION_BATCH = VQA_BATCH
-
-
-class _VqaTrainingForward(nn.Module):
-    """Each image of the batch encoded once, its features shared by its questions;
-    the whole forward in one call so DistributedDataParallel sees every parameter."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, images, image_index, questions, lengths):
-        features = self.model.encode_images(images)[image_index]  # (B, C, h, w): one row per question
-        return self.model.answer(features, questions, lengths)
 
 
 class VqaTask(ExampleTask):
@@ -60,6 +47,12 @@ class VqaTask(ExampleTask):
         "question_vocabulary": ("question_vocab", Vocabulary),
         "answer_vocabulary": ("answer_vocab", AnswerVocabulary),
     }
+    TOKENS = "question"
+    build = staticmethod(build_vqa_model)
+
+    @staticmethod
+    def head(model: VqaModel, features: torch.Tensor, questions: torch.Tensor, lengths: torch.Tensor) -> VqaOutput:
+        return model.answer(features, questions, lengths)
 
     def check_features(self, config: TrainingConfig) -> None:
         require_grid(self.store, config.model == "attention", "--model attention")
@@ -97,14 +90,8 @@ class VqaTask(ExampleTask):
             attention_dim=c.hidden_dim, dropout=c.dropout, max_question_len=c.max_len,
         )
 
-    def build_model(self) -> nn.Module:
-        return build_vqa_model(self._model_config())
-
-    def training_module(self, model: nn.Module) -> nn.Module:
-        return _VqaTrainingForward(model)
-
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        output = model(batch["image"], batch["image_index"], batch["question"], batch["length"])
+        output = self.training_output(model, batch)
         loss = self._answer_loss(output.logits, batch)
         if "grounding" in batch and output.attention is not None:
             loss = loss + self.config.grounding_weight * grounding_loss(output.attention, batch["grounding"])
