@@ -12,7 +12,7 @@ The tensor stays ``uint8`` (a quarter of the memory of float32); models
 convert and normalise a batch at a time on their own device. Holding every
 image in memory suits the Shapes world and small COCO subsets (500 Shapes
 images at 128 px: 25 MB). Full-scale COCO (123k photos, 18 GB at 224 px)
-uses precomputed image features from the feature store instead (issue 5);
+uses precomputed image features from the feature store instead (docs/real-data.md);
 ``load_image_tensors`` refuses a request larger than half the machine's
 memory with a message saying so, rather than swapping the machine to death.
 
@@ -96,9 +96,8 @@ def load_image_tensors(
     """Every file of ``paths``, in order, as one ``uint8`` tensor ``(N, 3, size, size)``.
 
     ``workers`` > 1 decodes in that many threads (Pillow releases the GIL
-    while decoding and resizing). The default decodes in this thread: on the
-    2-core reference machine threads gained nothing for 640 px JPEGs and
-    were 2x slower for 128 px PNGs (docs/training-data.md).
+    while decoding and resizing). The default decodes in this thread: threads
+    did not pay on the reference machine (docs/training-data.md, docs/benchmarks.md).
     """
     if size < 1:
         raise ValueError(f"image size must be at least 1, got {size}")

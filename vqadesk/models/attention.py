@@ -60,7 +60,6 @@ import math
 import torch
 from torch import Tensor, nn
 
-from vqadesk.models.question_encoders import build_question_encoder
 from vqadesk.models.small_cnn import coordinate_channels
 from vqadesk.models.vqa_config import VqaModelConfig
 from vqadesk.models.vqa_model import VqaModel, VqaOutput, classifier_mlp, l2_normalise
@@ -172,11 +171,7 @@ class AttentionVqa(VqaModel):
 
     def __init__(self, *, config: VqaModelConfig):
         super().__init__(config=config)
-        self.question_encoder = build_question_encoder(
-            config.question_encoder, vocab_size=config.vocab_size, embed_dim=config.embed_dim,
-            hidden_dim=config.hidden_dim, dropout=config.dropout, max_len=config.max_question_len,
-            lstm_states="last",
-        )
+        self.question_encoder = self.configured_question_encoder(lstm_states="last")
         image_channels, _ = self.image_encoder.output_shape
         question_dim = self.question_encoder.output_dim
         width = config.attention_dim

@@ -7,17 +7,15 @@ tensors; ``from_dict`` raises ``DataFormatError`` naming the file and field.
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from vqadesk.models.config_checks import (
     ConfigError,
+    JsonConfig,
     check_bool,
     check_choice,
     check_positive,
     check_probability,
-    config_from_dict,
     nested,
 )
 from vqadesk.models.image_encoder_base import ImageEncoderConfig
@@ -26,7 +24,7 @@ CAPTIONER_CELLS = ("lstm", "rnn")
 
 
 @dataclass(frozen=True, kw_only=True)
-class CaptionerConfig:
+class CaptionerConfig(JsonConfig):
     """A captioner's decoder and image encoder (see docs/models.md).
 
     ``cell``: "lstm", or "rnn" for a vanilla tanh RNN cell (the cs231n exercise).
@@ -62,32 +60,3 @@ class CaptionerConfig:
                 "image_encoder",
                 ConfigError("layer", f"attention needs a grid, got {self.image_encoder.layer!r}"),
             )
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["image_encoder"] = self.image_encoder.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Any, *, source: str | os.PathLike[str], where: str = "") -> CaptionerConfig:
-        """The config in ``data`` (from ``to_dict``); problems name ``source`` and the field."""
-
-        def image_encoder(value: dict, name: str) -> ImageEncoderConfig:
-            return ImageEncoderConfig.from_dict(value, source=source, where=name)
-
-        return config_from_dict(
-            cls, data, _JSON_TYPES, source=source, where=where, convert={"image_encoder": image_encoder}
-        )
-
-
-_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "cell": str,
-    "attention": bool,
-    "image_encoder": dict,
-    "vocab_size": int,
-    "embed_dim": int,
-    "hidden_dim": int,
-    "attention_dim": int,
-    "dropout": float,
-    "max_len": int,
-}

@@ -5,13 +5,18 @@ config stored beside a checkpoint's tensors). Both go through the same checks in
 dataclass's ``__post_init__``, which raise ``ConfigError`` naming the field;
 ``config_from_dict`` turns that into a ``DataFormatError`` naming the file as well,
 so a foreign or corrupt checkpoint ends in one clear line, never a ``TypeError``.
+
+``JsonConfig`` gives a config dataclass its ``to_dict`` / ``from_dict``, both read
+from the dataclass's fields: each field is one JSON key, in field order.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import typing
 from collections.abc import Callable, Iterable, Mapping
+from types import UnionType
 from typing import Any, TypeVar
 
 from vqadesk.errors import DataFormatError, VqadeskError
@@ -105,3 +110,57 @@ def _required_fields(cls: Any) -> set[str]:
         f.name for f in dataclasses.fields(cls)
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     }
+
+
+class JsonConfig:
+    """Base of the frozen config dataclasses stored as JSON beside a checkpoint's tensors.
+
+    A field's annotation gives its JSON type: ``str``, ``bool``, ``int``, ``float``,
+    ``int | None``, ``tuple[int, ...]`` (a JSON list) or another ``JsonConfig`` (a
+    nested object, read with its own ``from_dict``).
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _to_json(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls: type[Config], data: Any, *, source: str | os.PathLike[str], where: str = "") -> Config:
+        """The config in ``data`` (from ``to_dict``); problems name ``source`` and the field."""
+        json_types: dict[str, type | tuple[type, ...]] = {}
+        convert: dict[str, Callable[[Any, str], Any]] = {}
+        annotations = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            json_types[f.name], converter = _json_type(annotations[f.name], source)
+            if converter is not None:
+                convert[f.name] = converter
+        return config_from_dict(cls, data, json_types, source=source, where=where, convert=convert)
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, JsonConfig):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _json_type(
+    annotation: Any, source: str | os.PathLike[str]
+) -> tuple[type | tuple[type, ...], Callable[[Any, str], Any] | None]:
+    """The JSON type of a field annotated ``annotation``, and how to turn its JSON value back."""
+    if isinstance(annotation, type) and issubclass(annotation, JsonConfig):
+        nested_config = annotation
+
+        def read_nested(value: dict, name: str) -> JsonConfig:
+            return nested_config.from_dict(value, source=source, where=name)
+
+        return dict, read_nested
+    if typing.get_origin(annotation) is tuple:
+
+        def read_int_tuple(values: list, name: str) -> tuple[int, ...]:
+            return tuple(expect(v, int, source, f"{name}[{i}]") for i, v in enumerate(values))
+
+        return list, read_int_tuple
+    if isinstance(annotation, UnionType):
+        return typing.get_args(annotation), None
+    return annotation, None

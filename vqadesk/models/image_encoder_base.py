@@ -19,21 +19,18 @@ VGG-16 / ResNet-50 / ResNet-152) and ``image_encoders.py`` (precomputed features
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vqadesk.jsonio import expect
 from vqadesk.models.config_checks import (
     ConfigError,
+    JsonConfig,
     check_bool,
     check_choice,
     check_positive,
-    config_from_dict,
 )
 
 IMAGE_ENCODER_NAMES = ("small_cnn", "vgg16", "resnet50", "resnet152", "precomputed")
@@ -54,7 +51,7 @@ MIN_TORCHVISION_IMAGE_SIZE = 32
 
 
 @dataclass(frozen=True, kw_only=True)
-class ImageEncoderConfig:
+class ImageEncoderConfig(JsonConfig):
     """Which image encoder, which of its layers, at which size, with which weights.
 
     ``weights``: ``"none"`` (random initialisation), ``"imagenet"`` (torchvision's
@@ -123,36 +120,6 @@ class ImageEncoderConfig:
     def gives_grid(self) -> bool:
         """True when the features are a spatial grid (B, C, h, w), False for vectors (B, D)."""
         return self.layer == "grid"
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["channels"] = list(self.channels)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Any, *, source: str | os.PathLike[str], where: str = "") -> ImageEncoderConfig:
-        """The config in ``data`` (from ``to_dict``); problems name ``source`` and the field."""
-        return config_from_dict(
-            cls, data, _JSON_TYPES, source=source, where=where, convert={"channels": _int_tuple(source)}
-        )
-
-
-_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "name": str,
-    "layer": str,
-    "image_size": int,
-    "weights": str,
-    "trainable": bool,
-    "channels": list,
-    "feature_dim": (int, type(None)),
-}
-
-
-def _int_tuple(source: str | os.PathLike[str]):
-    def convert(values: list, name: str) -> tuple[int, ...]:
-        return tuple(expect(v, int, source, f"{name}[{i}]") for i, v in enumerate(values))
-
-    return convert
 
 
 class ImageEncoder(nn.Module):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from vqadesk.models.question_encoders import build_question_encoder
 from vqadesk.models.vqa_config import VqaModelConfig
 from vqadesk.models.vqa_model import VqaModel, VqaOutput, classifier_mlp, global_feature, l2_normalise
 
@@ -29,11 +28,7 @@ class LstmVqa(VqaModel):
 
     def __init__(self, *, config: VqaModelConfig):
         super().__init__(config=config)
-        self.question_encoder = build_question_encoder(
-            config.question_encoder, vocab_size=config.vocab_size, embed_dim=config.embed_dim,
-            hidden_dim=config.hidden_dim, dropout=config.dropout, max_len=config.max_question_len,
-            lstm_states="all",
-        )
+        self.question_encoder = self.configured_question_encoder(lstm_states="all")
         image_dim, _ = self.image_encoder.output_shape
         self.question_projection = nn.Sequential(
             nn.Dropout(config.dropout),

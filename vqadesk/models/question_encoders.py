@@ -57,6 +57,13 @@ class QuestionEncoder(nn.Module):
         copy_embeddings(self.embedding, matrix)
 
 
+def _one_of(value: str, choices: tuple[str, str], name: str) -> str:
+    """``value`` when it is one of the two ``choices``; a ``ValueError`` naming ``name`` otherwise."""
+    if value not in choices:
+        raise ValueError(f"{name} must be {choices[0]!r} or {choices[1]!r}, got {value!r}")
+    return value
+
+
 def copy_embeddings(embedding: nn.Embedding, matrix: np.ndarray | Tensor) -> None:
     """Shared with the captioner: checks the shape, keeps the padding row at zero."""
     values = torch.as_tensor(np.asarray(matrix) if not isinstance(matrix, Tensor) else matrix)
@@ -105,9 +112,7 @@ class LstmQuestionEncoder(QuestionEncoder):
         states: str = "all",
     ):
         super().__init__(vocab_size=vocab_size, embed_dim=embed_dim)
-        if states not in ("all", "last"):
-            raise ValueError(f"states must be 'all' or 'last', got {states!r}")
-        self.states = states
+        self.states = _one_of(states, ("all", "last"), "states")
         self.lstm = nn.LSTM(
             embed_dim, hidden_dim, num_layers=num_layers, batch_first=True,
             dropout=dropout if num_layers > 1 else 0.0,
@@ -168,8 +173,7 @@ def _runs_faster_by_length(embedded: Tensor, lengths: Tensor) -> bool:
     On the CPU, backpropagating through a packed LSTM fills a zero tensor of
     the whole batch at every time step (one per step's slice), and the packed
     path misses oneDNN's fused LSTM kernel. Running each group of equal-length
-    questions unpadded avoids both: 1.5x faster training of the 2 x 512 LSTM
-    at 512 questions a batch in float32 (docs/benchmarks.md). With few
+    questions unpadded avoids both and trains faster (docs/benchmarks.md). With few
     questions per length, or under bfloat16 autocast (where the packed path
     is as fast), the packed run stays; on GPUs cuDNN handles packed sequences
     in one call.
@@ -211,9 +215,7 @@ class TransformerQuestionEncoder(QuestionEncoder):
         pooling: str = "mean",
     ):
         super().__init__(vocab_size=vocab_size, embed_dim=embed_dim)
-        if pooling not in ("mean", "first"):
-            raise ValueError(f"pooling must be 'mean' or 'first', got {pooling!r}")
-        self.pooling = pooling
+        self.pooling = _one_of(pooling, ("mean", "first"), "pooling")
         self.scale = math.sqrt(embed_dim)
         self.register_buffer("positions", sinusoidal_positions(max_len, embed_dim), persistent=False)
         layer = nn.TransformerEncoderLayer(

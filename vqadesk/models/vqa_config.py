@@ -9,17 +9,15 @@ naming the file and the field.
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from vqadesk.models.config_checks import (
     ConfigError,
+    JsonConfig,
     check_choice,
     check_non_negative,
     check_positive,
     check_probability,
-    config_from_dict,
     nested,
 )
 from vqadesk.models.image_encoder_base import ImageEncoderConfig
@@ -30,7 +28,7 @@ DEFAULT_VQA_MODEL = "attention"
 
 
 @dataclass(frozen=True, kw_only=True)
-class VqaModelConfig:
+class VqaModelConfig(JsonConfig):
     """A VQA model's architecture and sizes (see docs/models.md for each model).
 
     ``question_encoder`` is ignored by ``bow``, which always uses a bag of words
@@ -75,36 +73,3 @@ class VqaModelConfig:
                 "image_encoder",
                 ConfigError("layer", f"the attention model needs a grid, got {self.image_encoder.layer!r}"),
             )
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["image_encoder"] = self.image_encoder.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Any, *, source: str | os.PathLike[str], where: str = "") -> VqaModelConfig:
-        """The config in ``data`` (from ``to_dict``); problems name ``source`` and the field."""
-
-        def image_encoder(value: dict, name: str) -> ImageEncoderConfig:
-            return ImageEncoderConfig.from_dict(value, source=source, where=name)
-
-        return config_from_dict(
-            cls, data, _JSON_TYPES, source=source, where=where, convert={"image_encoder": image_encoder}
-        )
-
-
-_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "model": str,
-    "question_encoder": str,
-    "image_encoder": dict,
-    "vocab_size": int,
-    "num_answers": int,
-    "embed_dim": int,
-    "hidden_dim": int,
-    "fusion_dim": int,
-    "mlp_layers": int,
-    "attention_dim": int,
-    "glimpses": int,
-    "dropout": float,
-    "max_question_len": int,
-}

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vqadesk.models.image_encoders import ImageEncoder, build_image_encoder
+from vqadesk.models.question_encoders import QuestionEncoder, build_question_encoder
 from vqadesk.models.vqa_config import VqaModelConfig
 
 
@@ -42,6 +43,15 @@ class VqaModel(nn.Module):
         self.config = config
         self.image_encoder: ImageEncoder = build_image_encoder(config.image_encoder)
         self.question_encoder: nn.Module  # set by each model
+
+    def configured_question_encoder(self, *, lstm_states: str) -> QuestionEncoder:
+        """The question encoder the config names, at its sizes; an LSTM gives ``lstm_states``."""
+        config = self.config
+        return build_question_encoder(
+            config.question_encoder, vocab_size=config.vocab_size, embed_dim=config.embed_dim,
+            hidden_dim=config.hidden_dim, dropout=config.dropout, max_len=config.max_question_len,
+            lstm_states=lstm_states,
+        )
 
     def encode_images(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) uint8 -> features (B, C, h, w) or (B, D), on the model's device.

@@ -60,6 +60,7 @@ from vqadesk.engine.checkpoints.rng_state import (
     restore_rng_state,
 )
 from vqadesk.engine.checkpoints.state_codec import decode_state, encode_state
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import DataFormatError
 from vqadesk.jsonio import check_format, describe_type, expect, field, read_json
 
@@ -78,7 +79,7 @@ __all__ = [
 
 FORMAT_NAME = "vqadesk.checkpoint"
 FORMAT_VERSION = 1
-KINDS = ("vqa", "captioning")
+KINDS = tuple(kind.value for kind in ModelKind)
 JSON_SUFFIX = ".json"
 TENSORS_SUFFIX = ".safetensors"
 
@@ -106,7 +107,7 @@ class Checkpoint:
     one built in memory); error messages about the checkpoint name it.
     """
 
-    kind: str  # "vqa" | "captioning"
+    kind: ModelKind  # a plain "vqa" or "captioning" is accepted too
     model_config: dict
     model_state: dict[str, torch.Tensor]  # model.state_dict()
     metadata: dict
@@ -274,7 +275,7 @@ def load_checkpoint(
             )
         state = _decode_training_state(tree, tensors, json_path)
     return Checkpoint(
-        kind=document["kind"],
+        kind=ModelKind(document["kind"]),
         model_config=document["model_config"],
         model_state=model_state,
         metadata=document["metadata"],

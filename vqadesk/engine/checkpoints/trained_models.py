@@ -10,13 +10,16 @@ the wrong kind or missing metadata is one clear error naming the file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from vqadesk.engine.checkpoints.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_model_state
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.models import (
     Captioner,
     CaptionerConfig,
@@ -46,7 +49,7 @@ class TrainedCaptioner:
     path: Path
 
 
-def _checked(path: str | Path, kind: str, device: torch.device) -> Checkpoint:
+def _checked(path: str | Path, kind: ModelKind, device: torch.device) -> Checkpoint:
     checkpoint = load_checkpoint(path, map_location=device)
     if checkpoint.kind != kind:
         raise CheckpointError(
@@ -55,11 +58,14 @@ def _checked(path: str | Path, kind: str, device: torch.device) -> Checkpoint:
     return checkpoint
 
 
-def _metadata(checkpoint: Checkpoint, key: str, path: str | Path) -> Any:
+def _vocabulary(checkpoint: Checkpoint, key: str, vocabulary_class: Any, source: str | Path) -> Any:
+    """The vocabulary stored in the checkpoint's ``metadata[key]``; missing or damaged: a ``CheckpointError``
+    or ``DataFormatError`` naming the file and the field."""
     try:
-        return checkpoint.metadata[key]
+        data = checkpoint.metadata[key]
     except KeyError:
-        raise CheckpointError(f"{path}: field 'metadata.{key}': missing", path=path) from None
+        raise CheckpointError(f"{source}: field 'metadata.{key}': missing", path=source) from None
+    return vocabulary_class.from_dict(data, source=source, where=f"metadata.{key}")
 
 
 def _without_initial_weights(config):
@@ -69,28 +75,27 @@ def _without_initial_weights(config):
     return replace(config, image_encoder=replace(config.image_encoder, weights="none"))
 
 
-def load_trained_vqa(path: str | Path, device: torch.device) -> TrainedVqa:
-    checkpoint = _checked(path, "vqa", device)
+def _load_model(
+    path: str | Path, kind: ModelKind, config_class: Any, build: Callable[[Any], nn.Module], device: torch.device
+) -> tuple[Any, Checkpoint, str | Path]:
+    """A ``kind`` checkpoint's model rebuilt from its config with its weights loaded,
+    the checkpoint, and the file it came from."""
+    checkpoint = _checked(path, kind, device)
     source = checkpoint.source or path
-    config = VqaModelConfig.from_dict(checkpoint.model_config, source=source, where="model_config")
-    model = build_vqa_model(_without_initial_weights(config))
+    config = config_class.from_dict(checkpoint.model_config, source=source, where="model_config")
+    model = build(_without_initial_weights(config))
     load_model_state(model, checkpoint)
-    question_vocab = Vocabulary.from_dict(
-        _metadata(checkpoint, "question_vocabulary", source), source=source, where="metadata.question_vocabulary"
-    )
-    answer_vocab = AnswerVocabulary.from_dict(
-        _metadata(checkpoint, "answer_vocabulary", source), source=source, where="metadata.answer_vocabulary"
-    )
+    return model, checkpoint, source
+
+
+def load_trained_vqa(path: str | Path, device: torch.device) -> TrainedVqa:
+    model, checkpoint, source = _load_model(path, ModelKind.VQA, VqaModelConfig, build_vqa_model, device)
+    question_vocab = _vocabulary(checkpoint, "question_vocabulary", Vocabulary, source)
+    answer_vocab = _vocabulary(checkpoint, "answer_vocabulary", AnswerVocabulary, source)
     return TrainedVqa(model.to(device).eval(), question_vocab, answer_vocab, checkpoint, Path(source))
 
 
 def load_trained_captioner(path: str | Path, device: torch.device) -> TrainedCaptioner:
-    checkpoint = _checked(path, "captioning", device)
-    source = checkpoint.source or path
-    config = CaptionerConfig.from_dict(checkpoint.model_config, source=source, where="model_config")
-    model = build_captioner(_without_initial_weights(config))
-    load_model_state(model, checkpoint)
-    vocab = Vocabulary.from_dict(
-        _metadata(checkpoint, "word_vocabulary", source), source=source, where="metadata.word_vocabulary"
-    )
+    model, checkpoint, source = _load_model(path, ModelKind.CAPTIONING, CaptionerConfig, build_captioner, device)
+    vocab = _vocabulary(checkpoint, "word_vocabulary", Vocabulary, source)
     return TrainedCaptioner(model.to(device).eval(), vocab, checkpoint, Path(source))

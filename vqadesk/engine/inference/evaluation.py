@@ -44,6 +44,7 @@ from vqadesk.engine.checkpoints.trained_models import (
 )
 from vqadesk.engine.features.store_features import StoreImages, check_store_matches
 from vqadesk.engine.image_tensors import gather_images, load_image_tensors
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.training.caption_examples import CaptionExamples
 from vqadesk.engine.training.vqa_encoding import encode_questions, first_asked_images
 from vqadesk.engine.training.vqa_examples import VqaExamples, question_image_files, vqa_split_files
@@ -82,7 +83,7 @@ class CheckpointEvaluation:
     otherwise both are ``None`` and ``missing_ground_truth`` says what is missing.
     """
 
-    kind: str  # "vqa" | "captioning"
+    kind: ModelKind
     split: str
     checkpoint: Path
     results: tuple[VqaResult, ...] | tuple[CaptionResult, ...]
@@ -106,7 +107,7 @@ class CheckpointEvaluation:
 
     def write_results(self, path: PathLike) -> None:
         """The official results file, written atomically."""
-        if self.kind == "vqa":
+        if self.kind == ModelKind.VQA:
             write_vqa_results(path, self.results)
         else:
             write_caption_results(path, self.results)
@@ -240,10 +241,10 @@ def evaluate_checkpoint(
     # With a feature store no COCO annotation file is needed (test-dev has none).
     root = _check_split(Path(data), split) if files.features is None else _check_folder(Path(data))
     # The kind decides which loader to use; load_checkpoint also refuses pickles
-    # and foreign files before any model is built. (The loader reads the pair
-    # again: a few milliseconds for the bundled models.)
+    # and foreign files before any model is built. The loader reads the pair
+    # again, which costs little next to the evaluation.
     kind = load_checkpoint(checkpoint).kind
-    if kind == "vqa":
+    if kind == ModelKind.VQA:
         trained = load_trained_vqa(checkpoint, device)
         store = _store_for(trained, files)
         return _evaluate_vqa(trained, root, split, device, batch_size or VQA_BATCH, progress, store, files)
@@ -327,7 +328,7 @@ def _evaluate_vqa(
         trained.model, questions, trained.answer_vocab, device=device, batch_size=batch_size, progress=progress
     )
     results = tuple(VqaResult(qid, answers[qid]) for qid in questions.question_ids)
-    common = {"kind": "vqa", "split": split, "checkpoint": trained.path, "results": results}
+    common = {"kind": ModelKind.VQA, "split": split, "checkpoint": trained.path, "results": results}
     if annotations_path is None:
         return CheckpointEvaluation(
             **common, missing_ground_truth=f"split '{split}' has questions ({questions_path.name}) but no annotations"
@@ -410,7 +411,7 @@ def _evaluate_captioner(
         batch_size=batch_size, rows=rows, progress=progress,
     )
     results = tuple(CaptionResult(image_id, caption) for image_id, caption in captions.items())
-    common = {"kind": "captioning", "split": split, "checkpoint": trained.path, "results": results}
+    common = {"kind": ModelKind.CAPTIONING, "split": split, "checkpoint": trained.path, "results": results}
     if references is None:
         return CheckpointEvaluation(**common, missing_ground_truth=f"split '{split}' has images but no captions")
     return CheckpointEvaluation(**common, captions=evaluate_captions(references, captions))

@@ -7,9 +7,10 @@
 
 Models are named as ``vqadesk.engine.torch_free.model_registry`` resolves them (a
 bundled or user model name, or a checkpoint path) and loaded on first use, or
-at once with ``load_vqa`` / ``load_captioner`` (the GUI's inference worker
-does that, in its own thread, to show progress; a failed load keeps the
-previous model). The device is ``pick_device(device)``: CUDA, else MPS, else
+at once with ``load_vqa`` / ``load_captioner`` (the app's inference process
+does that through its ``ModelPool``, to report progress; a failed load keeps
+the previous model). The Predictor runs where it is made: in the app's
+inference process, or in the CLI's own process. The device is ``pick_device(device)``: CUDA, else MPS, else
 the CPU for ``"auto"``.
 
 Images are read exactly as training read them: ``load_image`` (upright, RGB,
@@ -52,6 +53,7 @@ from vqadesk.engine.device import describe_device, pick_device
 from vqadesk.engine.features.store_backbone import store_backbone
 from vqadesk.engine.image_tensors import fit_square, image_to_tensor, load_image_tensor
 from vqadesk.engine.inference.feature_cache import DEFAULT_MAX_ENTRIES, FeatureCache, image_key
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.model_registry import (
     DEFAULT_CAPTIONER_NAME,
     DEFAULT_VQA_NAME,
@@ -152,9 +154,10 @@ class Predictor:
     ):
         self.device: torch.device = pick_device(device)
         self.cache: FeatureCache[torch.Tensor] = FeatureCache(max_entries=cache_size)
-        self._requested: dict[str, str | os.PathLike[str] | None] = {"vqa": vqa, "captioning": captioner}
-        self._vqa: _Loaded | None = None
-        self._captioner: _Loaded | None = None
+        self._requested: dict[ModelKind, str | os.PathLike[str] | None] = {
+            ModelKind.VQA: vqa, ModelKind.CAPTIONING: captioner,
+        }
+        self._loaded: dict[ModelKind, _Loaded | None] = dict.fromkeys(ModelKind)
         self._lock = threading.RLock()
 
     # -- models ---------------------------------------------------------------------------
@@ -163,6 +166,14 @@ class Predictor:
     def device_description(self) -> str:
         """``"CPU (2 threads)"``, ``"CUDA: <GPU> (79 GiB)"``..."""
         return describe_device(self.device)
+
+    @property
+    def _vqa(self) -> _Loaded | None:
+        return self._loaded[ModelKind.VQA]
+
+    @property
+    def _captioner(self) -> _Loaded | None:
+        return self._loaded[ModelKind.CAPTIONING]
 
     @property
     def vqa_model(self) -> str | None:
@@ -190,24 +201,23 @@ class Predictor:
         On failure the previous model stays loaded and the error says why.
         """
         with self._lock:
-            loaded = None if name_or_path is None else self._load(name_or_path, "vqa")
-            self._replace("vqa", name_or_path, loaded)
+            self._replace(ModelKind.VQA, name_or_path)
             return self.vqa_model
 
     def load_captioner(self, name_or_path: str | os.PathLike[str] | None) -> str | None:
         """Load (or, with None, drop) the captioner; return its display name."""
         with self._lock:
-            loaded = None if name_or_path is None else self._load(name_or_path, "captioning")
-            self._replace("captioning", name_or_path, loaded)
+            self._replace(ModelKind.CAPTIONING, name_or_path)
             return self.captioner_model
 
     def clear_cache(self) -> None:
         """Forget every cached image feature."""
         self.cache.clear()
 
-    def _load(self, name_or_path: str | os.PathLike[str], kind: str) -> _Loaded:
+    def _load(self, name_or_path: str | os.PathLike[str], kind: ModelKind) -> _Loaded:
         path = resolve_model(name_or_path, kind)
-        trained = load_trained_vqa(path, self.device) if kind == "vqa" else load_trained_captioner(path, self.device)
+        load_trained = load_trained_vqa if kind == ModelKind.VQA else load_trained_captioner
+        trained = load_trained(path, self.device)
         encoder: ImageEncoderConfig = trained.model.config.image_encoder
         encode, image_size = trained.model.encode_images, encoder.image_size
         backbone_text = ""
@@ -216,38 +226,32 @@ class Predictor:
             backbone = store_backbone(trained.checkpoint.metadata, trained.path, self.device)
             encode = lambda images: trained.model.encode_images(backbone(images))  # noqa: E731
             image_size, backbone_text = backbone.image_size, backbone.description
-        if kind == "vqa":
-            tokenize_question("warm up")  # spaCy loads on first use (~1 s): here, not in the first answer
+        if kind == ModelKind.VQA:
+            tokenize_question("warm up")  # spaCy loads on first use: here, not in the first answer
         shown = str(name_or_path) if looks_like_path(name_or_path) else str(name_or_path).strip()
         config_text = json.dumps(encoder.to_dict(), sort_keys=True) + backbone_text
         key = f"{Path(trained.path).resolve()}#{next(_load_serial)}|{config_text}"
         return _Loaded(name=shown, trained=trained, encoder_key=key, image_size=image_size, encode=encode)
 
-    def _replace(self, kind: str, requested: str | os.PathLike[str] | None, loaded: _Loaded | None) -> None:
-        previous = self._vqa if kind == "vqa" else self._captioner
+    def _replace(self, kind: ModelKind, requested: str | os.PathLike[str] | None) -> None:
+        """Load ``requested`` (None: no model) in place of the ``kind`` model; a failed load keeps the old one."""
+        loaded = None if requested is None else self._load(requested, kind)
+        previous = self._loaded[kind]
         if previous is not None:
             self.cache.forget_encoder(previous.encoder_key)  # nobody can ask for those features again
         self._requested[kind] = requested
-        if kind == "vqa":
-            self._vqa = loaded
-        else:
-            self._captioner = loaded
+        self._loaded[kind] = loaded
 
-    def _require(self, kind: str) -> _Loaded:
-        loaded = self._vqa if kind == "vqa" else self._captioner
-        if loaded is not None:
-            return loaded
-        requested = self._requested[kind]
-        if requested is None:
-            what = "VQA model" if kind == "vqa" else "captioner"
-            raise NoModelError(f"no {what} is loaded (this Predictor was built without one)")
-        if kind == "vqa":
-            self.load_vqa(requested)
-            assert self._vqa is not None
-            return self._vqa
-        self.load_captioner(requested)
-        assert self._captioner is not None
-        return self._captioner
+    def _require(self, kind: ModelKind) -> _Loaded:
+        """The ``kind`` model, loaded now when it was only requested."""
+        if self._loaded[kind] is None:
+            requested = self._requested[kind]
+            if requested is None:
+                raise NoModelError(f"no {kind.noun} is loaded (this Predictor was built without one)")
+            self._replace(kind, requested)
+        loaded = self._loaded[kind]
+        assert loaded is not None
+        return loaded
 
     # -- VQA -------------------------------------------------------------------------------
 
@@ -270,7 +274,7 @@ class Predictor:
             _check_at_least(top_k, 1, "top_k")
             if not questions:
                 return []
-            loaded = self._require("vqa")  # loading a model is not part of the answer's timings
+            loaded = self._require(ModelKind.VQA)  # loading a model is not part of the answer's timings
             started = time.perf_counter()
             trained: TrainedVqa = loaded.trained  # type: ignore[assignment]
             model = trained.model
@@ -319,7 +323,7 @@ class Predictor:
             _check_at_least(num_captions, 1, "num_captions")
             if not images:
                 return []
-            loaded = self._require("captioning")
+            loaded = self._require(ModelKind.CAPTIONING)
             started = time.perf_counter()
             trained: TrainedCaptioner = loaded.trained  # type: ignore[assignment]
             features, timings, cached = self._features(loaded, images)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vqadesk.engine.torch_free.model_registry import describe_checkpoint
+from vqadesk.engine.torch_free.model_kind import ModelKind
+from vqadesk.engine.torch_free.model_registry import KINDS, describe_checkpoint
 from vqadesk.errors import DataFormatError
 from vqadesk.jsonio import read_json
 
@@ -25,7 +26,7 @@ SHAPES_DOMAIN = "shapes"
 @dataclass(frozen=True)
 class ModelCard:
     path: Path
-    kind: str  # "vqa" | "captioning"
+    kind: ModelKind
     title: str
     domain: str | None  # "shapes", "photos", or None when the checkpoint does not say
     size_bytes: int
@@ -56,7 +57,7 @@ def read_model_card(path: str | os.PathLike[str]) -> ModelCard:
     if not isinstance(document, dict) or document.get("format") != "vqadesk.checkpoint":
         raise DataFormatError(path, "not a vqadesk checkpoint (no 'format': 'vqadesk.checkpoint')")
     kind = document.get("kind")
-    if kind not in ("vqa", "captioning"):
+    if kind not in KINDS:
         raise DataFormatError(path, f"unknown checkpoint kind {kind!r}", "kind")
     tensors = path.with_name(str(_dict(document.get("tensors")).get("file") or f"{path.stem}.safetensors"))
     size = path.stat().st_size + (tensors.stat().st_size if tensors.is_file() else 0)
@@ -66,7 +67,7 @@ def read_model_card(path: str | os.PathLike[str]) -> ModelCard:
     bundled = path.with_suffix(".md")
     markdown = bundled.read_text(encoding="utf-8") if bundled.is_file() else _markdown(document, path)
     return ModelCard(
-        path=path, kind=kind, title=describe_checkpoint(document), domain=model_domain(document),
+        path=path, kind=ModelKind(kind), title=describe_checkpoint(document), domain=model_domain(document),
         size_bytes=size, parameters=parameters, markdown=markdown,
     )
 

@@ -1,7 +1,7 @@
 """Model names: which checkpoint ``--model shapes-vqa`` (or ``--model runs/x/best``) means.
 
 A model is a checkpoint pair ``NAME.json`` + ``NAME.safetensors`` (see
-``checkpoint.py``). ``resolve_model`` turns what the user typed into the
+``engine/checkpoints/checkpoint.py``). ``resolve_model`` turns what the user typed into the
 checkpoint's JSON path:
 
 * a path -- anything with a folder separator or a checkpoint-like suffix
@@ -28,18 +28,19 @@ from pathlib import Path
 from typing import Any
 
 from vqadesk.engine.checkpoints.checkpoint_files import PICKLE_SUFFIXES
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import VqadeskError
 from vqadesk.jsonio import read_json
 from vqadesk.paths import resources_root, user_data_dir
 
-KINDS = ("vqa", "captioning")
+KINDS = tuple(kind.value for kind in ModelKind)  # plain strings: error messages show them as such
 DEFAULT_VQA_NAME = "shapes-vqa"
 DEFAULT_CAPTIONER_NAME = "shapes-captioner"
-DEFAULT_NAMES = {"vqa": DEFAULT_VQA_NAME, "captioning": DEFAULT_CAPTIONER_NAME}
+DEFAULT_NAMES = {ModelKind.VQA: DEFAULT_VQA_NAME, ModelKind.CAPTIONING: DEFAULT_CAPTIONER_NAME}
 
 _CHECKPOINT_FORMAT = "vqadesk.checkpoint"  # checkpoint.FORMAT_NAME, without importing torch
 _PATH_SUFFIXES = frozenset({".json", ".safetensors"}) | PICKLE_SUFFIXES
-_KIND_WORDS = {"vqa": "VQA", "captioning": "captioning"}
+_KIND_WORDS = {ModelKind.VQA: "VQA", ModelKind.CAPTIONING: "captioning"}
 
 
 class UnknownModelError(VqadeskError):
@@ -51,7 +52,7 @@ class ModelInfo:
     """One named model: ``source`` is ``"bundled"`` or ``"user"``; ``path`` its JSON file."""
 
     name: str
-    kind: str
+    kind: ModelKind
     path: Path
     source: str
     description: str
@@ -135,7 +136,7 @@ def describe_checkpoint(document: dict[str, Any]) -> str:
     config = document.get("model_config") if isinstance(document.get("model_config"), dict) else {}
     encoder = config.get("image_encoder") if isinstance(config.get("image_encoder"), dict) else {}
     kind = document.get("kind")
-    if kind == "vqa":
+    if kind == ModelKind.VQA:
         what = f"{config.get('model', '?')} VQA model"
     else:
         cell = config.get("cell", "?")
@@ -192,7 +193,9 @@ def _read_info(path: Path, name: str, source: str) -> ModelInfo | None:
     kind = document.get("kind")
     if kind not in KINDS:
         return None
-    return ModelInfo(name=name, kind=kind, path=path, source=source, description=describe_checkpoint(document))
+    return ModelInfo(
+        name=name, kind=ModelKind(kind), path=path, source=source, description=describe_checkpoint(document)
+    )
 
 
 def _available_sentence(kind: str) -> str:

@@ -29,8 +29,23 @@ class Answer:
     prob: float
 
 
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ModelResult:
+    """What every prediction carries: the model's name, the timings of making it
+    (``timings_ms``, per step and ``total``), and whether the image's features came
+    from the cache."""
+
+    model: str
+    timings_ms: dict[str, float]
+    cached: bool
+
+    def _model_json(self) -> dict[str, Any]:
+        """The last entries of ``to_json``: ``{"model", "timings_ms"}``."""
+        return {"model": self.model, "timings_ms": _timings_json(self.timings_ms)}
+
+
 @dataclass(frozen=True, eq=False)
-class VqaPrediction:
+class VqaPrediction(ModelResult):
     """The answer to one question about one image.
 
     ``answers``: the top-k, best first. ``attention``: ``(h, w)``, the mean of
@@ -46,9 +61,6 @@ class VqaPrediction:
     answers: list[Answer]
     attention: np.ndarray | None
     glimpses: np.ndarray | None
-    model: str
-    timings_ms: dict[str, float]
-    cached: bool
 
     @property
     def best(self) -> Answer:
@@ -60,8 +72,7 @@ class VqaPrediction:
             "question": self.question,
             "answers": [{"answer": a.text, "score": float(a.prob)} for a in self.answers],
             "attention": _grid_json(self.attention),
-            "model": self.model,
-            "timings_ms": _timings_json(self.timings_ms),
+            **self._model_json(),
         }
 
 
@@ -86,14 +97,11 @@ class Caption:
 
 
 @dataclass(frozen=True, eq=False)
-class CaptionPrediction:
+class CaptionPrediction(ModelResult):
     """Captions of one image, best first. ``timings_ms``: ``load_image``, ``encode`` (0 when
     cached), ``decode`` and ``total`` (for ``caption_many``, the batch's)."""
 
     captions: list[Caption]
-    model: str
-    timings_ms: dict[str, float]
-    cached: bool
 
     @property
     def best(self) -> Caption:
@@ -110,8 +118,7 @@ class CaptionPrediction:
                 }
                 for c in self.captions
             ],
-            "model": self.model,
-            "timings_ms": _timings_json(self.timings_ms),
+            **self._model_json(),
         }
 
 

@@ -1,6 +1,6 @@
 """The Training tab's probe job: a training run's checkpoint answers the pinned question.
 
-It runs in the desktop app's inference process (``inference_server.py``),
+It runs in the desktop app's inference process (``inference_protocol.serve``),
 which receives it by reference (module and name), so it lives in a module
 that imports neither Qt nor torch at import time.
 """

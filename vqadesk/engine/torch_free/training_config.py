@@ -13,9 +13,10 @@ import argparse
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import VqadeskError
 
-TASKS = ("vqa", "captioning")
+TASKS = tuple(kind.value for kind in ModelKind)
 VQA_MODELS = ("bow", "lstm", "attention")
 CAPTION_CELLS = ("lstm", "rnn")
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
@@ -108,7 +109,7 @@ class TrainingConfig:
              "--features gives the image features: drop --image-encoder, --weights and --freeze-encoder "
              "(the store records the backbone that made them)"),
         ]
-        if self.task == "vqa":
+        if self.task == ModelKind.VQA:
             checks.append((self.model in VQA_MODELS, f"--model must be one of {', '.join(VQA_MODELS)}"))
             checks.append((self.question_encoder in ("lstm", "transformer"),
                            "--question-encoder must be lstm or transformer"))
@@ -131,8 +132,8 @@ class TrainingConfig:
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, task: str) -> None:
-    """The options both routines share (see issue 3 and docs/training.md)."""
-    vqa = task == "vqa"
+    """The options both routines share (docs/training.md)."""
+    vqa = task == ModelKind.VQA
     add = parser.add_argument
     add("--data", required=True, metavar="DIR", help="dataset root (as written by `vqadesk shapes`)")
     add("--out", required=True, metavar="DIR", help="folder for checkpoints (last, best) and the run log")

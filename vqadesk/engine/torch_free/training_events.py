@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vqadesk.engine.torch_free.model_kind import ModelKind
+
 # A line longer than this without a newline is not an event: pass it on as text
 # instead of buffering without bound.
 MAX_LINE_CHARS = 1_000_000
@@ -148,7 +150,7 @@ CAPTION_SERIES = ("BLEU-4", "CIDEr")
 class RunCurves:
     """Everything the tab plots for one run, built by ``add`` one event at a time."""
 
-    kind: str | None = None
+    kind: ModelKind | None = None
     steps: list[float] = field(default_factory=list)  # x of loss and throughput
     losses: list[float] = field(default_factory=list)
     rates: list[float] = field(default_factory=list)  # samples/s
@@ -201,7 +203,7 @@ class RunCurves:
 
     def _start(self, event: dict[str, Any]) -> None:
         task = event.get("task")
-        self.kind = task if task in ("vqa", "captioning") else self.kind
+        self.kind = ModelKind(task) if task in tuple(ModelKind) else self.kind
         self.total_steps = _int_or_none(event.get("total_steps"))
         self.steps_per_epoch = _int_or_none(event.get("steps_per_epoch"))
         config = event.get("config") if isinstance(event.get("config"), dict) else {}
@@ -231,7 +233,7 @@ class RunCurves:
         per_type = metrics.get("per_answer_type")
         if isinstance(per_type, dict):
             values.update(per_type)
-        names = VQA_SERIES if self.kind == "vqa" or "accuracy" in metrics else CAPTION_SERIES
+        names = VQA_SERIES if self.kind == ModelKind.VQA or "accuracy" in metrics else CAPTION_SERIES
         for name in names:
             self.series.setdefault(name, [math.nan] * (len(self.epochs) - 1)).append(_number(values.get(name)))
         if isinstance(event.get("metric"), str):

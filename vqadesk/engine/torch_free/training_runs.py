@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import VqadeskError
 from vqadesk.jsonio import write_json_atomic
 from vqadesk.paths import user_data_dir
@@ -38,8 +39,8 @@ EVENTS_FILE = "events.jsonl"
 LOG_FILE = "output.log"
 PROBE_FILE = "probe.jsonl"
 RUN_FORMAT = "vqadesk.training-run"
-KINDS = ("vqa", "captioning")
-ROUTINES = {"vqa": "training.vqa", "captioning": "training.captioning"}
+KINDS = tuple(kind.value for kind in ModelKind)
+ROUTINES = {kind: kind.routine for kind in ModelKind}  # the ``python -m`` module that trains each kind
 
 # Statuses a run can have. "running" on disk with no process behind it means
 # the app went away mid-run: the list shows it as "interrupted".
@@ -99,7 +100,7 @@ class TrainingOptions:
             raise RunOptionsError(f"routine must be one of {', '.join(KINDS)}, not {self.kind!r}")
         args = ["-m", ROUTINES[self.kind], "--data", self.data, "--out", self.out,
                 "--train-split", self.train_split, "--val-split", self.val_split, "--model", self.model]
-        if self.kind == "vqa":
+        if self.kind == ModelKind.VQA:
             args += ["--question-encoder", self.question_encoder]
             if self.model == "attention":
                 args += ["--grounding-weight", repr(float(self.grounding_weight))]
@@ -187,7 +188,7 @@ class RunRecord:
         if not match:
             return self.name
         month, day, hour, minute, second, kind, n = match.groups()
-        return f"{month}-{day} {hour}:{minute}:{second} {'VQA' if kind == 'vqa' else 'caption'}{n or ''}"
+        return f"{month}-{day} {hour}:{minute}:{second} {'VQA' if kind == ModelKind.VQA else 'caption'}{n or ''}"
 
     @property
     def best_checkpoint(self) -> Path:

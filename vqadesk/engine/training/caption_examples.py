@@ -27,7 +27,7 @@ and ``unique_images()`` one item per image, to decode and score each image once.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,19 +40,20 @@ from vqadesk.data.caption_arrays import CaptionArrays, load_caption_arrays
 from vqadesk.data.coco import CocoIndex
 from vqadesk.data.dataset import DatasetError
 from vqadesk.data.feature_store import FeatureStore
-from vqadesk.engine.features.store_features import StoreImages
-from vqadesk.engine.image_tensors import gather_images, load_image_tensors
+from vqadesk.engine.training.examples import ExampleSet, check_index, check_rows, readable_rows, split_images
 from vqadesk.text.vocabulary import END_ID, PAD_ID, START_ID, UNK_ID, Vocabulary
 
 PathLike = str | os.PathLike[str]
 
 
-class CaptionExamples(Dataset):
+class CaptionExamples(ExampleSet):
     """One split's captions as tensors; ``examples[i]`` is a dict of tensors.
 
     Build it with ``from_dataset``; ``subset``/``first`` make smaller views
     sharing the image tensor and the vocabulary.
     """
+
+    VOCABULARIES = {"vocab": Vocabulary}
 
     def __init__(
         self,
@@ -68,15 +69,12 @@ class CaptionExamples(Dataset):
         caption_texts: Sequence[str],
         references: dict[int, tuple[str, ...]],
     ):
-        count = len(caption_texts)
-        for name, tensor in (
+        check_rows(len(caption_texts), "captions", (
             ("image_rows", image_rows),
             ("captions", captions),
             ("lengths", lengths),
             ("word_counts", word_counts),
-        ):
-            if tensor.shape[0] != count:
-                raise ValueError(f"{name} has {tensor.shape[0]} rows for {count} captions")
+        ))
         self.split = split
         self.vocab = vocab
         self.images = images  # (N_img, 3, S, S) uint8
@@ -88,15 +86,6 @@ class CaptionExamples(Dataset):
         self.caption_texts: tuple[str, ...] = tuple(caption_texts)
         self._references = references  # image id -> every raw caption of the image in the split
         self.source: dict[str, Any] = {}  # the captions file (and feature store) these were read from
-
-    # The vocabulary holds read-only mapping proxies, which pickle refuses;
-    # DataLoader workers started by "spawn" (macOS, Windows) pickle the
-    # dataset, so send the vocabulary as its JSON dict.
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "vocab": self.vocab.to_dict()}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({**state, "vocab": Vocabulary.from_dict(state["vocab"])})
 
     # -- building -------------------------------------------------------------------------------
 
@@ -134,9 +123,7 @@ class CaptionExamples(Dataset):
         if not path.is_file():
             raise no_captions
         arrays = load_caption_arrays(path)
-        rows = np.arange(len(arrays))
-        if features is not None and drop_unreadable_images and features.skipped:
-            rows = rows[~np.isin(arrays.image_ids, list(features.skipped))]
+        rows = readable_rows(arrays.image_ids, features, drop_unreadable_images)
         if not len(rows):
             raise no_captions
         if vocab is None:
@@ -150,10 +137,8 @@ class CaptionExamples(Dataset):
             references.setdefault(image_id, []).append(arrays.texts[row])
         image_ids = list(references)  # captioned images, in the file's image order
         row_of = {image_id: row for row, image_id in enumerate(image_ids)}
-        if features is not None:
-            images = StoreImages(features, image_ids, what=f"the {len(image_ids):,} images of '{split}' captions")
-        else:
-            images = load_image_tensors([coco.image_path(i) for i in image_ids], image_size)
+        images = split_images(features, image_ids, what=f"the {len(image_ids):,} images of '{split}' captions",
+                              image_files=lambda: [coco.image_path(i) for i in image_ids], image_size=image_size)
 
         examples = cls(
             split=split,
@@ -173,53 +158,22 @@ class CaptionExamples(Dataset):
 
     # -- Dataset ----------------------------------------------------------------------------------
 
-    def __len__(self) -> int:
-        return len(self.caption_texts)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        index = _check_index(index, len(self))
+    def columns(self, at: int | torch.Tensor) -> dict[str, torch.Tensor]:
         return {
-            "image": self.images[self.image_rows[index]],  # (3, S, S) uint8
-            "caption": self.captions[index],  # (T,) long
-            "length": self.lengths[index],  # () long
-            "index": torch.tensor(index, dtype=torch.long),
-        }
-
-    def batch(self, indices: Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
-        """The items at ``indices`` already stacked, as the default collate would give them."""
-        rows = _index_tensor(indices, len(self))
-        return {
-            "image": gather_images(self.images, self.image_rows[rows]),  # (B, 3, S, S) uint8
-            "caption": self.captions[rows],  # (B, T)
-            "length": self.lengths[rows],  # (B,)
-            "index": rows,
+            "caption": self.captions[at],  # (T,) long, or (B, T)
+            "length": self.lengths[at],  # () long, or (B,)
         }
 
     # -- views ------------------------------------------------------------------------------------
 
-    def subset(self, indices: Iterable[int] | torch.Tensor) -> CaptionExamples:
-        """The captions at ``indices``, in that order, sharing images and vocabulary."""
-        rows = _index_tensor(indices, len(self))
-        view = CaptionExamples(
-            split=self.split,
-            vocab=self.vocab,
-            images=self.images,
-            image_ids=self.image_ids,
-            image_rows=self.image_rows[rows],
-            captions=self.captions[rows],
-            lengths=self.lengths[rows],
-            word_counts=self.word_counts[rows],
-            caption_texts=[self.caption_texts[i] for i in rows.tolist()],
-            references=self._references,
-        )
-        view.source = self.source
-        return view
-
-    def first(self, n: int) -> CaptionExamples:
-        """The first ``n`` captions (all when there are fewer): ``--overfit N``."""
-        if n < 1:
-            raise ValueError(f"n must be at least 1, got {n}")
-        return self.subset(range(min(n, len(self))))
+    def subset_arguments(self, rows: torch.Tensor) -> dict[str, Any]:
+        return {
+            "captions": self.captions[rows],
+            "lengths": self.lengths[rows],
+            "word_counts": self.word_counts[rows],
+            "caption_texts": [self.caption_texts[i] for i in rows.tolist()],
+            "references": self._references,  # every caption of the split stays a reference
+        }
 
     def unique_images(self) -> CaptionImages:
         """One item per image these captions describe, in first-appearance order."""
@@ -230,7 +184,7 @@ class CaptionExamples(Dataset):
 
     def image_id_of(self, index: int) -> int:
         """The image id of caption ``index``."""
-        return self.image_ids[int(self.image_rows[_check_index(index, len(self))])]
+        return self.image_ids[int(self.image_rows[check_index(index, len(self))])]
 
     def references(self, image_id: int) -> list[str]:
         """Every raw caption of ``image_id`` in the split (the references for BLEU/CIDEr).
@@ -248,13 +202,6 @@ class CaptionExamples(Dataset):
         return {image_id: self.references(image_id) for image_id in self.unique_images().image_ids}
 
     @property
-    def image_size(self) -> int:
-        """The images' side in pixels (a feature store's: the size its photos were encoded at)."""
-        if isinstance(self.images, StoreImages):
-            return self.images.store.manifest.image_size
-        return int(self.images.shape[-1])
-
-    @property
     def max_len(self) -> int:
         return int(self.captions.shape[1])
 
@@ -262,10 +209,7 @@ class CaptionExamples(Dataset):
         """Sizes for the training routine's ``start`` event (JSON-ready)."""
         words = int((self.lengths - 2).sum())
         return {
-            "split": self.split,
-            "captions": len(self),
-            "images": int(self.image_rows.unique().numel()),
-            "image_size": self.image_size,
+            **self.sizes("captions"),
             "vocab_size": len(self.vocab),
             "max_len": self.max_len,
             "truncated_captions": int((self.word_counts > self.max_len - 2).sum()),
@@ -285,7 +229,7 @@ class CaptionImages(Dataset):
         return int(self.rows.numel())
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        index = _check_index(index, len(self))
+        index = check_index(index, len(self))
         row = int(self.rows[index])
         return {
             "image": self._examples.images[row],  # (3, S, S) uint8
@@ -322,19 +266,3 @@ def _encode_captions(
     ids[np.arange(len(rows)), kept + 1] = END_ID
     return torch.from_numpy(ids), torch.from_numpy(counts.astype(np.int64))
 
-
-def _index_tensor(indices: Iterable[int] | torch.Tensor, length: int) -> torch.Tensor:
-    """``indices`` as a 1-D long tensor of positions in ``0..length-1`` (negatives count from the end)."""
-    if not isinstance(indices, torch.Tensor):
-        indices = list(indices)
-    rows = torch.as_tensor(indices, dtype=torch.long).reshape(-1)
-    if rows.numel() and (int(rows.min()) < -length or int(rows.max()) >= length):
-        raise IndexError(f"index out of range for {length} examples")
-    return rows % length if rows.numel() else rows
-
-
-def _check_index(index: int, length: int) -> int:
-    index = int(index)
-    if not -length <= index < length:
-        raise IndexError(f"index {index} out of range for {length} examples")
-    return index % length

@@ -1,9 +1,8 @@
 """Grounded attention: the objects a question names tell each glimpse where to look.
 
 The attention model never learned "is the A left of the B?" from answers
-alone: its glimpses stayed diffuse on those questions (they land on A or B
-in about 1 case in 10), because nothing rewards finding A before the answer
-depends on it. Where a dataset says which instances a question names
+alone: its glimpses stayed diffuse on those questions (docs/models.md), because
+nothing rewards finding A before the answer depends on it. Where a dataset says which instances a question names
 (``vqadesk.data.grounding``; the Shapes world writes it), training adds a
 cross entropy between each glimpse's attention and the named object's box,
 spread over the grid cells it covers -- the attention supervision of

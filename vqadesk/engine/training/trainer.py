@@ -74,10 +74,9 @@ def make_optimizer(config: TrainingConfig, parameters) -> torch.optim.Optimizer:
         return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
     if config.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=config.lr, weight_decay=config.weight_decay)
-    # Adam's fused kernel updates every tensor in one pass: measured 1.5x the
-    # samples/s of the default for the report's bow model at batch 128 on this
-    # CPU (benchmarks/bench_training_throughput.py, docs/benchmarks.md). Devices
-    # without the kernel get the default implementation.
+    # Adam's fused kernel updates every tensor in one pass, faster than the
+    # default where the optimiser's passes dominate (docs/benchmarks.md,
+    # "Training throughput"). Devices without the kernel get the default.
     try:
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
     except (RuntimeError, ValueError):

@@ -42,13 +42,12 @@ their single-answer cross-entropy; soft-score (BCE) training keeps them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from vqadesk.data.coco import CocoIndex
 from vqadesk.data.dataset import DatasetError, find_vqa_files
@@ -56,8 +55,7 @@ from vqadesk.data.feature_store import FeatureStore
 from vqadesk.data.grounding import find_grounding_file, read_grounding
 from vqadesk.data.vqa import VqaAnnotation
 from vqadesk.data.vqa_arrays import AnnotationRows, VqaArrays, load_vqa_arrays
-from vqadesk.engine.features.store_features import StoreImages
-from vqadesk.engine.image_tensors import gather_images, load_image_tensors
+from vqadesk.engine.training.examples import ExampleSet, check_rows, readable_rows, split_images
 from vqadesk.engine.training.grounding import grounding_boxes
 from vqadesk.engine.training.vqa_encoding import (
     answer_targets,
@@ -75,12 +73,15 @@ SoftScore = Literal["min3", "official"]
 SOFT_SCORES: tuple[str, ...] = ("min3", "official")
 
 
-class VqaExamples(Dataset):
+class VqaExamples(ExampleSet):
     """One split's questions as tensors; ``examples[i]`` is a dict of tensors.
 
     Build it with ``from_dataset``; ``subset``/``first`` make smaller views
     that share the image tensor and the vocabularies.
     """
+
+    VOCABULARIES = {"question_vocab": Vocabulary, "answer_vocab": AnswerVocabulary}
+    INDEX_WORDS = "subset index"
 
     def __init__(
         self,
@@ -104,7 +105,7 @@ class VqaExamples(Dataset):
         grounding: torch.Tensor | None = None,
     ):
         count = len(question_ids)
-        for name, tensor in (
+        check_rows(count, "questions", (
             ("image_rows", image_rows),
             ("questions", questions),
             ("lengths", lengths),
@@ -113,9 +114,7 @@ class VqaExamples(Dataset):
             ("target_classes", target_classes),
             ("target_scores", target_scores),
             *((("grounding", grounding),) if grounding is not None else ()),
-        ):
-            if tensor.shape[0] != count:
-                raise ValueError(f"{name} has {tensor.shape[0]} rows for {count} questions")
+        ))
         if len(question_texts) != count or len(annotations) != count:
             raise ValueError("question_texts and annotations need one entry per question")
         self.split = split
@@ -132,7 +131,8 @@ class VqaExamples(Dataset):
         self.target_scores = target_scores  # (N_q, W) float32, 0 where padded
         self.question_ids: tuple[int, ...] = tuple(question_ids)
         self.question_texts: tuple[str, ...] = tuple(question_texts)
-        # Built from the compact arrays, annotations stay lazy (AnnotationRows): 443k of them cost ~200 MB.
+        # Built from the compact arrays, annotations stay lazy (AnnotationRows): a full split's
+        # annotations as objects would cost hundreds of MB (docs/benchmarks.md).
         self.annotations_list: Sequence[VqaAnnotation] = (
             annotations if isinstance(annotations, AnnotationRows) else tuple(annotations)
         )
@@ -141,21 +141,6 @@ class VqaExamples(Dataset):
         # NaN where it names fewer; None when the dataset has no grounding file.
         self.grounding = grounding
         self.source: dict[str, Any] = {}  # the files (and feature store) these examples were read from
-
-    # Vocabularies hold read-only mapping proxies, which pickle refuses; DataLoader
-    # workers started by "spawn" (macOS, Windows) pickle the dataset, so send
-    # the vocabularies as their JSON dicts.
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["question_vocab"] = self.question_vocab.to_dict()
-        state["answer_vocab"] = self.answer_vocab.to_dict()
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        state["question_vocab"] = Vocabulary.from_dict(state["question_vocab"])
-        state["answer_vocab"] = AnswerVocabulary.from_dict(state["answer_vocab"])
-        self.__dict__.update(state)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -211,9 +196,7 @@ class VqaExamples(Dataset):
         arrays = load_vqa_arrays(questions_path, annotations_path)
         if not len(arrays):
             raise DatasetError(f"{questions_path}: no questions to train on")
-        rows = np.arange(len(arrays))
-        if features is not None and drop_unreadable_images and features.skipped:
-            rows = rows[~np.isin(arrays.image_ids, list(features.skipped))]
+        rows = readable_rows(arrays.image_ids, features, drop_unreadable_images)
 
         if question_vocab is None:
             question_vocab = build_question_vocabulary(arrays, rows, min_word_count)
@@ -224,11 +207,10 @@ class VqaExamples(Dataset):
 
         # Images in the order questions first ask about them.
         image_ids, image_rows = first_asked_images(arrays.image_ids[rows])
-        if features is not None:
-            images = StoreImages(features, image_ids.tolist(),
-                                 what=f"the {len(image_ids):,} images the '{split}' questions ask about")
-        else:
-            images = load_image_tensors(question_image_files(coco, arrays, rows, image_ids), image_size)
+        images = split_images(features, image_ids.tolist(),
+                              what=f"the {len(image_ids):,} images the '{split}' questions ask about",
+                              image_files=lambda: question_image_files(coco, arrays, rows, image_ids),
+                              image_size=image_size)
 
         grounding = None
         grounding_path = find_grounding_file(questions_path, split) if read_grounding_file and coco else None
@@ -262,37 +244,16 @@ class VqaExamples(Dataset):
 
     # -- Dataset ----------------------------------------------------------------------------------
 
-    def __len__(self) -> int:
-        return len(self.question_ids)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        index = _check_index(index, len(self))
+    def columns(self, at: int | torch.Tensor) -> dict[str, torch.Tensor]:
+        one = not isinstance(at, torch.Tensor)
+        rows = slice(at, at + 1) if one else at  # the soft targets are made dense a batch at a time
+        soft_targets = self._dense_targets(self.target_classes[rows], self.target_scores[rows])  # (B, K) float32
         return {
-            "image": self.images[self.image_rows[index]],  # (3, S, S) uint8
-            "question": self.questions[index],  # (T,) long
-            "length": self.lengths[index],  # () long
-            "answer": self.answers[index],  # () long, -1 = out of vocabulary
-            "soft_target": self._dense_targets(
-                self.target_classes[index : index + 1], self.target_scores[index : index + 1]
-            )[0],  # (K,) float32
-            "index": torch.tensor(index, dtype=torch.long),
-            **({"grounding": self.grounding[index]} if self.grounding is not None else {}),  # (MAX_NAMED, 4)
-        }
-
-    def batch(self, indices: Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
-        """The items at ``indices`` already stacked, as the default collate would give them.
-
-        Whole-tensor indexing: much faster than collating one dict per item.
-        """
-        rows = _index_tensor(indices, len(self))
-        return {
-            "image": gather_images(self.images, self.image_rows[rows]),  # (B, 3, S, S) uint8
-            "question": self.questions[rows],  # (B, T)
-            "length": self.lengths[rows],  # (B,)
-            "answer": self.answers[rows],  # (B,)
-            "soft_target": self._dense_targets(self.target_classes[rows], self.target_scores[rows]),  # (B, K)
-            "index": rows,
-            **({"grounding": self.grounding[rows]} if self.grounding is not None else {}),  # (B, MAX_NAMED, 4)
+            "question": self.questions[at],  # (T,) long, or (B, T)
+            "length": self.lengths[at],  # () long, or (B,)
+            "answer": self.answers[at],  # () long, or (B,): -1 = out of vocabulary
+            "soft_target": soft_targets[0] if one else soft_targets,
+            **({"grounding": self.grounding[at]} if self.grounding is not None else {}),  # ([B,] MAX_NAMED, 4)
         }
 
     def _dense_targets(self, classes: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -303,37 +264,21 @@ class VqaExamples(Dataset):
 
     # -- views ------------------------------------------------------------------------------------
 
-    def subset(self, indices: Iterable[int] | torch.Tensor) -> VqaExamples:
-        """The questions at ``indices``, in that order, sharing images and vocabularies."""
-        rows = _index_tensor(indices, len(self))
+    def subset_arguments(self, rows: torch.Tensor) -> dict[str, Any]:
         picked = rows.tolist()
-        view = VqaExamples(
-            split=self.split,
-            question_vocab=self.question_vocab,
-            answer_vocab=self.answer_vocab,
-            images=self.images,
-            image_ids=self.image_ids,
-            image_rows=self.image_rows[rows],
-            questions=self.questions[rows],
-            lengths=self.lengths[rows],
-            token_counts=self.token_counts[rows],
-            answers=self.answers[rows],
-            target_classes=self.target_classes[rows],
-            target_scores=self.target_scores[rows],
-            question_ids=[self.question_ids[i] for i in picked],
-            question_texts=[self.question_texts[i] for i in picked],
-            annotations=_take(self.annotations_list, picked),
-            soft_score=self.soft_score,
-            grounding=self.grounding[rows] if self.grounding is not None else None,
-        )
-        view.source = self.source
-        return view
-
-    def first(self, n: int) -> VqaExamples:
-        """The first ``n`` questions (all when there are fewer): ``--overfit N``."""
-        if n < 1:
-            raise ValueError(f"n must be at least 1, got {n}")
-        return self.subset(range(min(n, len(self))))
+        return {
+            "questions": self.questions[rows],
+            "lengths": self.lengths[rows],
+            "token_counts": self.token_counts[rows],
+            "answers": self.answers[rows],
+            "target_classes": self.target_classes[rows],
+            "target_scores": self.target_scores[rows],
+            "question_ids": [self.question_ids[i] for i in picked],
+            "question_texts": [self.question_texts[i] for i in picked],
+            "annotations": _take(self.annotations_list, picked),
+            "soft_score": self.soft_score,
+            "grounding": self.grounding[rows] if self.grounding is not None else None,
+        }
 
     def trainable_mask(self) -> torch.Tensor:
         """``bool (N_q,)``: the questions whose answer is in the vocabulary.
@@ -372,13 +317,6 @@ class VqaExamples(Dataset):
         return tuple(self.image_ids[row] for row in self.image_rows.tolist())
 
     @property
-    def image_size(self) -> int:
-        """The images' side in pixels (a feature store's: the size its photos were encoded at)."""
-        if isinstance(self.images, StoreImages):
-            return self.images.store.manifest.image_size
-        return int(self.images.shape[-1])
-
-    @property
     def max_question_len(self) -> int:
         return int(self.questions.shape[1])
 
@@ -390,10 +328,7 @@ class VqaExamples(Dataset):
             by_type.setdefault(answer_type, []).append(known)
         words = int(self.lengths.sum())
         return {
-            "split": self.split,
-            "questions": len(self),
-            "images": int(self.image_rows.unique().numel()),
-            "image_size": self.image_size,
+            **self.sizes("questions"),
             "question_vocab_size": len(self.question_vocab),
             "answer_vocab_size": len(self.answer_vocab),
             # Coverage of the split the answer vocabulary was built from (training).
@@ -452,27 +387,10 @@ def question_image_files(coco: CocoIndex, arrays: VqaArrays, rows: np.ndarray, i
     return paths
 
 
-def _index_tensor(indices: Iterable[int] | torch.Tensor, length: int) -> torch.Tensor:
-    """``indices`` as a 1-D long tensor of positions in ``0..length-1`` (negatives count from the end)."""
-    if not isinstance(indices, torch.Tensor):
-        indices = list(indices)
-    rows = torch.as_tensor(indices, dtype=torch.long).reshape(-1)
-    if rows.numel() and (int(rows.min()) < -length or int(rows.max()) >= length):
-        raise IndexError(f"subset index out of range for {length} examples")
-    return rows % length if rows.numel() else rows
-
-
 def _take(annotations: Sequence[VqaAnnotation], picked: list[int]) -> Sequence[VqaAnnotation]:
     if isinstance(annotations, AnnotationRows):
         return annotations.take(picked)
     return [annotations[i] for i in picked]
-
-
-def _check_index(index: int, length: int) -> int:
-    index = int(index)
-    if not -length <= index < length:
-        raise IndexError(f"index {index} out of range for {length} examples")
-    return index % length
 
 
 def _fraction(part: int, whole: int) -> float:

@@ -25,101 +25,58 @@ import torch.nn.functional as F
 from torch import nn
 
 from vqadesk.data.feature_store import FeatureStore
-from vqadesk.engine.features.store_features import (
-    features_metadata,
-    open_training_stores,
-    precomputed_encoder,
-    require_grid,
-)
+from vqadesk.engine.features.store_features import precomputed_encoder, require_grid
 from vqadesk.engine.inference.evaluation import VQA_BATCH, answer_questions
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.training_config import TrainingConfig
 from vqadesk.engine.training.grounding import grounding_loss
-from vqadesk.engine.training.image_groups import ImageGroups
+from vqadesk.engine.training.task import ExampleTask, image_encoder_config
 from vqadesk.engine.training.vqa_examples import VqaExamples
 from vqadesk.metrics import evaluate_vqa
-from vqadesk.models import ImageEncoderConfig, VqaModelConfig, build_vqa_model
+from vqadesk.models import VqaModel, VqaModelConfig, VqaOutput, build_vqa_model
 from vqadesk.text.answer_vocabulary import AnswerVocabulary
 from vqadesk.text.vocabulary import Vocabulary
 
 VALIDATION_BATCH = VQA_BATCH
 
 
-def image_encoder_config(config: TrainingConfig, *, needs_grid: bool) -> ImageEncoderConfig:
-    """The image encoder a training config asks for, with a layer that suits the model."""
-    if needs_grid or config.image_encoder == "small_cnn":
-        layer = "grid"  # models without attention mean-pool the grid
-    else:
-        layer = "fc7" if config.image_encoder == "vgg16" else "pooled"
-    return ImageEncoderConfig(
-        name=config.image_encoder, layer=layer, image_size=config.image_size,
-        weights=config.weights, trainable=not config.freeze_encoder,
-    )
-
-
-class _VqaTrainingForward(nn.Module):
-    """Each image of the batch encoded once, its features shared by its questions;
-    the whole forward in one call so DistributedDataParallel sees every parameter."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, images, image_index, questions, lengths):
-        features = self.model.encode_images(images)[image_index]  # (B, C, h, w): one row per question
-        return self.model.answer(features, questions, lengths)
-
-
-class VqaTask:
-    kind = "vqa"
+class VqaTask(ExampleTask):
+    kind = ModelKind.VQA
     metric_name = "accuracy"
+    VOCABULARY_METADATA = {
+        "question_vocabulary": ("question_vocab", Vocabulary),
+        "answer_vocabulary": ("answer_vocab", AnswerVocabulary),
+    }
+    TOKENS = "question"
+    build = staticmethod(build_vqa_model)
 
-    def __init__(self) -> None:
-        self.config: TrainingConfig | None = None
-        self.train_examples: VqaExamples | None = None
-        self.train_set: ImageGroups | None = None  # what the loop samples: images
-        self.val_set: VqaExamples | None = None
-        self.store: FeatureStore | None = None  # --features
+    @staticmethod
+    def head(model: VqaModel, features: torch.Tensor, questions: torch.Tensor, lengths: torch.Tensor) -> VqaOutput:
+        return model.answer(features, questions, lengths)
 
-    def load(self, config: TrainingConfig, metadata: dict[str, Any] | None) -> None:
-        self.config = config
-        question_vocab = answer_vocab = None
-        if metadata is not None:  # resuming: the checkpoint's vocabularies, not new ones
-            question_vocab = Vocabulary.from_dict(metadata["question_vocabulary"], where="metadata.question_vocabulary")
-            answer_vocab = AnswerVocabulary.from_dict(metadata["answer_vocabulary"], where="metadata.answer_vocabulary")
-        # With --features the images are a feature store's rows (docs/real-data.md).
-        self.store, val_store = open_training_stores(config.features, config.val_features,
-                                                     (metadata or {}).get("image_features"))
+    def check_features(self, config: TrainingConfig) -> None:
         require_grid(self.store, config.model == "attention", "--model attention")
-        train = VqaExamples.from_dataset(
-            config.data, config.train_split, question_vocab=question_vocab, answer_vocab=answer_vocab,
-            top_k=config.top_k, max_question_len=config.max_len, image_size=config.image_size,
-            features=self.store, questions_path=config.questions, annotations_path=config.annotations,
-            drop_unreadable_images=True, read_grounding_file=self._grounds(config),
-        )
-        if config.overfit:
-            train = train.first(config.overfit)
-            self.val_set = train
-        else:
-            self.val_set = VqaExamples.from_dataset(
-                config.data, config.val_split, question_vocab=train.question_vocab,
-                answer_vocab=train.answer_vocab, max_question_len=config.max_len,
-                image_size=config.image_size, features=val_store, questions_path=config.val_questions,
+
+    def read_split(
+        self, config: TrainingConfig, *, training: bool, features: FeatureStore | None, vocabularies: dict[str, Any]
+    ) -> VqaExamples:
+        if not training:
+            return VqaExamples.from_dataset(
+                config.data, config.val_split, **vocabularies, max_question_len=config.max_len,
+                image_size=config.image_size, features=features, questions_path=config.val_questions,
                 annotations_path=config.val_annotations, drop_unreadable_images=True,
             )
-        self.train_examples = train
-        self.train_set = ImageGroups(train)
+        return VqaExamples.from_dataset(
+            config.data, config.train_split, **vocabularies,
+            top_k=config.top_k, max_question_len=config.max_len, image_size=config.image_size,
+            features=features, questions_path=config.questions, annotations_path=config.annotations,
+            drop_unreadable_images=True, read_grounding_file=self._grounds(config),
+        )
 
     @staticmethod
     def _grounds(config: TrainingConfig) -> bool:
         """Whether this run supervises attention with the objects questions name (only models with glimpses)."""
         return config.model == "attention" and config.grounding_weight > 0
-
-    def summary(self) -> dict[str, Any]:
-        return {"train": self.train_examples.summary(), "val": self.val_set.summary(),
-                "validation_on": "train subset (--overfit)" if self.config.overfit else self.config.val_split}
-
-    def model_config(self) -> dict[str, Any]:
-        return self._model_config().to_dict()
 
     def _model_config(self) -> VqaModelConfig:
         c = self.config
@@ -133,27 +90,8 @@ class VqaTask:
             attention_dim=c.hidden_dim, dropout=c.dropout, max_question_len=c.max_len,
         )
 
-    def build_model(self) -> nn.Module:
-        return build_vqa_model(self._model_config())
-
-    def training_module(self, model: nn.Module) -> nn.Module:
-        return _VqaTrainingForward(model)
-
-    def metadata(self) -> dict[str, Any]:
-        return {
-            "question_vocabulary": self.train_examples.question_vocab.to_dict(),
-            "answer_vocabulary": self.train_examples.answer_vocab.to_dict(),
-            "dataset": {"root": str(self.config.data), "train_split": self.config.train_split,
-                        "val_split": self.config.val_split},
-            # What made the features a precomputed-features model reads (None: it reads images).
-            "image_features": features_metadata(self.store) if self.store is not None else None,
-        }
-
-    def batch(self, indices: list[int], device: torch.device) -> dict[str, torch.Tensor]:
-        return {k: v.to(device, non_blocking=True) for k, v in self.train_set.batch(indices).items()}
-
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        output = model(batch["image"], batch["image_index"], batch["question"], batch["length"])
+        output = self.training_output(model, batch)
         loss = self._answer_loss(output.logits, batch)
         if "grounding" in batch and output.attention is not None:
             loss = loss + self.config.grounding_weight * grounding_loss(output.attention, batch["grounding"])
