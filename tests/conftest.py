@@ -9,7 +9,10 @@
   Qt's own user-scope settings (``QSettings`` without a file, the file dialog's
   ``QtProject.conf``) go to the same temporary folder. Child processes
   inherit the environment, so they are isolated too. The folder is removed at
-  the end of the session.
+  the end of the session. The Hugging Face cache is per test too (``HF_HOME``,
+  ``HF_HUB_CACHE``), and ``HF_ENDPOINT`` points at a closed local port, so no
+  test reads the user's downloaded models or reaches the real Hub; tests of
+  downloads point it at their own server (``tests/support/fake_hub.py``).
 - A skip because a module cannot be imported is a failure: every dependency
   the tests import is a runtime or test-extra requirement, so such a skip
   means a broken install, not an optional feature. Other skips (the shared
@@ -42,6 +45,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
 
 DATA_DIR_VARIABLE = "VQADESK_DATA_DIR"
+CLOSED_ENDPOINT = "http://127.0.0.1:9"  # the discard port: nothing listens, a request fails at once
 _isolation_root = pytest.StashKey[Path]()
 _previous_data_dir = pytest.StashKey[str | None]()
 _test_numbers = itertools.count()
@@ -89,6 +93,10 @@ def user_data(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     """
     path = isolation_root(request.config) / "tests" / f"{next(_test_numbers):05d}"
     monkeypatch.setenv(DATA_DIR_VARIABLE, str(path))
+    monkeypatch.setenv("HF_HOME", str(path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(path / "hf-home" / "hub"))
+    monkeypatch.setenv("HF_ENDPOINT", CLOSED_ENDPOINT)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     return path
 
 

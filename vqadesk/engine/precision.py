@@ -1,4 +1,7 @@
-"""Mixed precision for training: ``--precision fp32 | bf16 | fp16``.
+"""Mixed precision: ``--precision auto | fp32 | bf16 | fp16`` for training and inference.
+
+``auto`` (``resolve_precision``) is bf16 on CPUs with native bf16 arithmetic (AVX512-BF16 or
+AMX), bf16 on CUDA GPUs that support it and fp16 on older ones, float32 everywhere else.
 
 The forward pass and the loss run under ``torch.autocast`` (matrix products
 in the low precision, reductions and the loss in float32, PyTorch's own
@@ -16,6 +19,8 @@ rules); weights, gradients, the optimiser and validation stay float32.
 from __future__ import annotations
 
 import contextlib
+import functools
+from pathlib import Path
 
 import torch
 
@@ -24,8 +29,38 @@ from vqadesk.errors import VqadeskError
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_CPU_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
 class PrecisionError(VqadeskError):
     pass
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``precision`` with ``auto`` decided for ``device``: ``fp32``, ``bf16`` or ``fp16``."""
+    if precision not in PRECISIONS:
+        raise PrecisionError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device.type == "cpu" and cpu_has_native_bf16():
+        return "bf16"
+    return "fp32"
+
+
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU does bf16 arithmetic in hardware (``/proc/cpuinfo`` flags; False where unknown)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return bool(_CPU_BF16_FLAGS & set(line.split(":", 1)[-1].split()))
+    return False
 
 
 def check_precision(precision: str, device: torch.device) -> None:

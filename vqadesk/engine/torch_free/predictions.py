@@ -17,6 +17,12 @@ from typing import Any
 
 import numpy as np
 
+# Which part of the photo an attention map covers: the centre square that ``fit_square`` keeps (the
+# own models, and pretrained models whose processor crops the centre), or the whole photo (a
+# processor that resizes the whole image, as BLIP's and ViLT's do).
+CENTRE_SQUARE = "centre-square"
+WHOLE_IMAGE = "whole-image"
+
 # Attention cells in JSON: 6 decimals keep the maps exact enough to plot and the output short.
 _JSON_DECIMALS = 6
 
@@ -33,15 +39,21 @@ class Answer:
 class ModelResult:
     """What every prediction carries: the model's name, the timings of making it
     (``timings_ms``, per step and ``total``), and whether the image's features came
-    from the cache."""
+    from the cache. ``attention_region`` says which part of the photo its attention maps cover
+    (``CENTRE_SQUARE`` or ``WHOLE_IMAGE``)."""
 
     model: str
     timings_ms: dict[str, float]
     cached: bool
+    attention_region: str = CENTRE_SQUARE
 
     def _model_json(self) -> dict[str, Any]:
-        """The last entries of ``to_json``: ``{"model", "timings_ms"}``."""
-        return {"model": self.model, "timings_ms": _timings_json(self.timings_ms)}
+        """The last entries of ``to_json``: ``{"attention_region", "model", "timings_ms"}``."""
+        return {
+            "attention_region": self.attention_region,
+            "model": self.model,
+            "timings_ms": _timings_json(self.timings_ms),
+        }
 
 
 @dataclass(frozen=True, eq=False)
