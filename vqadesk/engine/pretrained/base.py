@@ -54,3 +54,21 @@ class PretrainedVqa(PretrainedModel):
     @abstractmethod
     def answer(self, features: Sequence[Any], questions: Sequence[str], top_k: int) -> list[PretrainedAnswers]:
         """The ``top_k`` answers to each (photo, question) pair, best first, scores in [0, 1]."""
+
+
+def load_weights(model_class: type, source: PretrainedSource, device: torch.device) -> torch.nn.Module:
+    """``model_class.from_pretrained`` of ``source.folder``, safely: safetensors only, local files only,
+    no remote code; float32 weights in eval mode on ``device`` (autocast lowers the arithmetic, not the weights).
+
+    ``attn_implementation="eager"``: the attention maps the heatmaps are made of are only returned
+    by the eager implementation.
+    """
+    model = model_class.from_pretrained(
+        source.folder,
+        local_files_only=True,
+        use_safetensors=True,
+        trust_remote_code=False,
+        attn_implementation="eager",
+        dtype=torch.float32,
+    )
+    return model.to(device).eval()
