@@ -2,16 +2,17 @@
 
 ``encode`` runs BLIP's vision transformer once per photo and caches its output tokens (CLS and
 one per patch); captions come from the BERT-style text decoder, which reads them through
-cross-attention, started from ``[DEC]`` and stopped at ``[SEP]`` exactly as
+cross-attention, started from ``[DEC]`` and stopped at ``[SEP]`` as
 ``BlipForConditionalGeneration.generate`` does, but called directly so the vision transformer is
 not run again. No text prompt: the caption is the model's own, unconditional one.
 
 Where the decoder looked: its cross-attention from the position that wrote a token to the patch
 tokens, averaged over the heads and over every layer. Every layer's cross-attention reads the
-same patch grid, and which layers ground words best differs between checkpoints (the released
-weights cannot be measured here); the mean of all of them assumes none and evens out single
-heads that park their weight on a few background tokens. The CLS token is dropped and the map
-scaled to sum to 1 (``caption_maps``). BLIP's processor resizes the whole photo to a square
+same patch grid, and which layers ground words best differs between models and was not measured
+(the released weights could not be downloaded where this was written); the mean of all of them
+favours none, and no single head or layer decides the map. A per-model choice of layers can
+replace it once measured on the real weights. The CLS token is dropped and the map scaled to sum
+to 1 (``caption_maps``). BLIP's processor resizes the whole photo to a square
 without cropping, so the map covers the whole photo (``attention_region``).
 """
 

@@ -77,9 +77,9 @@ def group_words(tokenizer, token_ids: Sequence[int]) -> list[TokenWord]:
     ]
 
 
-def word_records(words: Sequence[TokenWord], token_probs: np.ndarray, token_maps: np.ndarray | None) -> list[
-    CaptionWord
-]:
+def word_records(
+    words: Sequence[TokenWord], token_probs: np.ndarray, token_maps: np.ndarray | None
+) -> list[CaptionWord]:
     """``CaptionWord`` of each word: the product of its tokens' probabilities and the mean of their maps.
 
     ``token_probs`` ``(T,)`` and ``token_maps`` ``(T, h, w)`` (each summing to 1, or None for no maps)
