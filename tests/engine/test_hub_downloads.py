@@ -13,6 +13,7 @@ from collections import namedtuple
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from tests.support.fake_hub import FakeHub, write_model_folder
 from vqadesk.engine.torch_free.hub import downloads
@@ -23,6 +24,7 @@ from vqadesk.engine.torch_free.hub.hub_errors import (
     DownloadCancelledError,
     DownloadFailedError,
     GatedModelError,
+    HubDownloadError,
     NoNetworkError,
     NotEnoughSpaceError,
     NotInCacheError,
@@ -307,3 +309,11 @@ def test_remove_one_revision_keeps_the_others(hub, tmp_path):
     assert [model.commit for model in downloaded_models()] == [main]
     with pytest.raises(NotInCacheError, match="revision 'refs/pr/3' is not in the Hugging Face cache"):
         remove(f"hf:{REPO}@refs/pr/3")
+
+
+def test_a_second_download_of_the_same_model_at_once_is_refused(served):
+    plan = plan_download(f"hf:{REPO}")
+    lock_path = cache_dir() / ".locks" / repo_folder(REPO).name / "vqadesk-download.lock"
+    lock_path.parent.mkdir(parents=True)
+    with FileLock(lock_path), pytest.raises(HubDownloadError, match="is already being downloaded"):
+        run(plan)

@@ -39,6 +39,7 @@ from vqadesk.engine.torch_free.hub.hub_errors import (
     DownloadFailedError,
     HubDownloadError,
     NotEnoughSpaceError,
+    http_library,
     hub_endpoint,
     hub_errors,
     offline_refusal,
@@ -386,9 +387,7 @@ def _disk_full(plan: DownloadPlan, file: PlannedFile, on_disk: dict[str, int]) -
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
-    import httpx2
-
-    return (httpx2.TransportError,)
+    return (http_library().TransportError,)
 
 
 @contextmanager

@@ -58,6 +58,15 @@ def hub_endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
 
+def http_library():
+    """The HTTP client huggingface_hub talks through (``httpx2`` from version 2, ``httpx`` before), for its errors."""
+    try:
+        import httpx2 as http
+    except ImportError:
+        import httpx as http
+    return http
+
+
 def offline_refusal(reference: HubReference) -> NoNetworkError:
     return NoNetworkError(
         f"downloading {reference.text} needs the network, and HF_HUB_OFFLINE is set: unset it to download"
@@ -67,7 +76,7 @@ def offline_refusal(reference: HubReference) -> NoNetworkError:
 @contextmanager
 def hub_errors(reference: HubReference, revision: str) -> Iterator[None]:
     """Translate what ``huggingface_hub`` and its HTTP client raise into one-line vqadesk errors."""
-    import httpx2
+    http = http_library()
     from huggingface_hub.errors import (
         GatedRepoError,
         HfHubHTTPError,
@@ -100,9 +109,14 @@ def hub_errors(reference: HubReference, revision: str) -> Iterator[None]:
             f"{name}: {missing} is no longer in revision {revision!r} on the Hub; run the download again"
         ) from None
     except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else "an error"
+        status = exc.response.status_code if exc.response is not None else None
+        if status in (401, 403):
+            raise GatedModelError(
+                f"{name}: the Hub ({endpoint}) refused access (HTTP {status}); log in again (hf auth login) "
+                "with an account that may read this repository"
+            ) from None
         raise HubDownloadError(f"{name}: the Hub ({endpoint}) answered HTTP {status}; try again later") from None
-    except (httpx2.ConnectError, httpx2.TimeoutException, httpx2.NetworkError) as exc:
+    except (http.ConnectError, http.TimeoutException, http.NetworkError) as exc:
         raise NoNetworkError(
             f"cannot reach the Hugging Face Hub ({endpoint}): {_first_line(exc)}; "
             f"downloading {name} needs the network"
