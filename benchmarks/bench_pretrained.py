@@ -181,7 +181,9 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=None, help="architectures to run (default: all five)")
     args = parser.parse_args()
     threads = torch.get_num_threads()
-    device_text = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"{cpu_model()}, {threads} threads"
+    device_text = f"{cpu_model()}, {threads} threads"
+    if args.device.startswith("cuda"):
+        device_text = f"{torch.cuda.get_device_name()} (host CPU {device_text})"
     print(f"# bench_pretrained on {device_text}; torch {torch.__version__}; beam {BEAM}; "
           f"at most {MAX_NEW_TOKENS} new tokens; median of {args.repeats}\n")
     print("| model | contender | load ms | caption ms | first question ms | second question ms |")

@@ -10,7 +10,6 @@ text they write is nonsense, its length is capped the same for every contender.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -94,10 +93,10 @@ def _git(tokenizer_folder: Path):
 def _vit_gpt2(tokenizer_folder: Path):
     from transformers import (
         GPT2Config,
-        ViTConfig,
-        ViTImageProcessor,
         VisionEncoderDecoderConfig,
         VisionEncoderDecoderModel,
+        ViTConfig,
+        ViTImageProcessor,
     )
     tokenizer = gpt2_tokenizer()
     decoder = GPT2Config(add_cross_attention=True, is_decoder=True, bos_token_id=GPT2_VOCAB_SIZE - 1,
