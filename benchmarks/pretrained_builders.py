@@ -10,7 +10,6 @@ text they write is nonsense, its length is capped the same for every contender.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 BERT_VOCAB_SIZE = 30522
@@ -19,7 +18,7 @@ VQA_ANSWERS = 3129  # VQA v2's answer set in ViLT's config
 MAX_NEW_TOKENS = 20  # every contender writes at most this many tokens
 
 
-def bert_tokenizer(folder: Path):
+def bert_tokenizer():
     """A BERT WordPiece tokenizer with the released vocabulary size: special tokens, letters, a few words, filler."""
     from transformers import BertTokenizerFast
 
@@ -29,9 +28,7 @@ def bert_tokenizer(folder: Path):
     vocab += [chr(c) for c in range(ord("a"), ord("z") + 1)] + [f"##{chr(c)}" for c in range(ord("a"), ord("z") + 1)]
     vocab += [w for w in words if w not in vocab]
     vocab += [f"filler{i}" for i in range(BERT_VOCAB_SIZE - len(vocab))]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    return BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    return BertTokenizerFast(vocab={token: index for index, token in enumerate(vocab)}, do_lower_case=True)
 
 
 def gpt2_tokenizer():
@@ -40,7 +37,9 @@ def gpt2_tokenizer():
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
     tokens = list(bytes_to_unicode().values())
-    tokens += [f"filler{i}" for i in range(GPT2_VOCAB_SIZE - 1 - len(tokens))] + ["<|endoftext|>"]
+    # Filler pieces, half starting a word (GPT-2 marks a leading space with "Ġ"), as in GPT-2's vocabulary.
+    fillers = GPT2_VOCAB_SIZE - 1 - len(tokens)
+    tokens += [f"{'Ġ' if i % 2 else ''}filler{i}" for i in range(fillers)] + ["<|endoftext|>"]
     return GPT2Tokenizer(vocab={t: i for i, t in enumerate(tokens)}, merges=[])
 
 
@@ -50,8 +49,7 @@ def build(architecture: str, folder: Path) -> Path:
 
     torch.manual_seed(0)
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as scratch:
-        model, processors = _builders()[architecture](Path(scratch))
+    model, processors = _builders()[architecture]()
     if getattr(model, "generation_config", None) is not None:  # ViLT chooses an answer, it writes none
         model.generation_config.max_new_tokens = MAX_NEW_TOKENS
         model.generation_config.max_length = None
@@ -62,10 +60,10 @@ def build(architecture: str, folder: Path) -> Path:
 
 
 def _blip(model_class):
-    def make(tokenizer_folder: Path):
+    def make():
         from transformers import BlipConfig, BlipImageProcessor, BlipProcessor
 
-        tokenizer = bert_tokenizer(tokenizer_folder)
+        tokenizer = bert_tokenizer()
         tokenizer.add_special_tokens({"bos_token": "[DEC]", "additional_special_tokens": ["[ENC]"]})
         processor = BlipProcessor(image_processor=BlipImageProcessor(), tokenizer=tokenizer)
         return model_class(BlipConfig()), [processor]
@@ -73,24 +71,24 @@ def _blip(model_class):
     return make
 
 
-def _vilt(tokenizer_folder: Path):
+def _vilt():
     from transformers import ViltConfig, ViltForQuestionAnswering, ViltImageProcessor, ViltProcessor
 
     labels = {i: f"answer{i}" for i in range(VQA_ANSWERS)}
     config = ViltConfig(num_labels=VQA_ANSWERS, id2label=labels, label2id={v: k for k, v in labels.items()})
-    processor = ViltProcessor(image_processor=ViltImageProcessor(), tokenizer=bert_tokenizer(tokenizer_folder))
+    processor = ViltProcessor(image_processor=ViltImageProcessor(), tokenizer=bert_tokenizer())
     return ViltForQuestionAnswering(config), [processor]
 
 
-def _git(tokenizer_folder: Path):
+def _git():
     from transformers import CLIPImageProcessor, GitConfig, GitForCausalLM, GitProcessor
 
     image_processor = CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224})
-    processor = GitProcessor(image_processor=image_processor, tokenizer=bert_tokenizer(tokenizer_folder))
+    processor = GitProcessor(image_processor=image_processor, tokenizer=bert_tokenizer())
     return GitForCausalLM(GitConfig()), [processor]
 
 
-def _vit_gpt2(tokenizer_folder: Path):
+def _vit_gpt2():
     from transformers import (
         GPT2Config,
         VisionEncoderDecoderConfig,
