@@ -30,6 +30,7 @@ from vqadesk.engine.torch_free.history import (
 from vqadesk.engine.torch_free.inference_protocol import Job, pack_job, unpack_job
 from vqadesk.engine.torch_free.model_cards import model_domain, read_model_card
 from vqadesk.engine.torch_free.pool_api import POOL_METHODS, PoolApi
+from vqadesk.engine.torch_free.predictions import WHOLE_IMAGE
 from vqadesk.errors import DataFormatError
 from vqadesk.gui.background.request_queue import LatestRequestQueue
 from vqadesk.gui.drops import classify_drop
@@ -215,6 +216,12 @@ def test_attention_overlay_covers_the_centre_square():
     pixels = np.asarray(overlaid)
     assert pixels[:, :20].max() == 0 and pixels[:, 40:].max() == 0  # outside the square: untouched
     assert (pixels[:, 20:40] == (252, 255, 164)).all()  # a flat map is inferno's top colour everywhere in it
+
+
+def test_a_whole_image_attention_overlay_covers_the_whole_image():
+    image = Image.new("RGB", (60, 20), (0, 0, 0))
+    overlaid = overlay_attention(image, np.ones((2, 3)), opacity=1.0, region=WHOLE_IMAGE)
+    assert (np.asarray(overlaid) == (252, 255, 164)).all()
 
 
 # -- one caption's scores -----------------------------------------------------------------

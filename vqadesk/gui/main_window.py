@@ -174,6 +174,10 @@ class MainWindow(QMainWindow):
         self.caption_panel.sig_captioned.connect(lambda *_: self._describe_heatmap())
         self.models_panel.sig_use_model.connect(self.use_model)
         self.models_panel.sig_model_added.connect(self.active_models.model_listed)
+        self.models_panel.sig_downloaded.connect(self._model_downloaded)
+        for notice in (self.ask_panel.notice, self.caption_panel.notice):
+            notice.sig_use_model.connect(self.use_model)
+            notice.sig_get_model.connect(self.show_catalogue_entry)
         self.overlays.sig_settings_changed.connect(
             lambda: window_settings.save_view(self.settings, self.overlays.colormap.currentText(),
                                               self.overlays.opacity.value()))
@@ -202,6 +206,17 @@ class MainWindow(QMainWindow):
     def use_model(self, kind: str, path: str) -> None:
         """Load ``path`` as the active model of ``kind`` (a ``ModelKind``)."""
         self.active_models.use(kind, path)
+
+    def show_catalogue_entry(self, repo_id: str) -> None:
+        """The Models tab, on ``repo_id``'s catalogue entry (the Ask and Caption panels' *Get …* offer)."""
+        self.tabs.setCurrentIndex(0)
+        self.show_side_tab("Models")
+        self.models_panel.select_catalogue(repo_id)
+
+    def _model_downloaded(self, reference: str) -> None:
+        self.statusBar().showMessage(f"Downloaded {reference}: the Models tab's Use this model loads it", 10000)
+        for notice in (self.ask_panel.notice, self.caption_panel.notice):
+            notice.refresh_offer()  # "Get …" becomes "Use …"
 
     def open_checkpoint_dialog(self) -> None:
         self.show_side_tab("Models")
@@ -309,18 +324,18 @@ class MainWindow(QMainWindow):
         self.compare_panel.set_question(prediction.question)
         if context is self.context:
             label = f"VQA: “{prediction.question}” → {prediction.best.text} ({prediction.best.prob * 100:.0f}%)"
-            self._answer_heatmap = (prediction.attention, label, context)
+            self._answer_heatmap = (prediction.attention, label, context, prediction.attention_region)
             self._heatmap_timer.start()
 
     def _show_answer_heatmap(self) -> None:
         pending, self._answer_heatmap = self._answer_heatmap, None
         if pending is not None and pending[2] is self.context:
-            self.viewer.show_heatmap(pending[0], pending[1])
+            self.viewer.show_heatmap(pending[0], pending[1], pending[3])
             self._describe_heatmap()
 
-    def _word_selected(self, attention, label: str) -> None:
+    def _word_selected(self, attention, label: str, region: str) -> None:
         self._answer_heatmap = None  # a caption word clicked now wins over an answer a moment old
-        self.viewer.show_heatmap(attention, f"Caption word {label}")
+        self.viewer.show_heatmap(attention, f"Caption word {label}", region)
         self._describe_heatmap()
 
     def _describe_heatmap(self) -> None:
@@ -430,6 +445,7 @@ class MainWindow(QMainWindow):
         self.inference.shutdown()
         stop_children()  # splits still being parsed in child processes
         self.caption_panel.shutdown()
+        self.models_panel.shutdown()  # a download stops; what it fetched stays in the cache
         self.browser.model.shutdown()
         self.tasks.shutdown(3000)
         self.settings.sync()

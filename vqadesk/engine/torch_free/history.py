@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from vqadesk.data.images import load_image
+from vqadesk.engine.torch_free.predictions import CENTRE_SQUARE, WHOLE_IMAGE
 from vqadesk.errors import VqadeskError
 from vqadesk.jsonio import write_json_atomic
 
@@ -57,6 +58,7 @@ class HistoryEntry:
     answers: list[tuple[str, float]]  # best first
     model: str
     attention: np.ndarray | None = None  # (h, w), sums to 1
+    attention_region: str = CENTRE_SQUARE  # the part of the photo the map covers (predictions.py)
     human_answers: list[str] | None = None
     accuracy: float | None = None  # official VQA accuracy of the best answer, 0..1
     total_ms: float | None = None
@@ -77,6 +79,7 @@ class HistoryEntry:
             "human_answers": self.human_answers,
             "accuracy": self.accuracy,
             "attention": None if self.attention is None else np.round(self.attention.astype(np.float64), 6).tolist(),
+            "attention_region": self.attention_region,
             "timings_ms": {"total": self.total_ms} if self.total_ms is not None else {},
         }
 
@@ -109,21 +112,25 @@ def export_html(entries: Sequence[HistoryEntry], path: str | os.PathLike[str]) -
     _guard(path, lambda: _write_text_atomic(path, lambda handle: handle.write(document)))
 
 
-def overlay_attention(image: Image.Image, attention: np.ndarray, opacity: float = 0.55) -> Image.Image:
-    """``image`` with ``attention`` (h, w) laid over its centre square, as the app shows it."""
+def overlay_attention(
+    image: Image.Image, attention: np.ndarray, opacity: float = 0.55, region: str = CENTRE_SQUARE
+) -> Image.Image:
+    """``image`` with ``attention`` (h, w) laid over its centre square, or the whole image for a
+    ``WHOLE_IMAGE`` map (stretched to the image's shape), as the app shows it."""
     width, height = image.size
     side = min(width, height)
+    area = (width, height) if region == WHOLE_IMAGE else (side, side)
     values = np.asarray(attention, dtype=np.float64)
     scaled = values / values.max() if values.max() > 0 else np.zeros_like(values)
     positions = scaled * (len(_INFERNO) - 1)
     low = np.floor(positions).astype(int).clip(0, len(_INFERNO) - 2)
     weight = (positions - low)[..., None]
     rgb = (_INFERNO[low] * (1 - weight) + _INFERNO[low + 1] * weight).round().astype(np.uint8)
-    heat = Image.fromarray(rgb, "RGB").resize((side, side), Image.Resampling.BILINEAR)
+    heat = Image.fromarray(rgb, "RGB").resize(area, Image.Resampling.BILINEAR)
     base = image.convert("RGB")
-    box = ((width - side) // 2, (height - side) // 2)
-    region = base.crop((box[0], box[1], box[0] + side, box[1] + side))
-    base.paste(Image.blend(region, heat, opacity), box)
+    box = ((width - area[0]) // 2, (height - area[1]) // 2)
+    under = base.crop((box[0], box[1], box[0] + area[0], box[1] + area[1]))
+    base.paste(Image.blend(under, heat, opacity), box)
     return base
 
 
@@ -134,7 +141,8 @@ def _html_card(entry: HistoryEntry) -> str:
         image.thumbnail((REPORT_IMAGE_SIDE, REPORT_IMAGE_SIDE))
         pictures.append(_img_tag(image, "image"))
         if entry.attention is not None:
-            pictures.append(_img_tag(overlay_attention(image, entry.attention), "where the model looked"))
+            overlaid = overlay_attention(image, entry.attention, region=entry.attention_region)
+            pictures.append(_img_tag(overlaid, "where the model looked"))
     except VqadeskError as exc:
         pictures.append(f'<p class="missing">{html.escape(str(exc))}</p>')
     rows = "".join(

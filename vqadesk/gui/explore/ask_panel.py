@@ -30,31 +30,26 @@ from PySide6.QtWidgets import (
 )
 
 from vqadesk.data.dataset import QuestionRecord
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.engine.torch_free.predictions import VqaPrediction
 from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.explore.chart_holder import ChartHolder
 from vqadesk.gui.explore.image_context import ImageContext, find_question, question_problem
 from vqadesk.gui.explore.question_edit import QuestionEdit
+from vqadesk.gui.explore.shapes_notice import ShapesOnlyNotice
 from vqadesk.gui.style import message_style
 from vqadesk.metrics.vqa_accuracy import answer_accuracy
 
 
 def short_model_name(name: str) -> str:
-    """``runs/x/best.json`` -> ``x/best``; a bundled name stays as it is."""
+    """``runs/x/best.json`` -> ``x/best``; a bundled name or ``hf:ORG/NAME`` stays as it is."""
+    if name.lower().startswith("hf:"):
+        return name
     path = Path(name)
     if not path.suffix:
         return name
     return f"{path.parent.name}/{path.stem}" if path.stem in ("best", "last") else path.stem
-
-
-def shapes_only_warning(model: str) -> str:
-    return (
-        f"{short_model_name(model)} knows only the built-in Shapes world (coloured circles, squares and triangles): "
-        "its answers about a real photo are guesses. Load a model trained on real photos "
-        "(Models tab → Open checkpoint…) or train one on COCO + VQA v2 (README: Using real COCO and VQA v2)."
-    )
-
 
 
 def _make_answer_chart():
@@ -63,6 +58,7 @@ def _make_answer_chart():
     chart = AnswerBarChart()
     chart.setToolTip("The model's most likely answers and their probabilities")
     return chart
+
 
 class AskPanel(QWidget):
     sig_answered = Signal(object, object)  # VqaPrediction, ImageContext
@@ -89,10 +85,7 @@ class AskPanel(QWidget):
         row.addWidget(self.top_k)
         row.addWidget(self.ask_button)
 
-        self.warning = QLabel()
-        self.warning.setWordWrap(True)
-        self.warning.setStyleSheet(message_style("warning"))
-        self.warning.hide()
+        self.notice = ShapesOnlyNotice(ModelKind.VQA)
         self.status = QLabel("Select an image and ask a question.")
         self.status.setWordWrap(True)
         self.chart_holder = ChartHolder(_make_answer_chart, minimum_height=170)
@@ -131,7 +124,7 @@ class AskPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(row)
-        layout.addWidget(self.warning)
+        layout.addWidget(self.notice)
         layout.addWidget(self.status)
         layout.addWidget(self.chart_holder, 3)
         layout.addWidget(self.truth_box)
@@ -156,7 +149,7 @@ class AskPanel(QWidget):
         if self.chart_holder.made is not None:  # not made yet: nothing to clear (and no import to wait for)
             self.chart.clear_answers()
         self.truth_box.hide()
-        self.warning.hide()
+        self.notice.hide()
         self.pin_button.setEnabled(False)
         records = context.questions if context else []
         self.questions.setRowCount(len(records))
@@ -223,11 +216,24 @@ class AskPanel(QWidget):
             f"{timings.get('total', 0):.0f} ms ({how})"
         )
         self._show_truth(record, prediction)
-        self.warning.setVisible(bool(self.shapes_only_model) and not context.is_shapes)
-        if self.warning.isVisible():
-            self.warning.setText(shapes_only_warning(self.shapes_only_model))
+        self._update_notice()
         self.pin_button.setEnabled(True)
         self.sig_answered.emit(prediction, context)
+
+    def set_shapes_only_model(self, model: str | None) -> None:
+        """The VQA model in use knows only the Shapes world (``model``: its name), or None.
+
+        A notice about the answer shown stays until the next answer, unless the new model knows photos."""
+        self.shapes_only_model = model
+        if model is None:
+            self.notice.hide()
+
+    def _update_notice(self) -> None:
+        context = self.context
+        if self.shapes_only_model and self.prediction is not None and context is not None and not context.is_shapes:
+            self.notice.show_for(short_model_name(self.shapes_only_model))
+        else:
+            self.notice.hide()
 
     def _show_truth(self, record: QuestionRecord | None, prediction: VqaPrediction) -> None:
         if record is None or record.annotation is None:

@@ -3,7 +3,10 @@
 Captions come from the inference worker (channel "caption"); with *Auto* on,
 every newly selected image is captioned. Each word is a link coloured by
 its probability; clicking it emits ``sig_word_selected`` with that word's
-attention map, which the window lays over the image. The dataset's reference
+attention map and the region of the photo the map covers, which the window
+lays over the image. When the captioner knows only the Shapes world and the
+image is a photo, a notice says so and offers the recommended pretrained
+captioner (``shapes_notice.py``). The dataset's reference
 captions are listed below, and the best caption is scored against them:
 BLEU-4 on this image, CIDEr-D with the split's document frequencies (a
 single image's CIDEr would always be 0). Those take seconds of pure Python
@@ -32,10 +35,13 @@ from PySide6.QtWidgets import (
 )
 
 from vqadesk.engine.torch_free.caption_scores import ReferenceSource, score_caption
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.engine.torch_free.predictions import CaptionPrediction
 from vqadesk.gui.background.inference import InferenceClient
+from vqadesk.gui.explore.ask_panel import short_model_name
 from vqadesk.gui.explore.image_context import ImageContext
+from vqadesk.gui.explore.shapes_notice import ShapesOnlyNotice
 from vqadesk.gui.style import is_dark, message_style
 
 MAX_CAPTIONS = 5
@@ -51,7 +57,7 @@ def probability_colour(prob: float, *, dark: bool) -> str:
 
 
 class CaptionPanel(QWidget):
-    sig_word_selected = Signal(object, str)  # attention (h, w) or None, label for the overlay
+    sig_word_selected = Signal(object, str, str)  # attention (h, w) or None, label for the overlay, its region
     sig_captioned = Signal(object, object)  # CaptionPrediction, ImageContext
 
     def __init__(self, inference: InferenceClient, parent: QWidget | None = None):
@@ -60,6 +66,7 @@ class CaptionPanel(QWidget):
         self.context: ImageContext | None = None
         self.prediction: CaptionPrediction | None = None
         self.selected: tuple[int, int] | None = None  # (caption, word)
+        self.shapes_only_model: str | None = None  # set while the captioner knows only Shapes
         # The scores' worker process (no models), started on the first score; the splits it has read.
         self._scores_worker = InferenceClient(parent=self, models=False)
         self._scored_splits: set[tuple] = set()
@@ -86,6 +93,7 @@ class CaptionPanel(QWidget):
 
         self.status = QLabel("Select an image to caption it.")
         self.status.setWordWrap(True)
+        self.notice = ShapesOnlyNotice(ModelKind.CAPTIONING)
         self.caption_labels: list[QLabel] = []
         captions_box = QGroupBox("Generated")
         captions_layout = QVBoxLayout(captions_box)
@@ -118,6 +126,7 @@ class CaptionPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(row)
+        layout.addWidget(self.notice)
         layout.addWidget(self.status)
         layout.addWidget(captions_box, 3)
         layout.addWidget(self.references_box, 2)
@@ -131,6 +140,7 @@ class CaptionPanel(QWidget):
         self.context = context
         self.prediction = None
         self.selected = None
+        self.notice.hide()
         for label in self.caption_labels:
             label.hide()
         self.scores.clear()
@@ -163,6 +173,21 @@ class CaptionPanel(QWidget):
             self._caption_when_loaded = False
             self._say(f"Could not load the captioner: {message}", "error")
 
+    def set_shapes_only_model(self, model: str | None) -> None:
+        """The captioner in use knows only the Shapes world (``model``: its name), or None.
+
+        A notice about the captions shown stays until the next captions, unless the new captioner knows photos."""
+        self.shapes_only_model = model
+        if model is None:
+            self.notice.hide()
+
+    def _update_notice(self) -> None:
+        context = self.context
+        if self.shapes_only_model and self.prediction is not None and context is not None and not context.is_shapes:
+            self.notice.show_for(short_model_name(self.shapes_only_model))
+        else:
+            self.notice.hide()
+
     def show_prediction(self, context: ImageContext, prediction: CaptionPrediction) -> None:
         """Show captions made elsewhere (dropped photos are captioned in one batch)."""
         if context is self.context:
@@ -190,8 +215,9 @@ class CaptionPanel(QWidget):
         self.selected = None
         self._render_captions()
         timings = prediction.timings_ms
-        self._say(f"{prediction.model}, {timings.get('total', 0):.0f} ms "
+        self._say(f"{short_model_name(prediction.model)}, {timings.get('total', 0):.0f} ms "
                   f"(beam {self.beam.value()}; click a word to see where the model looked)")
+        self._update_notice()
         self._score(context, prediction)
         self.sig_captioned.emit(prediction, context)
 
@@ -246,7 +272,7 @@ class CaptionPanel(QWidget):
         self.selected = (caption_index, position)
         self._render_captions()
         label = f"'{word.word}' ({word.prob * 100:.0f}%)"
-        self.sig_word_selected.emit(word.attention, label)
+        self.sig_word_selected.emit(word.attention, label, self.prediction.attention_region)
         if word.attention is None:
             self._say("This captioner has no attention: it looks at the whole image for every word.")
 

@@ -40,7 +40,7 @@ def history_entry(prediction: VqaPrediction, context: ImageContext) -> HistoryEn
         asked_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
         image_path=str(context.path), image_id=context.image_id, question=prediction.question,
         answers=[(a.text, a.prob) for a in prediction.answers], model=prediction.model,
-        attention=prediction.attention, human_answers=humans,
+        attention=prediction.attention, attention_region=prediction.attention_region, human_answers=humans,
         accuracy=answer_accuracy(prediction.best.text, humans) if humans else None,
         total_ms=prediction.timings_ms.get("total"),
     )

@@ -3,10 +3,12 @@
 Overlays, each toggled on its own: object boxes from instances annotations,
 and one attention heatmap -- where the VQA model looked for the last answer,
 or where the captioner looked for the word the user clicked. A map covers
-what the model saw: ``fit_square`` crops the image's centre square, so the
-map is laid over that square, smoothly upsampled from its grid (8 x 8 for
-the Shapes CNN), coloured by a perceptual colour map and shown with the
-user's opacity. Maps are scaled to their own maximum: they show where the
+what the model saw, as its prediction's ``attention_region`` says: the own
+models see ``fit_square``'s centre square (``CENTRE_SQUARE``), pretrained
+models whose processor resizes the whole photo see all of it
+(``WHOLE_IMAGE``, any (h, w) grid, stretched to the photo's shape). The map
+is smoothly upsampled from its grid (8 x 8 for the Shapes CNN), coloured by
+a perceptual colour map and shown with the user's opacity. Maps are scaled to their own maximum: they show where the
 model looked most, not absolute values (each sums to 1 over the grid).
 """
 
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from vqadesk.data.coco import CocoObject
+from vqadesk.engine.torch_free.predictions import CENTRE_SQUARE, WHOLE_IMAGE
 
 # Boxes must stay visible on any image, whatever its colours (the Shapes world
 # uses all the bright hues): a white line on a dark outline, labels on a dark tab.
@@ -54,6 +57,14 @@ def heatmap_image(grid: np.ndarray, lookup: np.ndarray) -> QImage:
     return QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
+def heatmap_area(width: int, height: int, region: str) -> QRectF:
+    """The part of a ``width`` x ``height`` image a map of ``region`` covers: all of it, or its centre square."""
+    if region == WHOLE_IMAGE:
+        return QRectF(0, 0, width, height)
+    side = min(width, height)  # fit_square's centre crop
+    return QRectF((width - side) / 2, (height - side) / 2, side, side)
+
+
 class ImageViewer(QGraphicsView):
     """Shows one image; fits it to the view until the user zooms."""
 
@@ -72,6 +83,7 @@ class ImageViewer(QGraphicsView):
         self._message: QGraphicsSimpleTextItem | None = None
         self._heatmap_item: QGraphicsPixmapItem | None = None
         self._heatmap_grid: np.ndarray | None = None
+        self._heatmap_region = CENTRE_SQUARE
         self._heatmap_visible = True
         self._opacity = DEFAULT_OPACITY
         self._colormap = DEFAULT_COLORMAP
@@ -117,12 +129,13 @@ class ImageViewer(QGraphicsView):
 
     # -- the attention heatmap --------------------------------------------------------------
 
-    def show_heatmap(self, grid: np.ndarray | None, label: str = "") -> None:
-        """Lay ``grid`` (h, w) over the image's centre square; None removes the map."""
+    def show_heatmap(self, grid: np.ndarray | None, label: str = "", region: str = CENTRE_SQUARE) -> None:
+        """Lay ``grid`` (h, w) over the part of the image the model saw (``region``); None removes the map."""
         if self._heatmap_item is not None:
             self.scene().removeItem(self._heatmap_item)
             self._heatmap_item = None
         self._heatmap_grid = None if grid is None else np.asarray(grid)
+        self._heatmap_region = region
         self.heatmap_label = label if grid is not None else ""
         if self._heatmap_grid is None or self._pixmap_item is None or self._heatmap_grid.ndim != 2:
             return
@@ -131,10 +144,9 @@ class ImageViewer(QGraphicsView):
         rows, columns = self._heatmap_grid.shape
         item = self.scene().addPixmap(QPixmap.fromImage(heatmap_image(self._heatmap_grid, self._lookup)))
         item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)  # bilinear upsampling
-        width, height = self._pixmap_item.pixmap().width(), self._pixmap_item.pixmap().height()
-        side = min(width, height)  # the centre square the model saw
-        item.setTransform(QTransform.fromScale(side / columns, side / rows))
-        item.setPos((width - side) / 2, (height - side) / 2)
+        area = heatmap_area(self._pixmap_item.pixmap().width(), self._pixmap_item.pixmap().height(), region)
+        item.setTransform(QTransform.fromScale(area.width() / columns, area.height() / rows))
+        item.setPos(area.topLeft())
         item.setOpacity(self._opacity)
         item.setZValue(1)  # above the photo, below the boxes
         item.setVisible(self._heatmap_visible)
@@ -146,6 +158,18 @@ class ImageViewer(QGraphicsView):
 
     def has_heatmap(self) -> bool:
         return self._heatmap_item is not None
+
+    def heatmap_rect(self) -> QRectF | None:
+        """Where the map lies, in image pixels (None without a map)."""
+        item = self._heatmap_item
+        if item is None:
+            return None
+        size = item.pixmap().size()  # its grid; the bounding rect of a smooth pixmap item has a margin
+        return item.mapRectToScene(QRectF(0, 0, size.width(), size.height()))
+
+    @property
+    def heatmap_region(self) -> str:
+        return self._heatmap_region
 
     @property
     def heatmap_grid(self) -> np.ndarray | None:
@@ -167,7 +191,7 @@ class ImageViewer(QGraphicsView):
         self._colormap = name
         self._lookup = colour_lookup(name)
         if self._heatmap_grid is not None:
-            self.show_heatmap(self._heatmap_grid, self.heatmap_label)
+            self.show_heatmap(self._heatmap_grid, self.heatmap_label, self._heatmap_region)
 
     def boxes_count(self) -> int:
         """How many objects have a box (each box is drawn with three items)."""
