@@ -1,10 +1,12 @@
 """The Models tab's pretrained models: the catalogue, the Hugging Face cache, the Download flow;
 the Caption and Ask panels' Shapes-only notice and its offer; heatmaps over the whole photo.
 
-No network: downloads go through a fake backend (``FakeHub``) handed to
+No network: most downloads go through a fake backend (``FakeBackend``) handed to
 the panel's ``ModelDownloader``, whose download writes the model into the per-test Hugging Face
 cache the way the Hub's client does, so the real cache listing finds it afterwards. Only the last
-test starts a window (and its inference process, with the bundled Shapes models).
+test starts a window (and its inference process, with the bundled Shapes models). One test runs the
+real download code (``EngineHub``) against the local HTTP server that stands in for the Hub
+(``tests/support/fake_hub.py``), from the Download button to the model listed as downloaded.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMessageBox
 
+from tests.support.fake_hub import FakeHub, write_model_folder
 from tests.support.gui_windows import started_window
 from vqadesk.data.dataset import DROPPED_SPLIT, open_photos
 from vqadesk.engine.torch_free.hub.catalogue import CATALOGUE, catalogue_entry, recommended
@@ -38,7 +41,7 @@ from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.explore.caption_panel import CaptionPanel
 from vqadesk.gui.explore.hub_models import format_bytes, model_key, same_model
 from vqadesk.gui.explore.image_context import ImageContext
-from vqadesk.gui.explore.model_download import DownloadPlan, ModelDownloader, describe_failure
+from vqadesk.gui.explore.model_download import DownloadPlan, EngineHub, ModelDownloader, describe_failure
 from vqadesk.gui.explore.models_panel import ModelsPanel
 from vqadesk.gui.explore.shapes_notice import ShapesOnlyNotice
 from vqadesk.gui.explore.viewer import ImageViewer
@@ -63,7 +66,7 @@ def write_cached_model(repo_id: str, revision: str, architecture: str, *, commit
     (snapshot / weights).write_bytes(b"\0" * 1000)
 
 
-class FakeHub:
+class FakeBackend:
     """A ``HubBackend`` the test drives: ``release(n)`` lets ``n`` more chunks through; the last one writes
     the model into the cache. ``plan_error`` / ``fail_at`` make the plan or a chunk fail."""
 
@@ -108,8 +111,8 @@ class FakeHub:
 
 
 @pytest.fixture
-def hub() -> FakeHub:
-    return FakeHub()
+def hub() -> FakeBackend:
+    return FakeBackend()
 
 
 @pytest.fixture
@@ -132,7 +135,7 @@ def press(box: QMessageBox, text: str) -> None:
     button.click()
 
 
-def start_download(qtbot, panel: ModelsPanel, hub: FakeHub) -> None:
+def start_download(qtbot, panel: ModelsPanel, hub: FakeBackend) -> None:
     """Select BLIP in the catalogue, press Download… and agree."""
     panel.select_catalogue(BLIP.repo_id)
     panel.download_button.click()
@@ -150,14 +153,14 @@ def test_the_catalogue_is_listed_with_sizes_licences_and_summaries(panel):
         assert entry.title in label and entry.kind.noun in label and entry.licence in label
         assert f"{format_bytes(entry.download_bytes)} download" in label
         assert entry.summary in label
-    assert "990 MB download" in labels[0]
+    assert "991 MB download" in labels[0]
     assert panel.cached_labels() == []  # nothing in the (per-test) cache
 
 
 def test_a_catalogue_card_says_what_it_costs_and_the_exact_commands(panel):
     panel.select_catalogue(BLIP.repo_id)
     card = panel.card.toPlainText()
-    for text in (BLIP.title, BLIP.licence, "990 MB", "1.00 GB", "Not downloaded",
+    for text in (BLIP.title, BLIP.licence, "991 MB", "1.00 GB", "Not downloaded",
                  f"vqadesk models download hf:{BLIP.repo_id}", f"vqadesk caption photo.jpg --model hf:{BLIP.repo_id}"):
         assert text in card
     assert panel.download_button.isEnabled()
@@ -172,7 +175,7 @@ def test_models_in_the_cache_are_listed_and_usable(qtbot, panel):
     panel.refresh_hub()
     labels = panel.cached_labels()
     assert len(labels) == 2  # the pickle-only and the unsupported one cannot be used: not listed
-    assert labels[0].startswith("ViLT VQA (B/32)\nVQA model · 1.0 kB on disk")
+    assert labels[0].startswith("ViLT VQA (B/32)\nVQA model · ") and " kB on disk" in labels[0]
     assert labels[1].startswith("hf:someone/other-captioner\ncaptioner")
     assert "✓ downloaded" in next(label for label in panel.catalogue_labels() if "ViLT" in label)
     panel.select_path("hf:dandelin/vilt-b32-finetuned-vqa")
@@ -200,7 +203,7 @@ def test_download_shows_the_size_first_and_declining_fetches_nothing(qtbot, pane
     panel.download_button.click()
     box = confirmation(qtbot, panel)
     text = box.text() + box.informativeText()
-    assert "990 MB" in text and "Free disk space: 50.0 GB" in text and BLIP.licence in text
+    assert "991 MB" in text and "Free disk space: 50.0 GB" in text and BLIP.licence in text
     assert hub.plans == [HubReference(BLIP.repo_id)]
     press(box, "Cancel")
     qtbot.waitUntil(lambda: not panel.download_flow.busy, timeout=WAIT_MS)
@@ -233,7 +236,7 @@ def test_an_accepted_download_moves_the_bar_and_ends_listed_as_downloaded(qtbot,
         qtbot.waitUntil(lambda s=step: flow.bar.value() >= s * 250 - 1, timeout=WAIT_MS)
         values.append(flow.bar.value())
     assert values == sorted(values) and values[0] > 0
-    assert "MB of 990 MB" in flow.details.text() and "model.safetensors" in flow.details.text()
+    assert "MB of 991 MB" in flow.details.text() and "model.safetensors" in flow.details.text()
     with qtbot.waitSignal(panel.sig_downloaded, timeout=WAIT_MS) as downloaded:
         hub.release()
     assert downloaded.args == [f"hf:{BLIP.repo_id}"]
@@ -247,6 +250,32 @@ def test_an_accepted_download_moves_the_bar_and_ends_listed_as_downloaded(qtbot,
     assert used.args == ["captioning", f"hf:{BLIP.repo_id}"]
 
 
+def test_the_real_download_code_fetches_from_a_hub_server_into_the_cache(qtbot, tmp_path, monkeypatch):
+    served = write_model_folder(tmp_path / "served", BLIP.architecture)
+    with FakeHub() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        commit = server.add_revision(BLIP.repo_id, served, BLIP.revision)
+        panel = ModelsPanel(downloader=ModelDownloader(EngineHub(), progress_interval_s=0))
+        qtbot.addWidget(panel)
+        panel.show()
+        try:
+            panel.select_catalogue(BLIP.repo_id)
+            panel.download_button.click()
+            box = confirmation(qtbot, panel)
+            size = (served / "model.safetensors").stat().st_size
+            assert format_bytes(size).split()[0] in box.text()  # the weights' size, before anything is fetched
+            assert not server.gets("model.safetensors")
+            with qtbot.waitSignal(panel.sig_downloaded, timeout=WAIT_MS) as downloaded:
+                press(box, "Download")
+        finally:
+            panel.shutdown()
+    assert downloaded.args == [f"hf:{BLIP.repo_id}"]
+    snapshot = repo_folder(BLIP.repo_id) / "snapshots" / commit
+    assert (snapshot / "model.safetensors").read_bytes() == (served / "model.safetensors").read_bytes()
+    assert "✓ downloaded" in panel.catalogue_labels()[0]
+    assert panel.cached_labels()[0].startswith("BLIP captioner (base)\ncaptioner")
+
+
 def test_cancel_stops_the_download_and_says_so(qtbot, panel, hub):
     start_download(qtbot, panel, hub)
     hub.release()
@@ -256,7 +285,7 @@ def test_cancel_stops_the_download_and_says_so(qtbot, panel, hub):
     qtbot.waitUntil(lambda: not panel.download_flow.busy, timeout=WAIT_MS)
     assert hub.ended.is_set() and hub.chunks_sent == 1
     assert "cancelled" in panel.download_flow.message.text()
-    assert "990 MB download" in panel.catalogue_labels()[0]  # still not downloaded
+    assert "991 MB download" in panel.catalogue_labels()[0]  # still not downloaded
     assert panel.cached_labels() == []
     assert panel.download_button.isEnabled()
 
@@ -320,7 +349,7 @@ def test_the_caption_panel_says_its_captioner_knows_only_shapes_and_offers_blip(
     panel.show_prediction(photo_context, caption_prediction())
     assert panel.notice.isVisible()
     assert "shapes-captioner knows only the built-in Shapes world" in panel.notice.label.text()
-    assert panel.notice.offer.text() == "Get BLIP captioner (990 MB)…"
+    assert panel.notice.offer.text() == "Get BLIP captioner (991 MB)…"
     with qtbot.waitSignal(panel.notice.sig_get_model) as get:
         panel.notice.offer.click()
     assert get.args == [BLIP.repo_id]
@@ -416,7 +445,7 @@ def test_the_window_offers_blip_opens_its_entry_shows_the_loading_and_lays_maps_
     panel = window.caption_panel
     qtbot.waitUntil(lambda: panel.prediction is not None, timeout=WINDOW_WAIT_MS)  # Auto captions the photo
     assert panel.shapes_only_model is not None and panel.notice.isVisibleTo(panel)
-    assert panel.notice.offer.text() == "Get BLIP captioner (990 MB)…"
+    assert panel.notice.offer.text() == "Get BLIP captioner (991 MB)…"
     panel.notice.offer.click()
     assert window.side_tabs.currentWidget() is window.models_panel
     assert window.models_panel.card.toPlainText().startswith(BLIP.title)

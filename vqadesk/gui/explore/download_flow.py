@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from vqadesk.engine.torch_free.hub.catalogue import CatalogueEntry
 from vqadesk.engine.torch_free.hub.references import HubReference, cache_dir
-from vqadesk.gui.explore.hub_models import format_bytes
+from vqadesk.engine.torch_free.hub.sizes import format_bytes
 from vqadesk.gui.explore.model_download import DownloadPlan, DownloadProgress, ModelDownloader
 from vqadesk.gui.style import message_style
 
@@ -168,7 +168,7 @@ class DownloadFlow(QWidget):
         self.bar.setValue(round(BAR_STEPS * min(progress.done_bytes, total) / total))
         parts = [f"{format_bytes(progress.done_bytes)} of {format_bytes(progress.total_bytes)}"]
         if progress.bytes_per_second:
-            parts.append(f"{format_bytes(progress.bytes_per_second)}/s")
+            parts.append(f"{format_bytes(int(progress.bytes_per_second))}/s")
         left = time_left(progress.done_bytes, progress.total_bytes, progress.bytes_per_second)
         if left:
             parts.append(left)

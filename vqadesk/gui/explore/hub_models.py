@@ -19,18 +19,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from vqadesk.engine.torch_free.hub.catalogue import CatalogueEntry, catalogue_entry, default_revision
+from vqadesk.engine.torch_free.hub.cache import bytes_under, downloaded_models
+from vqadesk.engine.torch_free.hub.catalogue import CatalogueEntry, catalogue_entry
 from vqadesk.engine.torch_free.hub.references import (
     HubReference,
     PretrainedModelError,
     PretrainedSource,
-    cache_dir,
     parse_reference,
-    resolve_pretrained,
     snapshot_folder,
 )
+from vqadesk.engine.torch_free.hub.sizes import format_bytes
 from vqadesk.engine.torch_free.model_kind import ModelKind
-from vqadesk.errors import VqadeskError
 
 _REPO_PREFIX = "models--"
 _COMMANDS = {ModelKind.CAPTIONING: "vqadesk caption photo.jpg --model {ref}",
@@ -61,16 +60,6 @@ class CachedModel:
         return entry.title if entry is not None else self.reference.text
 
 
-def format_bytes(count: float) -> str:
-    """``990 MB``, ``1.54 GB``, ``12.5 MB``: decimal units, as the Hub and download sizes are given."""
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= size:
-            value = count / size
-            decimals = 2 if unit == "GB" and value < 10 else (0 if value >= 100 else 1)
-            return f"{value:.{decimals}f} {unit}"
-    return f"{int(count)} B"
-
-
 def short_title(entry: CatalogueEntry) -> str:
     """``BLIP captioner (base)`` -> ``BLIP captioner``: the name a button has room for."""
     return re.sub(r"\s*\([^)]*\)\s*$", "", entry.title) or entry.title
@@ -81,45 +70,16 @@ def is_downloaded(entry: CatalogueEntry) -> bool:
 
 
 def cached_models() -> list[CachedModel]:
-    """The usable models in the Hugging Face cache, sorted by reference."""
-    root = cache_dir()
-    try:
-        repos = sorted(p for p in root.iterdir() if p.name.startswith(_REPO_PREFIX) and p.is_dir())
-    except OSError:
-        return []
-    found = []
-    for repo in repos:
-        repo_id = repo.name[len(_REPO_PREFIX):].replace("--", "/", 1)
-        for revision in _cached_revisions(repo):
-            reference = HubReference(repo_id, None if revision == default_revision(repo_id) else revision)
-            try:
-                source = resolve_pretrained(reference.text)
-            except (VqadeskError, OSError):
-                continue  # not a model vqadesk can use (another architecture, a pickle, half a download)
-            if source is not None:
-                found.append(CachedModel(source, _size_on_disk(source.folder)))
+    """The usable models in the Hugging Face cache (``cache.downloaded_models``), sorted by reference."""
+    found = [
+        CachedModel(
+            PretrainedSource(name=model.reference.text, folder=model.folder, architecture=model.architecture,
+                             kind=model.kind, reference=model.reference, commit=model.commit),
+            model.size_on_disk,
+        )
+        for model in downloaded_models()
+    ]
     return sorted(found, key=lambda model: model.reference.text.casefold())
-
-
-def _cached_revisions(repo: Path) -> list[str]:
-    """The revision names the cache recorded (``refs/main``, ``refs/refs/pr/9``)."""
-    refs = repo / "refs"
-    try:
-        return sorted(str(p.relative_to(refs)) for p in refs.rglob("*") if p.is_file())
-    except OSError:
-        return []
-
-
-def _size_on_disk(folder: Path) -> int:
-    """The bytes of a snapshot's files (links into the cache's blobs, each counted once)."""
-    seen: dict[Path, int] = {}
-    for path in folder.rglob("*"):
-        try:
-            if path.is_file():
-                seen.setdefault(path.resolve(), path.stat().st_size)
-        except OSError:
-            continue
-    return sum(seen.values())
 
 
 def model_key(name: str | None, path: str | Path | None) -> str | None:
@@ -208,7 +168,7 @@ def folder_card(source: PretrainedSource, *, device: str, in_use: bool) -> str:
     return "\n\n".join([
         f"# {source.folder.name}",
         f"A transformers model folder · {source.kind.noun} · {source.architecture}",
-        f"**Folder:** `{source.folder}` · **on disk** {format_bytes(_size_on_disk(source.folder))}"
+        f"**Folder:** `{source.folder}` · **on disk** {format_bytes(bytes_under(source.folder))}"
         f" · **runs on** {device}" + (" · **in use**" if in_use else ""),
         _commands(str(source.folder), source.kind, download=False),
         _safety(),

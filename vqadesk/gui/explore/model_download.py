@@ -51,6 +51,7 @@ class DownloadPlan:
     free_bytes: int  # free space on the disk holding the cache
     commit: str | None = None
     engine_plan: Any = None  # the engine's own plan, handed back to its download
+    fits_on_disk: bool | None = None  # the engine's verdict (with its safety margin); None: compare the bytes
 
     @property
     def missing_bytes(self) -> int:
@@ -58,6 +59,8 @@ class DownloadPlan:
 
     @property
     def fits(self) -> bool:
+        if self.fits_on_disk is not None:
+            return self.fits_on_disk
         return self.free_bytes >= self.missing_bytes
 
 
@@ -81,35 +84,27 @@ class HubBackend(Protocol):
         ...
 
 
-class DownloadsUnavailableError(VqadeskError):
-    """This build has no downloads module (the engine side is missing)."""
-
 
 class EngineHub:
-    """``HubBackend`` over ``engine/torch_free/hub/downloads.py``: the only code here that calls it."""
+    """``HubBackend`` over ``engine/torch_free/hub/downloads.py``: the only code here that calls it.
+
+    ``downloads`` (and with it huggingface_hub) is imported on the first plan, in the worker thread,
+    so the window's start never pays for it.
+    """
 
     def plan(self, reference: HubReference) -> DownloadPlan:
-        downloads = self._module(reference)
+        from vqadesk.engine.torch_free.hub import downloads
+
         plan = downloads.plan_download(reference)
-        return DownloadPlan(reference=reference, total_bytes=int(plan.total_bytes),
-                            cached_bytes=int(plan.cached_bytes), free_bytes=int(plan.free_bytes),
-                            commit=plan.commit, engine_plan=plan)
+        return DownloadPlan(reference=reference, total_bytes=plan.total_bytes,
+                            cached_bytes=plan.cached_bytes, free_bytes=plan.free_bytes,
+                            commit=plan.commit, engine_plan=plan, fits_on_disk=plan.fits_on_disk)
 
     def download(self, plan: DownloadPlan, cancel: threading.Event) -> Iterable[tuple[str, int, int]]:
-        downloads = self._module(plan.reference)
-        for event in downloads.download(plan.engine_plan, cancel=cancel):
-            yield str(event.file), int(event.done_bytes), int(event.total_bytes)
+        from vqadesk.engine.torch_free.hub import downloads
 
-    @staticmethod
-    def _module(reference: HubReference):
-        try:
-            from vqadesk.engine.torch_free.hub import downloads
-        except ImportError as exc:
-            raise DownloadsUnavailableError(
-                f"this build of vqadesk cannot download models ({exc}); "
-                f"on the command line: vqadesk models download {reference.text}"
-            ) from exc
-        return downloads
+        for event in downloads.download(plan.engine_plan, cancel=cancel):
+            yield event.file, event.done, event.total
 
 
 def free_disk_bytes() -> int | None:

@@ -83,7 +83,7 @@ def removal_bytes(reference: HubReference | str) -> int:
     reference = as_reference(reference)
     folder = _cached_folder(reference)
     if reference.revision is None:
-        return _bytes_under(folder)
+        return bytes_under(folder)
     return _revision_deletion(reference, folder)[1].expected_freed_size
 
 
@@ -93,7 +93,7 @@ def remove(reference: HubReference | str) -> Removal:
     folder = _cached_folder(reference)
     if reference.revision is None:
         commits = tuple(sorted(path.name for path in (folder / "snapshots").glob("*") if path.is_dir()))
-        freed = _bytes_under(folder)
+        freed = bytes_under(folder)
         shutil.rmtree(folder)
         shutil.rmtree(cache_dir() / ".locks" / folder.name, ignore_errors=True)
         return Removal(reference, commits, freed)
@@ -158,7 +158,7 @@ def _commit_of(folder: Path, revision: str) -> str | None:
     return commit if _COMMIT.match(commit) else None
 
 
-def _bytes_under(folder: Path) -> int:
+def bytes_under(folder: Path) -> int:
     """Bytes of the files under ``folder``, links not followed (the blobs are counted once)."""
     total = 0
     for root, _dirs, files in os.walk(folder):
