@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "vqadesk.cli.ask_cmd",
     "vqadesk.cli.caption_cmd",
     "vqadesk.cli.predict_cmd",
+    "vqadesk.cli.models_cmd",
 )
 
 _TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")
