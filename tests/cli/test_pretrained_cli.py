@@ -1,5 +1,6 @@
-"""``vqadesk ask`` and ``predict vqa`` with pretrained VQA models (tiny random ViLT and BLIP), and every
-way a pretrained model can be wrong: one line on stderr, exit code 1, never a traceback."""
+"""``vqadesk ask``, ``caption`` and ``predict vqa|captions`` with pretrained models (tiny random ViLT,
+BLIP-VQA and BLIP captioner), and every way a pretrained model can be wrong: one line on stderr,
+exit code 1, never a traceback."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ import torch
 
 from tests.support.hf_cache_layout import put_in_cache
 from tests.support.real_coco import VAL, photo_files, write_real_root
+from tests.support.tiny_captioners import build_blip
 from tests.support.tiny_vqa_models import BLIP_GRID, VILT_GRID_LANDSCAPE, TinyVqaModels, tiny_vqa_models
 from vqadesk.cli import options
 from vqadesk.cli.main import main
 from vqadesk.engine import precision
-from vqadesk.metrics.results_io import read_vqa_results
+from vqadesk.metrics.results_io import read_caption_results, read_vqa_results
 
 SKATEBOARDER = 87038  # 640 x 480
 QUESTION = "what is the man riding?"
@@ -141,6 +143,53 @@ def test_predict_vqa_with_a_hub_model_writes_results_that_evaluate_accepts(
                          root / "vqa" / "v2_mscoco_val2014_annotations.json", "--results", results, "--json")
     assert code == 0, err
     assert 0 <= json.loads(out)["overall"] <= 100
+
+
+# -- captions ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_blip_captioner(tmp_path_factory) -> Path:
+    return build_blip(tmp_path_factory.mktemp("captioner") / "blip").folder
+
+
+def test_caption_json_schema_with_a_hub_captioner(capsys, tiny_blip_captioner, photo):
+    put_in_cache(tiny_blip_captioner, "tiny-org/blip-captioner")
+    model = "hf:tiny-org/blip-captioner"
+    code, out, err = run(capsys, "caption", photo, "--model", model, "--beam", "3", "--captions", "2", "--json",
+                         "--device", "cpu")
+    assert code == 0 and err == ""
+    document = json.loads(out)
+    assert list(document) == ["captions", "attention_region", "model", "timings_ms"]
+    assert document["model"] == model and document["attention_region"] == "whole-image"
+    captions = document["captions"]
+    assert len(captions) == 2 and captions[0]["caption"] != captions[1]["caption"]
+    for caption in captions:
+        assert list(caption) == ["caption", "score", "words"]
+        assert all(list(w) == ["word", "prob"] and 0 < w["prob"] <= 1 for w in caption["words"])
+    assert set(document["timings_ms"]) == {"load_image", "encode", "decode", "total", "load_model"}
+
+
+def test_predict_captions_with_a_hub_captioner_writes_results_that_evaluate_accepts(
+    capsys, tiny_blip_captioner, coco_real, vqa_v2_sample, tmp_path
+):
+    root = write_real_root(tmp_path / "coco", coco_real, vqa_v2_sample)
+    images = tmp_path / "val-images"
+    images.mkdir()
+    for image_id in VAL:
+        source = photo_files(coco_real)[image_id]
+        (images / source.name).symlink_to(source)
+    results = tmp_path / "captions.json"
+    code, out, err = run(capsys, "predict", "captions", "--images", images, "--out", results, "--model",
+                         tiny_blip_captioner, "--beam", "2", "--batch-size", "3", "--device", "cpu")
+    assert code == 0, err
+    assert out.startswith(f"wrote {len(VAL)} captions of {len(VAL)} images")
+    entries = read_caption_results(results)
+    assert [e.image_id for e in entries] == sorted(VAL) and all(e.caption for e in entries)
+    code, out, err = run(capsys, "evaluate", "captions", "--annotations",
+                         root / "annotations" / "captions_val2014.json", "--results", results, "--json")
+    assert code == 0, err
+    assert {"BLEU-4", "CIDEr"} <= set(json.loads(out))
 
 
 # -- one line for every wrong model ------------------------------------------------------------------

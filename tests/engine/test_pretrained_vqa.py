@@ -8,9 +8,6 @@ pass and ``generate``, so the cached-embedding path computes what the library co
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import numpy as np
 import pytest
 import torch
@@ -29,10 +26,9 @@ from vqadesk.data.images import load_image
 from vqadesk.engine.inference.model_pool import ModelPool
 from vqadesk.engine.inference.predictor import EmptyQuestionError, Predictor
 from vqadesk.engine.precision import PrecisionError
-from vqadesk.engine.pretrained import blip_vqa, loading, vilt_vqa
-from vqadesk.engine.pretrained.base import PretrainedCaptioner
+from vqadesk.engine.pretrained import blip_vqa, vilt_vqa
 from vqadesk.engine.pretrained.vilt_vqa import cls_rollout
-from vqadesk.engine.torch_free.predictions import WHOLE_IMAGE, Caption, VqaPrediction
+from vqadesk.engine.torch_free.predictions import WHOLE_IMAGE, VqaPrediction
 
 SKATEBOARDER = 87038  # 640 x 480
 JUMPER = 262148  # 640 x 512
@@ -262,42 +258,3 @@ def test_the_model_pool_runs_hub_models_and_knows_a_snapshot_is_its_hf_name(tiny
     assert compared[1].prediction.attention_region == WHOLE_IMAGE
     assert "vqadesk models download hf:tiny-org/not-downloaded" in compared[2].error
 
-
-# -- captioners take the same path (a stand-in until the real ones are in this branch) -------------
-
-
-class _StandInCaptioner(PretrainedCaptioner):
-    """Captions from the photo's size; counts the photos it encodes."""
-
-    attention_region = WHOLE_IMAGE
-    encoded: list[int] = []
-
-    def encode(self, images):
-        type(self).encoded.append(len(images))
-        return [image.size for image in images]
-
-    def caption(self, features, beam_size, num_captions):
-        return [
-            [Caption(text=f"a photo {w} by {h} number {n}", words=[], score=-0.1 * (n + 1), log_prob=-1.0)
-             for n in range(num_captions)]
-            for w, h in features
-        ]
-
-
-def test_pretrained_captioners_go_through_the_predictors_cache_and_records(tiny, photos, tmp_path, monkeypatch):
-    folder = tmp_path / "captioner"
-    shutil.copytree(tiny.blip, folder)
-    config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config, "architectures": ["BlipForConditionalGeneration"]}))
-    monkeypatch.setattr(loading, "_class_of", lambda source: _StandInCaptioner)
-    _StandInCaptioner.encoded = []
-    predictor = Predictor(vqa=None, captioner=folder, device="cpu")
-    batch = predictor.caption_many([photos[SKATEBOARDER], photos[JUMPER], photos[SKATEBOARDER]], num_captions=2)
-    assert [p.best.text for p in batch] == ["a photo 640 by 480 number 0", "a photo 640 by 512 number 0",
-                                            "a photo 640 by 480 number 0"]
-    assert all(len(p.captions) == 2 and p.attention_region == WHOLE_IMAGE and p.model == str(folder) for p in batch)
-    assert set(batch[0].timings_ms) == {"load_image", "encode", "decode", "total"}
-    again = predictor.caption(photos[JUMPER])
-    assert again.cached and again.timings_ms["encode"] == 0.0
-    assert _StandInCaptioner.encoded == [2]
-    assert predictor.captioner_path == folder and predictor.captioner_model == str(folder)
