@@ -66,7 +66,8 @@ def test_ask_json_schema(capsys, models, image):
                        "--top-k", "3", "--device", "cpu", "--json")
     assert code == 0
     document = json.loads(out)
-    assert list(document) == ["question", "answers", "attention", "model", "timings_ms"]
+    assert list(document) == ["question", "answers", "attention", "attention_region", "model", "timings_ms"]
+    assert document["attention_region"] == "centre-square"
     assert document["question"] == "what color is the circle?"
     assert document["model"] == str(models.vqa)
     answers = document["answers"]
@@ -126,7 +127,7 @@ def test_caption_json_schema(capsys, models, image):
                        "--json")
     assert code == 0
     document = json.loads(out)
-    assert list(document) == ["captions", "model", "timings_ms"]
+    assert list(document) == ["captions", "attention_region", "model", "timings_ms"]
     captions = document["captions"]
     assert len(captions) == 2 and captions[0]["caption"] != captions[1]["caption"]
     for caption in captions:

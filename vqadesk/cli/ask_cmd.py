@@ -1,16 +1,19 @@
 """``vqadesk ask``: answer one question about one image.
 
-    vqadesk ask IMAGE "QUESTION" [--model NAME|PATH] [--top-k K] [--device D] [--json]
+    vqadesk ask IMAGE "QUESTION" [--model NAME|PATH|hf:ORG/NAME[@REV]|FOLDER] [--top-k K] [--device D]
+                [--precision P] [--json]
 
 Prints the K most likely answers with their probabilities, best first; with
 ``--json`` one JSON document on stdout (docs/inference.md)::
 
     {"question": "...", "answers": [{"answer": "red", "score": 0.93}, ...],
-     "attention": [[...], ...] or null, "model": "shapes-vqa",
+     "attention": [[...], ...] or null, "attention_region": "centre-square", "model": "shapes-vqa",
      "timings_ms": {"load_image": .., "encode": .., "answer": .., "total": .., "load_model": ..}}
 
 ``attention`` is the model's attention over the image grid (rows top to
-bottom), summing to 1, or null for models without attention.
+bottom), summing to 1, or null for models without attention; ``attention_region``
+says what it covers: the centre square the own models see, or the whole photo
+(``whole-image``, the pretrained BLIP and ViLT).
 """
 
 from __future__ import annotations

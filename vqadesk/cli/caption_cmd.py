@@ -1,6 +1,7 @@
 """``vqadesk caption``: describe one image in words.
 
-    vqadesk caption IMAGE [--model NAME|PATH] [--beam N] [--captions K] [--device D] [--json]
+    vqadesk caption IMAGE [--model NAME|PATH|hf:ORG/NAME[@REV]|FOLDER] [--beam N] [--captions K] [--device D]
+                    [--precision P] [--json]
 
 Beam search with ``--beam`` beams (1: greedy decoding) writes ``--captions``
 distinct captions, best first. ``--json`` prints one JSON document

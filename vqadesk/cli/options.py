@@ -1,6 +1,6 @@
 """The options several sub-commands share, worded once.
 
-``--model``/``--device`` (and loading the model they name), ``--json``,
+``--model``/``--device``/``--precision`` (and loading the model they name), ``--json``,
 ``--beam``, the positive integers of ``--top-k``/``--captions``/``--batch-size``,
 the ``IMAGE`` of ``vqadesk ask|caption`` and the ``vqa|captions`` kind of
 ``vqadesk evaluate|predict``.
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from vqadesk.engine.inference.predictor import Predictor
 
 _MODEL_WORDS = {ModelKind.VQA: "VQA", ModelKind.CAPTIONING: "captioning"}
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # engine/precision.py's, without importing torch here
 
 
 def positive_int(text: str) -> int:
@@ -34,29 +35,38 @@ def positive_int(text: str) -> int:
 
 
 def add_model_options(parser: argparse.ArgumentParser, kind: ModelKind) -> None:
-    """``--model`` (default: the bundled model of ``kind``) and ``--device``."""
+    """``--model`` (default: the bundled model of ``kind``), ``--device`` and ``--precision``."""
     from vqadesk.engine.torch_free.model_registry import DEFAULT_NAMES  # JSON-only module: cheap
 
     default = DEFAULT_NAMES[kind]
     parser.add_argument(
-        "--model", default=default, metavar="NAME|PATH",
-        help=f"{_MODEL_WORDS[kind]} model: a bundled or user model name, or a checkpoint .json (default: {default})",
+        "--model", default=default, metavar="NAME|PATH|hf:ORG/NAME[@REV]|FOLDER",
+        help=f"{_MODEL_WORDS[kind]} model: a bundled or user model name, a checkpoint .json, a Hugging Face "
+        "model from the local cache (hf:ORG/NAME or hf:ORG/NAME@REVISION; get one with `vqadesk models download`) "
+        f"or a folder holding a transformers model (default: {default})",
     )
     parser.add_argument(
         "--device", default="auto", metavar="DEVICE",
         help="auto (CUDA, else MPS, else CPU; the default), cpu, cuda, cuda:N or mps",
     )
+    parser.add_argument(
+        "--precision", default="auto", choices=PRECISIONS,
+        help="arithmetic of pretrained (hf: or folder) models: auto (the default: bf16 on CPUs and GPUs that do "
+        "it natively, fp16 on older GPUs, else fp32), fp32, bf16 or fp16 (CUDA only); vqadesk's own models "
+        "run in fp32",
+    )
 
 
 def load_model(kind: ModelKind, args: argparse.Namespace) -> tuple[Predictor, float]:
-    """A predictor holding the ``--model`` of ``kind`` on ``--device``, and the milliseconds loading took."""
+    """A predictor holding the ``--model`` of ``kind`` on ``--device`` in ``--precision``, and the
+    milliseconds loading took."""
     from vqadesk.engine.inference.predictor import Predictor
 
     if kind is ModelKind.VQA:
-        predictor = Predictor(vqa=args.model, captioner=None, device=args.device)
+        predictor = Predictor(vqa=args.model, captioner=None, device=args.device, precision=args.precision)
         load = predictor.load_vqa
     else:
-        predictor = Predictor(vqa=None, captioner=args.model, device=args.device)
+        predictor = Predictor(vqa=None, captioner=args.model, device=args.device, precision=args.precision)
         load = predictor.load_captioner
     started = time.perf_counter()
     load(args.model)

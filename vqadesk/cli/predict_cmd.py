@@ -1,9 +1,11 @@
 """``vqadesk predict vqa|captions``: official-format results files for a whole folder.
 
     vqadesk predict vqa --questions Q.json --images DIR --out RESULTS.json
-                        [--model NAME|PATH] [--batch-size B] [--device D] [--skip-unreadable]
+                        [--model NAME|PATH|hf:ORG/NAME[@REV]|FOLDER] [--batch-size B] [--device D]
+                        [--precision P] [--skip-unreadable]
     vqadesk predict captions --images DIR --out RESULTS.json
-                        [--model NAME|PATH] [--beam N] [--batch-size B] [--device D] [--skip-unreadable]
+                        [--model NAME|PATH|hf:ORG/NAME[@REV]|FOLDER] [--beam N] [--batch-size B]
+                        [--device D] [--precision P] [--skip-unreadable]
 
 ``vqa`` answers every question of a VQA questions file and writes
 ``[{"question_id", "answer"}]``; ``captions`` captions every image of DIR whose

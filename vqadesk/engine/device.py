@@ -86,6 +86,14 @@ def describe_device(device: str | torch.device) -> str:
     return str(device)
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on ``device``, so a clock measures the work and not just its launch."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 def _require_cuda(asked: str) -> None:
     if torch.cuda.is_available():
         return

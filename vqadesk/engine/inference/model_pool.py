@@ -10,9 +10,11 @@ Qt-free, so the app's worker, tests and scripts share it.
   every question, and memory stays bounded.
 
 Every model is named as ``model_registry.resolve_model`` accepts (a bundled
-or user model name, or a checkpoint path); a checkpoint that was rewritten
-on disk (a training run's ``best`` after a new epoch) is reloaded, because
-the key includes the file's modification time and size.
+or user model name, or a checkpoint path), or as a pretrained transformers
+model (``hf:ORG/NAME[@REVISION]`` or a model folder); a checkpoint that was
+rewritten on disk (a training run's ``best`` after a new epoch) is reloaded,
+because the key includes the file's modification time and size (for a
+pretrained model, its weights file's).
 
 What it reports (``LoadedModels``, ``ComparedAnswer``) is defined in the
 torch-free ``pool_records.py``, so the desktop app's GUI process can read it;
@@ -27,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from vqadesk.engine.inference.predictor import ImageInput, NoModelError, Predictor
+from vqadesk.engine.torch_free.hub.references import SAFETENSORS_INDEX, SAFETENSORS_WEIGHTS, resolve_pretrained
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.model_registry import DEFAULT_CAPTIONER_NAME, DEFAULT_VQA_NAME, resolve_model
 from vqadesk.engine.torch_free.pool_api import PoolApi
@@ -38,11 +41,15 @@ DEFAULT_MAX_OTHER = 4
 
 
 class ModelPool(PoolApi):
-    """The active VQA model + captioner, and an LRU of other VQA models, on one device."""
+    """The active VQA model + captioner, and an LRU of other VQA models, on one device.
 
-    def __init__(self, device: str = "auto", *, max_other: int = DEFAULT_MAX_OTHER):
-        self.predictor = Predictor(vqa=None, captioner=None, device=device)
+    ``precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``) is the pretrained models' arithmetic.
+    """
+
+    def __init__(self, device: str = "auto", *, max_other: int = DEFAULT_MAX_OTHER, precision: str = "auto"):
+        self.predictor = Predictor(vqa=None, captioner=None, device=device, precision=precision)
         self.device = self.predictor.device
+        self.precision = precision
         self._others: OrderedDict[tuple, Predictor] = OrderedDict()
         self._max_other = max_other
         self._vqa_key: tuple | None = None
@@ -126,7 +133,7 @@ class ModelPool(PoolApi):
             return self.predictor
         predictor = self._others.get(key)
         if predictor is None:
-            predictor = Predictor(vqa=None, captioner=None, device=self.device)
+            predictor = Predictor(vqa=None, captioner=None, device=self.device, precision=self.precision)
             predictor.load_vqa(model)  # raises (and caches nothing) when the model cannot load
             self._others[key] = predictor
             while len(self._others) > self._max_other:
@@ -136,8 +143,18 @@ class ModelPool(PoolApi):
 
 
 def _model_key(model: str | os.PathLike[str]) -> tuple:
-    """The checkpoint file a model name means, with its size and time: a rewritten file is a new model."""
-    path = resolve_model(model, ModelKind.VQA)
+    """The checkpoint file a model name means, with its size and time: a rewritten file is a new model.
+
+    A pretrained model is its folder's weights file (``hf:`` names: the cached snapshot's), so the
+    ``hf:`` name and its snapshot folder are one model, and a folder whose weights were replaced
+    is a new one.
+    """
+    source = resolve_pretrained(model, ModelKind.VQA)
+    if source is not None:
+        weights = source.folder / SAFETENSORS_WEIGHTS
+        path = weights if weights.is_file() else source.folder / SAFETENSORS_INDEX
+    else:
+        path = resolve_model(model, ModelKind.VQA)
     try:
         stat = path.stat()
     except OSError:

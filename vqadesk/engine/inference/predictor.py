@@ -6,7 +6,9 @@
     captions = predictor.caption("scene.png", beam_size=3, num_captions=2).captions
 
 Models are named as ``vqadesk.engine.torch_free.model_registry`` resolves them (a
-bundled or user model name, or a checkpoint path) and loaded on first use, or
+bundled or user model name, or a checkpoint path), or as pretrained transformers
+models (``hf:ORG/NAME[@REVISION]`` from the Hugging Face cache, or a model folder;
+``pretrained_runs.py`` runs those), and loaded on first use, or
 at once with ``load_vqa`` / ``load_captioner`` (the app's inference process
 does that through its ``ModelPool``, to report progress; a failed load keeps
 the previous model). The Predictor runs where it is made: in the app's
@@ -15,9 +17,12 @@ the CPU for ``"auto"``.
 
 Images are read exactly as training read them: ``load_image`` (upright, RGB,
 transparency on white), then ``fit_square`` to the checkpoint's image encoder
-size, as uint8; the model's own ``encode_images`` normalises them. Image
-features are cached per (image content, model) in a small LRU
-(``feature_cache.py``), so the second question about an image skips the CNN.
+size, as uint8; the model's own ``encode_images`` normalises them (a pretrained
+model's processor resizes the whole photo its own way). Image features are
+cached per (image content, model) in a small LRU (``feature_cache.py``), so the
+second question about an image skips the CNN (BLIP's vision transformer).
+``precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``) is the arithmetic of
+pretrained models (``engine/precision.py``); the own checkpoints run in float32.
 
 Questions are tokenised like the training data (``tokenize_question``),
 truncated to the model's ``max_question_len`` tokens, unknown words read as
@@ -37,6 +42,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -49,10 +55,13 @@ from vqadesk.engine.checkpoints.trained_models import (
     load_trained_captioner,
     load_trained_vqa,
 )
-from vqadesk.engine.device import describe_device, pick_device
+from vqadesk.engine.device import describe_device, pick_device, synchronize
 from vqadesk.engine.features.store_backbone import store_backbone
 from vqadesk.engine.image_tensors import fit_square, image_to_tensor, load_image_tensor
+from vqadesk.engine.inference import pretrained_runs
 from vqadesk.engine.inference.feature_cache import DEFAULT_MAX_ENTRIES, FeatureCache, image_key
+from vqadesk.engine.inference.pretrained_runs import LoadedPretrained
+from vqadesk.engine.precision import PRECISIONS, PrecisionError
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.model_registry import (
     DEFAULT_CAPTIONER_NAME,
@@ -84,6 +93,7 @@ __all__ = [
 ImageInput = str | os.PathLike | Image.Image
 
 _PIL_SOURCE = Path("<image in memory>")  # how errors about an in-memory image name it
+_Features = TypeVar("_Features")
 
 
 class InferenceInputError(VqadeskError):
@@ -108,6 +118,11 @@ class _Loaded:
     encoder_key: str
     image_size: int
     encode: Callable[[torch.Tensor], torch.Tensor]
+
+    @property
+    def path(self) -> Path:
+        """The checkpoint's ``.json`` file."""
+        return Path(self.trained.path)
 
 
 _load_serial = count(1)  # makes every loaded model instance's cache key unique
@@ -139,9 +154,10 @@ def encode_question(question: str, vocab: Vocabulary, max_len: int) -> list[int]
 class Predictor:
     """Answers questions and captions images with one VQA model and one captioner.
 
-    ``vqa`` / ``captioner``: a model name or checkpoint path, or None for
-    none of that kind. Nothing is loaded until first used (or ``load_vqa`` /
-    ``load_captioner``); ``device`` is chosen now (``auto``: CUDA, MPS, CPU).
+    ``vqa`` / ``captioner``: a model name or checkpoint path, ``hf:ORG/NAME[@REVISION]``
+    or a transformers model folder, or None for none of that kind. Nothing is loaded
+    until first used (or ``load_vqa`` / ``load_captioner``); ``device`` is chosen now
+    (``auto``: CUDA, MPS, CPU); ``precision`` is the pretrained models' arithmetic.
     """
 
     def __init__(
@@ -151,13 +167,17 @@ class Predictor:
         device: str | torch.device = "auto",
         *,
         cache_size: int = DEFAULT_MAX_ENTRIES,
+        precision: str = "auto",
     ):
+        if precision not in PRECISIONS:
+            raise PrecisionError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.device: torch.device = pick_device(device)
-        self.cache: FeatureCache[torch.Tensor] = FeatureCache(max_entries=cache_size)
+        self.precision = precision
+        self.cache: FeatureCache[Any] = FeatureCache(max_entries=cache_size)
         self._requested: dict[ModelKind, str | os.PathLike[str] | None] = {
             ModelKind.VQA: vqa, ModelKind.CAPTIONING: captioner,
         }
-        self._loaded: dict[ModelKind, _Loaded | None] = dict.fromkeys(ModelKind)
+        self._loaded: dict[ModelKind, _Loaded | LoadedPretrained | None] = dict.fromkeys(ModelKind)
         self._lock = threading.RLock()
 
     # -- models ---------------------------------------------------------------------------
@@ -168,11 +188,11 @@ class Predictor:
         return describe_device(self.device)
 
     @property
-    def _vqa(self) -> _Loaded | None:
+    def _vqa(self) -> _Loaded | LoadedPretrained | None:
         return self._loaded[ModelKind.VQA]
 
     @property
-    def _captioner(self) -> _Loaded | None:
+    def _captioner(self) -> _Loaded | LoadedPretrained | None:
         return self._loaded[ModelKind.CAPTIONING]
 
     @property
@@ -187,13 +207,13 @@ class Predictor:
 
     @property
     def vqa_path(self) -> Path | None:
-        """The loaded VQA model's checkpoint ``.json`` file, or None."""
-        return Path(self._vqa.trained.path) if self._vqa else None
+        """The loaded VQA model's checkpoint ``.json`` file or pretrained model folder, or None."""
+        return self._vqa.path if self._vqa else None
 
     @property
     def captioner_path(self) -> Path | None:
-        """The loaded captioner's checkpoint ``.json`` file, or None."""
-        return Path(self._captioner.trained.path) if self._captioner else None
+        """The loaded captioner's checkpoint ``.json`` file or pretrained model folder, or None."""
+        return self._captioner.path if self._captioner else None
 
     def load_vqa(self, name_or_path: str | os.PathLike[str] | None) -> str | None:
         """Load (or, with None, drop) the VQA model; return its display name.
@@ -214,7 +234,10 @@ class Predictor:
         """Forget every cached image feature."""
         self.cache.clear()
 
-    def _load(self, name_or_path: str | os.PathLike[str], kind: ModelKind) -> _Loaded:
+    def _load(self, name_or_path: str | os.PathLike[str], kind: ModelKind) -> _Loaded | LoadedPretrained:
+        pretrained = pretrained_runs.load(name_or_path, kind, self.device, self.precision)
+        if pretrained is not None:
+            return pretrained
         path = resolve_model(name_or_path, kind)
         load_trained = load_trained_vqa if kind == ModelKind.VQA else load_trained_captioner
         trained = load_trained(path, self.device)
@@ -242,7 +265,7 @@ class Predictor:
         self._requested[kind] = requested
         self._loaded[kind] = loaded
 
-    def _require(self, kind: ModelKind) -> _Loaded:
+    def _require(self, kind: ModelKind) -> _Loaded | LoadedPretrained:
         """The ``kind`` model, loaded now when it was only requested."""
         if self._loaded[kind] is None:
             requested = self._requested[kind]
@@ -275,6 +298,10 @@ class Predictor:
             if not questions:
                 return []
             loaded = self._require(ModelKind.VQA)  # loading a model is not part of the answer's timings
+            if isinstance(loaded, LoadedPretrained):
+                for question in questions:
+                    check_question(question)
+                return pretrained_runs.ask(loaded, images, questions, top_k, self._cached_features)
             started = time.perf_counter()
             trained: TrainedVqa = loaded.trained  # type: ignore[assignment]
             model = trained.model
@@ -290,7 +317,7 @@ class Predictor:
                 top_probs, top_index = probs.topk(min(top_k, probs.shape[1]), dim=1)  # (N, k)
                 glimpses = None if output.attention is None else output.attention.float().cpu().numpy()
             top_probs_list, top_index_list = top_probs.cpu().tolist(), top_index.cpu().tolist()
-            _synchronize(self.device)
+            synchronize(self.device)
             timings["answer"] = tokenize_ms + _ms_since(answer_started)  # reading the question is part of answering
             timings["total"] = _ms_since(started)
             predictions = []
@@ -324,13 +351,15 @@ class Predictor:
             if not images:
                 return []
             loaded = self._require(ModelKind.CAPTIONING)
+            if isinstance(loaded, LoadedPretrained):
+                return pretrained_runs.caption(loaded, images, beam_size, num_captions, self._cached_features)
             started = time.perf_counter()
             trained: TrainedCaptioner = loaded.trained  # type: ignore[assignment]
             features, timings, cached = self._features(loaded, images)
             decode_started = time.perf_counter()
             with torch.inference_mode():
                 generated = trained.model.generate(features, beam_size=beam_size, num_captions=num_captions)
-            _synchronize(self.device)
+            synchronize(self.device)
             timings["decode"] = _ms_since(decode_started)
             timings["total"] = _ms_since(started)
             return [
@@ -347,9 +376,33 @@ class Predictor:
         self, loaded: _Loaded, images: Sequence[ImageInput]
     ) -> tuple[torch.Tensor, dict[str, float], list[bool]]:
         """Features ``(N, ...)`` of ``images`` (one row each), timings, and which came from the cache."""
+
+        def read(image: ImageInput) -> torch.Tensor:
+            return _pixels(image, loaded.image_size)  # (3, S, S) uint8
+
+        def encode(pixels: list[torch.Tensor]) -> list[torch.Tensor]:
+            encoded = loaded.encode(torch.stack(pixels).to(self.device))  # (M, ...)
+            # Copies, so a cached row does not keep the whole batch's tensor alive.
+            return [row.clone() for row in encoded] if len(pixels) > 1 else [encoded[0]]
+
+        rows, timings, cached = self._cached_features(loaded.encoder_key, images, read, encode)
+        return torch.stack(rows), timings, cached
+
+    def _cached_features(
+        self,
+        encoder_key: str,
+        images: Sequence[ImageInput],
+        read: Callable[[ImageInput], Any],
+        encode: Callable[[list[Any]], list[_Features]],
+    ) -> tuple[list[_Features], dict[str, float], list[bool]]:
+        """One cache entry per image (each distinct image read and encoded once), timings, which were cached.
+
+        ``read`` decodes one image (timed as ``load_image``, with the hashing); ``encode`` turns the
+        images not in the cache into one entry each (timed as ``encode``, 0 when all were cached).
+        """
         load_started = time.perf_counter()
-        keys = [(image_key(_checked_image(image)), loaded.encoder_key) for image in images]
-        found: dict[tuple[str, str], torch.Tensor] = {}
+        keys = [(image_key(_checked_image(image)), encoder_key) for image in images]
+        found: dict[tuple[str, str], _Features] = {}
         missing: dict[tuple[str, str], ImageInput] = {}
         for key, image in zip(keys, images):
             if key in found or key in missing:
@@ -360,20 +413,18 @@ class Predictor:
             else:
                 missing[key] = image
         was_cached = [key in found for key in keys]
-        pixels = [_pixels(image, loaded.image_size) for image in missing.values()]  # each (3, S, S) uint8
+        decoded = [read(image) for image in missing.values()]
         timings = {"load_image": _ms_since(load_started), "encode": 0.0}
-        if pixels:
+        if decoded:
             encode_started = time.perf_counter()
             with torch.inference_mode():
-                encoded = loaded.encode(torch.stack(pixels).to(self.device))  # (M, ...)
-            _synchronize(self.device)
+                encoded = encode(decoded)
+            synchronize(self.device)
             timings["encode"] = _ms_since(encode_started)
-            for row, key in enumerate(missing):
-                # A copy, so a cached row does not keep the whole batch's tensor alive.
-                features = encoded[row].clone() if len(missing) > 1 else encoded[row]
+            for key, features in zip(missing, encoded):
                 found[key] = features
                 self.cache.put(key, features)
-        return torch.stack([found[key] for key in keys]), timings, was_cached
+        return [found[key] for key in keys], timings, was_cached
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -428,14 +479,6 @@ def _caption(found, vocab: Vocabulary) -> Caption:
 def _check_at_least(value: int, smallest: int, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < smallest:
         raise InferenceInputError(f"{name} must be an integer of at least {smallest}, got {value!r}")
-
-
-def _synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work, so timings measure it and not just its launch."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
 
 
 def _ms_since(started: float) -> float:
