@@ -281,6 +281,14 @@ def _bad_processor_json(folder: Path) -> None:
     (folder / "processor_config.json").write_text("{")
 
 
+def _tensor_missing(folder: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    tensors = load_file(folder / "model.safetensors")
+    del tensors[next(name for name in sorted(tensors) if name.endswith("query.weight"))]
+    save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+
+
 def _short_vocabulary(folder: Path) -> None:
     (folder / "tokenizer.json").unlink()
     vocab = folder / "vocab.txt"
@@ -296,9 +304,10 @@ def _short_vocabulary(folder: Path) -> None:
         (_bad_tokenizer_json, "JSONDecodeError"),
         (_bad_processor_json, "processor_config.json"),
         (_short_vocabulary, "the tokenizer in"),
+        (_tensor_missing, "lack 1 of the model's tensors"),
     ],
     ids=["truncated-weights", "other-shapes", "no-tokenizer", "bad-tokenizer-json", "bad-processor-json",
-         "short-vocabulary"],
+         "short-vocabulary", "tensor-missing"],
 )
 def test_a_damaged_model_folder_is_one_line_naming_it(capsys, tiny, photo, tmp_path, damage, fragment):
     folder = tmp_path / "damaged"

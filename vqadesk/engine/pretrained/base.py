@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vqadesk.engine.torch_free.hub.references import PretrainedSource
+from vqadesk.engine.torch_free.hub.references import PretrainedModelError, PretrainedSource
 from vqadesk.engine.torch_free.predictions import Answer, Caption
 
 
@@ -63,12 +63,22 @@ def load_weights(model_class: type, source: PretrainedSource, device: torch.devi
     ``attn_implementation="eager"``: the attention maps the heatmaps are made of are only returned
     by the eager implementation.
     """
-    model = model_class.from_pretrained(
+    model, loading_info = model_class.from_pretrained(
         source.folder,
         local_files_only=True,
         use_safetensors=True,
         trust_remote_code=False,
         attn_implementation="eager",
         dtype=torch.float32,
+        output_loading_info=True,
     )
+    missing = sorted(loading_info.get("missing_keys") or ())
+    if missing:
+        # transformers would fill them with random numbers and only log a warning: the model would
+        # answer nonsense. (Weights the architecture ties or may leave out are not reported missing.)
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise PretrainedModelError(
+            f"{source.name}: the weights in {source.folder} lack {len(missing)} of the model's tensors ({shown}); "
+            "the file is incomplete or belongs to another model: download it again"
+        )
     return model.to(device).eval()

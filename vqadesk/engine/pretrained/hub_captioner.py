@@ -39,14 +39,13 @@ from vqadesk.engine import precision as precisions
 from vqadesk.engine.pretrained.base import PretrainedCaptioner, load_weights
 from vqadesk.engine.pretrained.caption_maps import attention_region, patch_grid, patch_maps
 from vqadesk.engine.pretrained.caption_words import group_words, word_records
+from vqadesk.engine.pretrained.tokenizer_files import check_tokenizer_files
 from vqadesk.engine.torch_free.hub.references import PretrainedModelError, PretrainedSource
 from vqadesk.engine.torch_free.predictions import Caption
 
 DEFAULT_NEW_TOKENS = 20
 MAX_NEW_TOKENS = 30
 PROMPT_LENGTH = 1
-# A tokenizer's vocabulary is in one of these (WordPiece, byte-level BPE, SentencePiece).
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model", "spiece.model")
 
 
 @dataclass(frozen=True)
@@ -209,10 +208,7 @@ def _load_processors(source: PretrainedSource):
     """
     from transformers import AutoImageProcessor, AutoTokenizer
 
-    if not any((source.folder / name).is_file() for name in TOKENIZER_FILES):
-        raise PretrainedModelError(
-            f"{source.name}: no tokenizer in {source.folder} (none of {', '.join(TOKENIZER_FILES)})"
-        )
+    check_tokenizer_files(source)
     try:
         image_processor = AutoImageProcessor.from_pretrained(
             source.folder, local_files_only=True, trust_remote_code=False

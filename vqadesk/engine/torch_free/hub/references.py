@@ -159,13 +159,29 @@ def snapshot_folder(reference: HubReference) -> tuple[Path, str] | None:
 
 
 def is_pretrained_reference(name_or_path: str | os.PathLike[str]) -> bool:
-    """Whether ``name_or_path`` is an ``hf:`` reference or an existing folder (not a checkpoint name)."""
+    """Whether ``name_or_path`` is an ``hf:`` reference or a model folder rather than a checkpoint name or file.
+
+    A path with a folder separator that is a folder counts (its checks then say what is missing);
+    a bare word counts only as a folder holding ``config.json``, so ``shapes-vqa`` keeps meaning
+    the bundled model even beside a folder of that name.
+    """
     if not isinstance(name_or_path, os.PathLike) and str(name_or_path).strip().lower().startswith(PREFIX):
         return True
     try:
-        return Path(name_or_path).expanduser().is_dir()
+        path = Path(name_or_path).expanduser()
+        if _has_separator(name_or_path):
+            return path.is_dir()
+        return (path / "config.json").is_file()
     except (OSError, ValueError):
         return False
+
+
+def _has_separator(name_or_path: str | os.PathLike[str]) -> bool:
+    if isinstance(name_or_path, os.PathLike):
+        return True
+    text = str(name_or_path)
+    separators = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
+    return any(sep in text for sep in separators) or text in (".", "..")
 
 
 def resolve_pretrained(name_or_path: str | os.PathLike[str], kind: ModelKind | None = None) -> PretrainedSource | None:
