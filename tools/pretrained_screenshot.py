@@ -4,7 +4,8 @@ The released models cannot be downloaded on the machines vqadesk is built on, so
 full-size architecture with random weights (``benchmarks/pretrained_builders.py``), puts it into
 a temporary Hugging Face cache under its Hub name, and drives the real app offscreen: the window
 opens a folder of photos, loads ``hf:ORG/NAME`` in its inference process, asks ``--question``
-about the first photo and saves the window. With random weights the answers and the map are
+about the first photo (a VQA model) or captions it and selects its second word (a captioner),
+and saves the window. With random weights the answers and the map are
 random; the picture shows what the app shows, not what the released model would answer. Pass
 ``--model-folder`` to use a model you have (a folder saved with ``save_pretrained``) instead.
 
@@ -23,7 +24,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 HUB_NAMES = {"ViltForQuestionAnswering": "dandelin/vilt-b32-finetuned-vqa",
-             "BlipForQuestionAnswering": "Salesforce/blip-vqa-base"}
+             "BlipForQuestionAnswering": "Salesforce/blip-vqa-base",
+             "BlipForConditionalGeneration": "Salesforce/blip-image-captioning-base",
+             "GitForCausalLM": "microsoft/git-base-coco",
+             "VisionEncoderDecoderModel": "nlpconnect/vit-gpt2-image-captioning"}
 WAIT_S = 600
 
 
@@ -60,12 +64,15 @@ def main() -> int:
 
         repo_id = HUB_NAMES[args.architecture]
         put_in_cache(folder, repo_id, default_revision(repo_id), scratch / "hub")
-        return _screenshot(args.photos, f"hf:{repo_id}", args.question, args.out)
+        from vqadesk.engine.torch_free.hub.references import ARCHITECTURES
+
+        kind = ARCHITECTURES[args.architecture]
+        return _screenshot(args.photos, f"hf:{repo_id}", kind, args.question, args.out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _screenshot(photos: Path, model: str, question: str, out: Path) -> int:
+def _screenshot(photos: Path, model: str, kind, question: str, out: Path) -> int:
     import time
 
     from PySide6.QtWidgets import QApplication
@@ -77,17 +84,24 @@ def _screenshot(photos: Path, model: str, question: str, out: Path) -> int:
 
     app = QApplication.instance() or QApplication([])
     settings = open_settings()
-    remember_model(settings, ModelKind.VQA, model)
+    remember_model(settings, kind, model)
     window = MainWindow(settings, device="cpu")
     window.resize(1280, 800)
     window.show()
     ready, answered = [], []
     window.sig_ready.connect(lambda: ready.append(True))
     window.ask_panel.sig_answered.connect(lambda *a: answered.append(a))
+    window.caption_panel.sig_captioned.connect(lambda *a: answered.append(a))
     window.start(str(photos))
     _wait(app, lambda: ready, "the window's start")
-    window.ask_panel.ask(question)
-    _wait(app, lambda: answered, "the answer")
+    if kind is ModelKind.VQA:
+        window.ask_panel.ask(question)
+        _wait(app, lambda: answered, "the answer")
+    else:
+        window.show_side_tab("Caption")
+        window.caption_panel.generate()
+        _wait(app, lambda: answered, "the caption")
+        window.caption_panel.select_word(0, 1)
     end = time.perf_counter() + 1.0
     while time.perf_counter() < end:  # let the heatmap and bars paint
         app.processEvents()
