@@ -96,7 +96,8 @@ def test_the_server_loop_answers_reports_errors_and_stops():
 
 
 def test_the_gui_process_never_imports_torch(models, tmp_path):
-    """A fresh interpreter (this one has torch for the tiny models): window ready, a question answered."""
+    """A fresh interpreter (this one has torch for the tiny models): window ready, a question answered,
+    the Models tab's pretrained models listed; neither torch nor transformers is loaded."""
     script = f"""
 import json, os, sys, time
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -123,8 +124,11 @@ def main():
     torch_after_ready = "torch" in sys.modules
     window.ask_panel.ask("what color is the circle?")
     wait("answered")
+    window.show_side_tab("Models")
+    window.models_panel.refresh_hub()
     pid = window.inference.process_id
     report = dict(done=done, torch_after_ready=torch_after_ready, torch_after_answer="torch" in sys.modules,
+                  transformers="transformers" in sys.modules,
                   device=window.device_label.text(), models=window.models_label.text(), pid=pid,
                   answer=window.ask_panel.prediction.best.text if window.ask_panel.prediction else None)
     window.close()
@@ -140,6 +144,7 @@ if __name__ == "__main__":
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["done"][:2] == ["ready", "answered"] and report["answer"]
     assert report["torch_after_ready"] is False and report["torch_after_answer"] is False
+    assert report["transformers"] is False
     assert report["device"].startswith("CPU") and "best" in report["models"]  # status bar still told
     assert not alive(report["pid"])  # closing the window ended the inference process
 
