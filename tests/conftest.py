@@ -100,6 +100,20 @@ def user_data(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     return path
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module of tiny models: a second only adds waiting on a busy 2-core machine.
+
+    Used with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``; torch is imported only then.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # -- a missing dependency fails, it is not skipped ------------------------------------------------
 
 _IMPORT_SKIP_MARKERS = ("could not import", "No module named")

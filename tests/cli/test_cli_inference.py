@@ -17,16 +17,9 @@ from vqadesk.cli.main import main
 from vqadesk.engine.torch_free import model_registry
 from vqadesk.metrics.results_io import read_caption_results, read_vqa_results
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models: a second intra-op thread only adds waiting on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 from tests.support.hf_cache_layout import put_in_cache
 from tests.support.real_coco import VAL, photo_files, write_real_root
@@ -21,18 +20,11 @@ from vqadesk.cli.main import main
 from vqadesk.engine import precision
 from vqadesk.metrics.results_io import read_caption_results, read_vqa_results
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+
 SKATEBOARDER = 87038  # 640 x 480
 QUESTION = "what is the man riding?"
 GRIDS = {"vilt": VILT_GRID_LANDSCAPE, "blip": BLIP_GRID}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models: a second intra-op thread only adds waiting on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -27,15 +27,7 @@ from vqadesk.errors import ImageLoadError
 from vqadesk.text.tokenizer import tokenize_question
 from vqadesk.text.vocabulary import END_ID, PAD_ID, START_ID, UNK_ID
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """These models are tiny: a second intra-op thread only adds waiting, a lot of it on a
-    busy 2-core machine. Restored after the module, so other tests keep the default."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from tests.support.hf_cache_layout import put_in_cache
 from tests.support.real_coco import photo_files
 from tests.support.tiny_captioners import BUILDERS, GRID
 from vqadesk.engine.inference.predictor import Predictor
 from vqadesk.engine.torch_free.predictions import CENTRE_SQUARE, WHOLE_IMAGE
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 SKATEBOARDER = 87038
 CATS = 39769
@@ -25,15 +26,6 @@ REGIONS = {
     "GitForCausalLM": CENTRE_SQUARE,
     "VisionEncoderDecoderModel": WHOLE_IMAGE,
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models: a second intra-op thread only adds waiting on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -30,19 +30,12 @@ from vqadesk.engine.pretrained import blip_vqa, vilt_vqa
 from vqadesk.engine.pretrained.vilt_vqa import cls_rollout
 from vqadesk.engine.torch_free.predictions import WHOLE_IMAGE, VqaPrediction
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+
 SKATEBOARDER = 87038  # 640 x 480
 JUMPER = 262148  # 640 x 512
 CATS = 39769  # 640 x 480, a PNG
 QUESTION = "what is the man riding?"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models: a second intra-op thread only adds waiting on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

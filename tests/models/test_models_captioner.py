@@ -15,14 +15,7 @@ CAPTIONS = torch.tensor([[START_ID, 5, 6, 7, END_ID, PAD_ID], [START_ID, 8, END_
 LENGTHS = torch.tensor([5, 3])
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """These tensors are tiny: intra-op threads gain nothing, and on a busy 2-core machine
-    their spin-waits made the training tests here 5-10x slower. Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def tiny_captioner(**overrides):

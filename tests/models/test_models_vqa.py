@@ -20,14 +20,7 @@ SMALL_CNN = ImageEncoderConfig(image_size=32, channels=(8, 16, 16))  # (B, 18, 4
 TINY = dict(vocab_size=20, num_answers=7, embed_dim=12, hidden_dim=16, fusion_dim=24, attention_dim=8)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """These tensors are tiny: intra-op threads gain nothing, and on a busy 2-core machine
-    their spin-waits made the training tests here 5-10x slower. Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def tiny_config(**overrides) -> VqaModelConfig:
