@@ -20,8 +20,7 @@ from PySide6.QtCore import QObject, QTimer
 from vqadesk.engine.torch_free.model_cards import read_model_card
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import VqadeskError
-from vqadesk.gui.explore.ask_panel import short_model_name
-from vqadesk.gui.explore.hub_models import display_name, model_key
+from vqadesk.gui.explore.hub_models import display_name, model_key, short_model_name
 from vqadesk.gui.window_settings import DEFAULT_MODELS, remember_model, remembered_model
 
 if TYPE_CHECKING:

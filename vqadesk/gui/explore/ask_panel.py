@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -35,21 +34,12 @@ from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.engine.torch_free.predictions import VqaPrediction
 from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.explore.chart_holder import ChartHolder
+from vqadesk.gui.explore.hub_models import short_model_name
 from vqadesk.gui.explore.image_context import ImageContext, find_question, question_problem
 from vqadesk.gui.explore.question_edit import QuestionEdit
 from vqadesk.gui.explore.shapes_notice import ShapesOnlyNotice
 from vqadesk.gui.style import message_style
 from vqadesk.metrics.vqa_accuracy import answer_accuracy
-
-
-def short_model_name(name: str) -> str:
-    """``runs/x/best.json`` -> ``x/best``; a bundled name or ``hf:ORG/NAME`` stays as it is."""
-    if name.lower().startswith("hf:"):
-        return name
-    path = Path(name)
-    if not path.suffix:
-        return name
-    return f"{path.parent.name}/{path.stem}" if path.stem in ("best", "last") else path.stem
 
 
 def _make_answer_chart():
@@ -69,7 +59,6 @@ class AskPanel(QWidget):
         self.inference = inference
         self.context: ImageContext | None = None
         self.prediction: VqaPrediction | None = None
-        self.shapes_only_model: str | None = None  # set while the VQA model knows only Shapes
         self._asked_context: ImageContext | None = None
 
         self.question_edit = QuestionEdit()
@@ -221,19 +210,15 @@ class AskPanel(QWidget):
         self.sig_answered.emit(prediction, context)
 
     def set_shapes_only_model(self, model: str | None) -> None:
-        """The VQA model in use knows only the Shapes world (``model``: its name), or None.
+        """The VQA model in use knows only the Shapes world (``model``: its name), or None."""
+        self.notice.set_model(model)
 
-        A notice about the answer shown stays until the next answer, unless the new model knows photos."""
-        self.shapes_only_model = model
-        if model is None:
-            self.notice.hide()
+    @property
+    def shapes_only_model(self) -> str | None:
+        return self.notice.model
 
     def _update_notice(self) -> None:
-        context = self.context
-        if self.shapes_only_model and self.prediction is not None and context is not None and not context.is_shapes:
-            self.notice.show_for(short_model_name(self.shapes_only_model))
-        else:
-            self.notice.hide()
+        self.notice.update_for(self.prediction is not None, self.context)
 
     def _show_truth(self, record: QuestionRecord | None, prediction: VqaPrediction) -> None:
         if record is None or record.annotation is None:

@@ -39,7 +39,7 @@ from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.engine.torch_free.predictions import CaptionPrediction
 from vqadesk.gui.background.inference import InferenceClient
-from vqadesk.gui.explore.ask_panel import short_model_name
+from vqadesk.gui.explore.hub_models import short_model_name
 from vqadesk.gui.explore.image_context import ImageContext
 from vqadesk.gui.explore.shapes_notice import ShapesOnlyNotice
 from vqadesk.gui.style import is_dark, message_style
@@ -66,7 +66,6 @@ class CaptionPanel(QWidget):
         self.context: ImageContext | None = None
         self.prediction: CaptionPrediction | None = None
         self.selected: tuple[int, int] | None = None  # (caption, word)
-        self.shapes_only_model: str | None = None  # set while the captioner knows only Shapes
         # The scores' worker process (no models), started on the first score; the splits it has read.
         self._scores_worker = InferenceClient(parent=self, models=False)
         self._scored_splits: set[tuple] = set()
@@ -174,19 +173,15 @@ class CaptionPanel(QWidget):
             self._say(f"Could not load the captioner: {message}", "error")
 
     def set_shapes_only_model(self, model: str | None) -> None:
-        """The captioner in use knows only the Shapes world (``model``: its name), or None.
+        """The captioner in use knows only the Shapes world (``model``: its name), or None."""
+        self.notice.set_model(model)
 
-        A notice about the captions shown stays until the next captions, unless the new captioner knows photos."""
-        self.shapes_only_model = model
-        if model is None:
-            self.notice.hide()
+    @property
+    def shapes_only_model(self) -> str | None:
+        return self.notice.model
 
     def _update_notice(self) -> None:
-        context = self.context
-        if self.shapes_only_model and self.prediction is not None and context is not None and not context.is_shapes:
-            self.notice.show_for(short_model_name(self.shapes_only_model))
-        else:
-            self.notice.hide()
+        self.notice.update_for(self.prediction is not None, self.context)
 
     def show_prediction(self, context: ImageContext, prediction: CaptionPrediction) -> None:
         """Show captions made elsewhere (dropped photos are captioned in one batch)."""

@@ -60,6 +60,16 @@ class CachedModel:
         return entry.title if entry is not None else self.reference.text
 
 
+def short_model_name(name: str) -> str:
+    """``runs/x/best.json`` -> ``x/best``; a bundled name or ``hf:ORG/NAME`` stays as it is."""
+    if name.lower().startswith("hf:"):
+        return name
+    path = Path(name)
+    if not path.suffix:
+        return name
+    return f"{path.parent.name}/{path.stem}" if path.stem in ("best", "last") else path.stem
+
+
 def short_title(entry: CatalogueEntry) -> str:
     """``BLIP captioner (base)`` -> ``BLIP captioner``: the name a button has room for."""
     return re.sub(r"\s*\([^)]*\)\s*$", "", entry.title) or entry.title

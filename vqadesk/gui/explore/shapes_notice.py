@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from vqadesk.engine.torch_free.hub.catalogue import recommended
 from vqadesk.engine.torch_free.model_kind import ModelKind
-from vqadesk.gui.explore.hub_models import format_bytes, is_downloaded, short_title
+from vqadesk.gui.explore.hub_models import format_bytes, is_downloaded, short_model_name, short_title
 from vqadesk.gui.style import message_style
 
 _WHAT_IT_GETS_WRONG = {ModelKind.VQA: "its answers", ModelKind.CAPTIONING: "its captions"}
@@ -40,6 +40,7 @@ class ShapesOnlyNotice(QWidget):
         super().__init__(parent)
         self.kind = ModelKind(kind)
         self.entry = recommended(self.kind)
+        self.model: str | None = None  # the model in use when it knows only Shapes
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setStyleSheet(message_style("warning"))
@@ -54,6 +55,22 @@ class ShapesOnlyNotice(QWidget):
         layout.addWidget(self.label)
         layout.addLayout(row)
         self.hide()
+
+    def set_model(self, model: str | None) -> None:
+        """The model in use knows only the Shapes world (``model``: its name), or None (it knows photos).
+
+        A notice already shown stays until the next result, unless the new model knows photos."""
+        self.model = model
+        if model is None:
+            self.hide()
+
+    def update_for(self, shown: bool, context) -> None:
+        """After a result (``shown``) about ``context`` (an ``ImageContext`` or None): the notice
+        when a Shapes-only model spoke about a photo, else nothing."""
+        if self.model and shown and context is not None and not context.is_shapes:
+            self.show_for(short_model_name(self.model))
+        else:
+            self.hide()
 
     def show_for(self, model: str) -> None:
         """Say that ``model`` knows only Shapes, and offer the recommended model as it stands now."""
