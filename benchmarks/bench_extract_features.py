@@ -309,4 +309,7 @@ def write_synthetic_vqa(workdir: Path) -> dict:
 
 
 if __name__ == "__main__":
+    from machine import print_machine  # benchmarks/machine.py
+
+    print_machine()
     sys.exit(main())

@@ -158,4 +158,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from machine import print_machine  # benchmarks/machine.py
+
+    print_machine()
     main()

@@ -25,7 +25,6 @@ Prints a Markdown table for docs/benchmarks.md with the CPU model and thread cou
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
+from machine import cpu_model
 from PIL import Image
 from pretrained_builders import MAX_NEW_TOKENS, build
 
@@ -45,16 +45,6 @@ CAPTIONERS = ("BlipForConditionalGeneration", "GitForCausalLM", "VisionEncoderDe
 VQA_MODELS = ("BlipForQuestionAnswering", "ViltForQuestionAnswering")
 QUESTIONS = ("what is the man riding?", "how many people are there?")
 BEAM = 3
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def median_ms(run: Callable[[], object], repeats: int) -> float:
@@ -220,4 +210,7 @@ def _print_ratios(architecture: str, rows: dict[str, dict[str, float]]) -> None:
 
 
 if __name__ == "__main__":
+    from machine import print_machine  # benchmarks/machine.py
+
+    print_machine()
     raise SystemExit(main())

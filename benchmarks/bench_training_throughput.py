@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import statistics
 import sys
 import time
@@ -49,8 +48,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from machine import cpu_model  # benchmarks/machine.py
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's vqadesk, installed or not
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # machine.py beside it
 
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.training_config import TrainingConfig
@@ -224,7 +225,7 @@ def main() -> int:
 
     peaks = {"float32": matmul_peak_gflops(torch.float32), "bfloat16": matmul_peak_gflops(torch.bfloat16)}
     fp32_peak = max(peaks["float32"].values())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {_cpu_name()}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cpu_model()}")
     for dtype, found in peaks.items():
         print(f"{dtype} matmul peak (torch.mm, median of 5): "
               + ", ".join(f"{n}x{n} {g:.1f} GFLOP/s" for n, g in found.items()))
@@ -248,7 +249,7 @@ def main() -> int:
                 )
     if args.json:
         record = {
-            "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": _cpu_name(),
+            "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_model(),
             "matmul_peak_gflops": peaks, "epoch_samples": EPOCH_SAMPLES, "samples_per_repeat": args.samples,
             "warmup": args.warmup, "repeats": args.repeats, "references_s": REFERENCES,
             "measurements": [asdict(m) for m in measurements],
@@ -257,15 +258,8 @@ def main() -> int:
     return 0
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 if __name__ == "__main__":
+    from machine import print_machine  # benchmarks/machine.py
+
+    print_machine()
     sys.exit(main())
