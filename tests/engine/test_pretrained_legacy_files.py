@@ -37,7 +37,8 @@ def as_transformers_4_wrote_it(folder: Path, image_processor: dict, processor_cl
     """``folder`` with its processor files in the layout of the released repositories."""
     (folder / "processor_config.json").unlink()
     (folder / "tokenizer.json").unlink(missing_ok=True)
-    (folder / "preprocessor_config.json").write_text(json.dumps({**image_processor, "processor_class": processor_class}))
+    preprocessor = {**image_processor, "processor_class": processor_class}
+    (folder / "preprocessor_config.json").write_text(json.dumps(preprocessor))
     (folder / "tokenizer_config.json").write_text(json.dumps({
         "do_lower_case": True, "model_max_length": 512, "tokenizer_class": "BertTokenizer",
         "processor_class": processor_class,
