@@ -98,6 +98,15 @@ def test_model_pool_answers_captions_and_compares(models):
     active = pool.ask(image, "what color is the circle?", top_k=3)
     assert len(active.answers) == 3
     assert pool.caption(image, beam_size=2).captions[0].words
+    # Many pairs in one batch: the same answers as one at a time.
+    other = models.images()[1]
+    many = pool.ask_many([image, other, image], ["what color is the circle?", "is there a square?",
+                                                 "how many circles are there?"], top_k=3)
+    assert [p.question for p in many] == ["what color is the circle?", "is there a square?",
+                                          "how many circles are there?"]
+    assert [a.prob for a in many[0].answers] == pytest.approx([a.prob for a in active.answers], abs=1e-5)
+    single = pool.ask(other, "is there a square?", top_k=3)
+    assert [a.text for a in many[1].answers] == [a.text for a in single.answers]
     compared = pool.compare([str(models.vqa), str(models.bow), str(models.captioner)], image,
                             "what color is the circle?")
     assert [c.error is None for c in compared] == [True, True, False]

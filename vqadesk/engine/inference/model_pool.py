@@ -90,6 +90,13 @@ class ModelPool(PoolApi):
         self._require(ModelKind.VQA)
         return self.predictor.ask(image, question, top_k=top_k)
 
+    def ask_many(
+        self, images: Sequence[ImageInput], questions: Sequence[str], top_k: int = 5
+    ) -> list[VqaPrediction]:
+        """One answer per (image, question) pair, in one batch (the Batch tab's chunks)."""
+        self._require(ModelKind.VQA)
+        return self.predictor.ask_many(images, questions, top_k=top_k)
+
     def caption(self, image: ImageInput, beam_size: int = 3, num_captions: int = 1) -> CaptionPrediction:
         self._require(ModelKind.CAPTIONING)
         return self.predictor.caption(image, beam_size=beam_size, num_captions=num_captions)

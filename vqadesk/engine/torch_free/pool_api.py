@@ -38,6 +38,10 @@ class PoolApi(Protocol):
 
     def ask(self, image: ImageInput, question: str, top_k: int = 5) -> VqaPrediction: ...
 
+    def ask_many(
+        self, images: Sequence[ImageInput], questions: Sequence[str], top_k: int = 5
+    ) -> list[VqaPrediction]: ...
+
     def caption(self, image: ImageInput, beam_size: int = 3, num_captions: int = 1) -> CaptionPrediction: ...
 
     def caption_many(
