@@ -1,14 +1,10 @@
 """The browser panel: a lazily filled thumbnail grid with split and text filters.
 
-Thumbnails are made by pool threads only for the rows the view asks for
-(``data(DecorationRole)``), so a 40k-image split opens at once and scrolls
-smoothly; until its thumbnail arrives a row shows a neutral placeholder.
-They are cached on disk (``data/thumbnails.py``), so the next visit is fast.
-
-``data()`` runs inside the view's paint, so it only notes the wanted rows;
-the tasks start on the next event-loop turn, after the paint. Rows asked for
-in an earlier paint whose tasks have not started yet (scrolled past) are
-taken back from the pool, so the threads make what is on screen now.
+Thumbnails are made by pool threads only for the rows the view paints
+(``background/thumbnails.LazyThumbnails``: started after the paint, taken
+back when scrolled past, cached on disk), so a 40k-image split opens at once
+and scrolls smoothly; until its thumbnail arrives a row shows a neutral
+placeholder.
 """
 
 from __future__ import annotations
@@ -16,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -28,47 +23,34 @@ from PySide6.QtWidgets import (
 )
 
 from vqadesk.data.dataset import Dataset, DatasetSplit
-from vqadesk.data.thumbnails import cached_thumbnail
 from vqadesk.errors import VqadeskError
 from vqadesk.gui.background.split_process import open_split_via_child
+from vqadesk.gui.background.thumbnails import LazyThumbnails
 from vqadesk.gui.background.workers import BackgroundTasks
-from vqadesk.gui.qimage import pil_to_qimage
 
 THUMBNAIL_SIZE = 96
 
 
-def make_thumbnail(path: Path, size: int) -> QImage:
-    """Pool thread: ``path``'s thumbnail, from the on-disk cache or decoded (and cached)."""
-    return pil_to_qimage(cached_thumbnail(path, size))
-
-
 class ThumbnailModel(QAbstractListModel):
-    """Image ids of one split, with thumbnails made on demand in the background."""
+    """Image ids of one split, with thumbnails made on demand in the background (``LazyThumbnails``)."""
 
     def __init__(self, parent: QWidget | None = None, *, thumbnail_size: int = THUMBNAIL_SIZE):
         super().__init__(parent)
         self._split: DatasetSplit | None = None
         self._ids: list[int] = []
-        self._size = thumbnail_size
-        self._icons: dict[int, QIcon] = {}
+        self._rows: dict[int, int] | None = None  # image id -> row, made when first needed
         self._labels: dict[int, str] = {}  # shown instead of the id (dropped photos: their captions)
-        self._pending: set[int] = set()
-        self._wanted: dict[int, None] = {}  # asked for by the last paint(s), not started yet (ordered)
-        self._start_timer = QTimer(self, singleShot=True, interval=0)
-        self._start_timer.timeout.connect(self._start_wanted)
-        self._tasks = BackgroundTasks(self, max_threads=2)  # keyed by image id
-        placeholder = QPixmap(thumbnail_size, thumbnail_size)
-        placeholder.fill(QColor(128, 128, 128, 60))
-        self._placeholder = QIcon(placeholder)
+        self.thumbnails = LazyThumbnails(thumbnail_size, self)
+        self.thumbnails.sig_ready.connect(self._thumbnail_ready)
 
     def set_images(self, split: DatasetSplit | None, image_ids: list[int]) -> None:
         self.beginResetModel()
         if split is not self._split:
-            self._icons.clear()
+            self.thumbnails.clear()
             self._labels.clear()
-            self._wanted.clear()
         self._split = split
         self._ids = list(image_ids)
+        self._rows = None
         self.endResetModel()
 
     def set_labels(self, labels: dict[int, str]) -> None:
@@ -81,10 +63,9 @@ class ThumbnailModel(QAbstractListModel):
         return self._ids[row]
 
     def row_of(self, image_id: int) -> int | None:
-        try:
-            return self._ids.index(image_id)
-        except ValueError:
-            return None
+        if self._rows is None:
+            self._rows = {image_id: row for row, image_id in enumerate(self._ids)}
+        return self._rows.get(image_id)
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008 - Qt names it; QModelIndex() is an immutable invalid index
         return 0 if parent.isValid() else len(self._ids)
@@ -99,62 +80,30 @@ class ThumbnailModel(QAbstractListModel):
             name = self._split.coco.image(image_id).file_name
             return f"{name}\n{self._labels[image_id]}" if image_id in self._labels else name
         if role == Qt.ItemDataRole.DecorationRole:
-            icon = self._icons.get(image_id)
-            if icon is None:
-                if image_id not in self._pending:
-                    self._wanted[image_id] = None
-                    self._start_timer.start()
-                return self._placeholder
-            return icon
+            return self.thumbnails.icon(image_id, self._path(image_id))
         return None
 
+    def _path(self, image_id: int) -> Path | None:
+        try:
+            return self._split.coco.image_path(image_id)
+        except VqadeskError:
+            return None  # the viewer reports the missing file when the image is opened
+
     def loaded_count(self) -> int:
-        return len(self._icons)
+        return self.thumbnails.loaded_count()
 
     def is_busy(self) -> bool:
         """Thumbnails are being made (or are about to be)."""
-        return bool(self._pending or self._wanted)
+        return self.thumbnails.is_busy()
 
-    def _start_wanted(self) -> None:
-        """After the paint: drop queued tasks of rows no longer painted, start the painted ones."""
-        wanted, self._wanted = self._wanted, {}
-        for image_id in self._tasks.keys():
-            if image_id not in wanted and self._tasks.take_back(image_id):  # queued, never started: scrolled past
-                self._pending.discard(image_id)
-        for image_id in wanted:
-            self._request(image_id)
-
-    def _request(self, image_id: int) -> None:
-        if image_id in self._pending or self._split is None:
-            return
-        try:
-            path = self._split.coco.image_path(image_id)
-        except VqadeskError:
-            return  # the viewer reports the missing file when the image is opened
-        self._pending.add(image_id)
-        split = self._split
-        self._tasks.start(make_thumbnail, path, self._size, key=image_id,
-                          on_done=lambda image, i=image_id, s=split: self._done(s, i, image),
-                          on_fail=lambda _msg, i=image_id, s=split: self._done(s, i, None))
-
-    def _done(self, split: DatasetSplit, image_id: int, image: QImage | None) -> None:
-        self._pending.discard(image_id)
-        if split is not self._split:
-            return
-        if image is None:
-            pixmap = QPixmap(self._size, self._size)
-            pixmap.fill(QColor(200, 60, 60, 90))  # unreadable image: a red tile
-        else:
-            pixmap = QPixmap.fromImage(image)
-        self._icons[image_id] = QIcon(pixmap)
+    def _thumbnail_ready(self, image_id: int) -> None:
         row = self.row_of(image_id)
         if row is not None:
             index = self.index(row)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
     def shutdown(self) -> None:
-        self._start_timer.stop()
-        self._tasks.shutdown(2000)
+        self.thumbnails.shutdown()
 
 
 class BrowserPanel(QWidget):
