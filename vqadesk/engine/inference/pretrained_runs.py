@@ -91,7 +91,7 @@ def ask(
             question=question, answers=result.answers, attention=result.attention,
             glimpses=None if result.attention is None else result.attention[None],
             model=loaded.name, timings_ms=dict(timings), cached=cached[row],
-            attention_region=model.attention_region,
+            attention_region=model.attention_region, precision=model.precision,
         )
         for row, (question, result) in enumerate(zip(questions, found))
     ]
@@ -114,7 +114,7 @@ def caption(
     return [
         CaptionPrediction(
             captions=captions, model=loaded.name, timings_ms=dict(timings), cached=cached[row],
-            attention_region=model.attention_region,
+            attention_region=model.attention_region, precision=model.precision,
         )
         for row, captions in enumerate(found)
     ]

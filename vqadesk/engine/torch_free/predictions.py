@@ -40,12 +40,14 @@ class ModelResult:
     """What every prediction carries: the model's name, the timings of making it
     (``timings_ms``, per step and ``total``), and whether the image's features came
     from the cache. ``attention_region`` says which part of the photo its attention maps cover
-    (``CENTRE_SQUARE`` or ``WHOLE_IMAGE``)."""
+    (``CENTRE_SQUARE`` or ``WHOLE_IMAGE``); ``precision`` the arithmetic that made it (``fp32``,
+    ``bf16``, ``fp16``: a pretrained model's resolved precision; vqadesk's own models run in fp32)."""
 
     model: str
     timings_ms: dict[str, float]
     cached: bool
     attention_region: str = CENTRE_SQUARE
+    precision: str = "fp32"
 
     def _model_json(self) -> dict[str, Any]:
         """The last entries of ``to_json``: ``{"attention_region", "model", "timings_ms"}``."""
