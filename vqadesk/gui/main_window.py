@@ -36,12 +36,14 @@ from PySide6.QtWidgets import (
 from vqadesk.data.dataset import Dataset, DatasetSplit
 from vqadesk.data.default_dataset import ensure_shapes_world
 from vqadesk.data.images import load_image
+from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import VqadeskError
 from vqadesk.gui import window_settings
 from vqadesk.gui.active_models import ActiveModels
 from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.background.split_process import open_coco_files_via_child, open_dataset_via_child, stop_children
 from vqadesk.gui.background.workers import BackgroundTasks
+from vqadesk.gui.batch.panel import BatchPanel
 from vqadesk.gui.dropped_photos import DroppedPhotos
 from vqadesk.gui.drops import classify_drop
 from vqadesk.gui.explore.ask_panel import AskPanel
@@ -49,6 +51,7 @@ from vqadesk.gui.explore.browser import BrowserPanel
 from vqadesk.gui.explore.caption_panel import CaptionPanel
 from vqadesk.gui.explore.compare_panel import ComparePanel
 from vqadesk.gui.explore.history_panel import HistoryPanel, history_entry
+from vqadesk.gui.explore.hub_models import model_key
 from vqadesk.gui.explore.image_context import ImageContext, describe_image
 from vqadesk.gui.explore.models_panel import ModelsPanel
 from vqadesk.gui.explore.overlay_bar import OverlayBar
@@ -60,7 +63,7 @@ from vqadesk.gui.style import apply_theme
 from vqadesk.gui.training_slot import TrainingTabSlot
 from vqadesk.gui.window_menus import build_menus, build_status_bar
 
-SIDE_TABS = ("Ask", "Caption", "Compare", "Models", "History")
+SIDE_TABS = ("Ask", "Caption", "Batch", "Compare", "Models", "History")
 TIMED_CHANNELS = ("ask", "caption", "compare", "caption-dropped")  # the status bar shows how long these took
 
 
@@ -121,9 +124,11 @@ class MainWindow(QMainWindow):
         self.compare_panel = ComparePanel(self.inference)
         self.models_panel = ModelsPanel()
         self.history_panel = HistoryPanel()
+        self.batch_panel = BatchPanel(self.inference)
         self.side_tabs = SteadyTabWidget()
         for panel, title in zip(
-            (self.ask_panel, self.caption_panel, self.compare_panel, self.models_panel, self.history_panel), SIDE_TABS
+            (self.ask_panel, self.caption_panel, self.batch_panel, self.compare_panel, self.models_panel,
+             self.history_panel), SIDE_TABS
         ):
             self.side_tabs.addTab(panel, title)
 
@@ -182,6 +187,12 @@ class MainWindow(QMainWindow):
             lambda: window_settings.save_view(self.settings, self.overlays.colormap.currentText(),
                                               self.overlays.opacity.value()))
         self.training_slot.sig_installed.connect(self._training_tab_installed)
+        self.batch_panel.sig_use_model.connect(self.use_model)
+        self.batch_panel.sig_show_photo.connect(self.show_batch_photo)
+        self.sig_models_changed.connect(lambda _models: self._offer_batch_models())
+        self.models_panel.sig_model_added.connect(lambda *_: self._offer_batch_models())
+        self.browser.split_changed.connect(lambda _name: self.batch_panel.form.set_split(self.browser.split))
+        self.browser.sig_caption_selected.connect(self.caption_selected)
 
     # -- start-up --------------------------------------------------------------------------------
 
@@ -357,14 +368,65 @@ class MainWindow(QMainWindow):
     def show_side_tab(self, title: str) -> None:
         self.side_tabs.setCurrentIndex(SIDE_TABS.index(title))
 
+    # -- batch jobs --------------------------------------------------------------------------------
+
+    def show_batch(self) -> None:
+        """The Explore tab with the Batch panel in front."""
+        self.tabs.setCurrentIndex(0)
+        self.show_side_tab("Batch")
+
+    def caption_folder(self, folder: str, recursive: bool | None = None) -> None:
+        """The Batch panel set up on ``folder`` (File → Caption folder…, a folder dropped with Shift held)."""
+        self.show_batch()
+        self.batch_panel.form.set_folder(folder, recursive)
+        self.statusBar().showMessage(f"Batch: {folder} — choose captions or questions and the model, then Start",
+                                     10000)
+
+    def caption_selected(self, image_ids: list[int]) -> None:
+        """The browser's "Caption selected photos": the Batch panel on the selection."""
+        split = self.browser.split
+        if split is None or not image_ids:
+            return
+        self.show_batch()
+        self.batch_panel.form.set_selection(split, image_ids)
+
+    def _offer_batch_models(self) -> None:
+        models = self.inference.models
+        active = {ModelKind.VQA: model_key(models.vqa, models.vqa_path) if models and models.vqa else None,
+                  ModelKind.CAPTIONING: (model_key(models.captioner, models.captioner_path)
+                                         if models and models.captioner else None)}
+        self.batch_panel.form.set_models(active, self.models_panel.entries())
+
+    def show_batch_photo(self, path: Path, heatmap: tuple | None, text: str) -> None:
+        """A batch result's photo in the viewer, with its attention map when the prediction had one."""
+        self._image_request += 1
+        request = self._image_request
+        self.image_info.setText(text)
+
+        def decoded(image: QImage) -> None:
+            if request != self._image_request:
+                return
+            self.viewer.show_image(image, [])
+            if heatmap is not None:
+                grid, region = heatmap
+                self.viewer.show_heatmap(grid, "the batch job's prediction", region)
+            self._describe_heatmap()
+
+        self.tasks.start(_decode, Path(path), on_done=decoded,
+                         on_fail=lambda message: self._image_failed(request, message))
+
     # -- drag and drop -------------------------------------------------------------------------------
 
-    def handle_drop(self, paths: list[str]) -> None:
-        """Open dropped folders as datasets; add dropped photos to "Dropped photos" and caption them."""
+    def handle_drop(self, paths: list[str], *, batch: bool = False) -> None:
+        """Open dropped folders as datasets (``batch``, Shift held: set up a batch job on the first one
+        instead); add dropped photos to "Dropped photos" and caption them."""
         items = classify_drop(paths)
         if items.refused:
             self.notify(items.refusal_message())
             self.statusBar().showMessage(items.refused[0], 10000)
+        if items.folders and batch:
+            self.caption_folder(str(items.folders[0]))
+            return
         if items.folders:
             self.open_dataset(str(items.folders[0]))
             return
@@ -383,7 +445,8 @@ class MainWindow(QMainWindow):
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
             paths = [url.toLocalFile() or url.toString() for url in event.mimeData().urls()]
-            QTimer.singleShot(0, lambda: self.handle_drop(paths))  # after the drag has ended
+            batch = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)  # Shift: a batch job, not a dataset
+            QTimer.singleShot(0, lambda: self.handle_drop(paths, batch=batch))  # after the drag has ended
 
     def watch_drops(self) -> None:
         """Send file drops on the window's own drop targets (text fields, plots) to the window.
@@ -445,6 +508,7 @@ class MainWindow(QMainWindow):
         self.inference.shutdown()
         stop_children()  # splits still being parsed in child processes
         self.caption_panel.shutdown()
+        self.batch_panel.shutdown()  # a running job stops; its finished photos stay in its progress file
         self.models_panel.shutdown()  # a download stops; what it fetched stays in the cache
         self.browser.model.shutdown()
         self.tasks.shutdown(3000)

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 SHORTCUTS = (
     "Ctrl+O  open a dataset folder\nCtrl+Shift+O  open photos\nEnter / Ctrl+Enter  ask\n"
-    "↑ / ↓  question history\nCtrl+Shift+C  caption\nCtrl+E  export the history\n"
+    "↑ / ↓  question history\nCtrl+Shift+C  caption\nCtrl+Shift+B  caption a folder (Batch tab)\n"
+    "Ctrl+E  export the history\n"
     "B  object boxes\nH  attention heatmap\nCtrl+1 / Ctrl+2  Explore / Training\nF11  full screen\n"
     "Wheel  zoom · drag  pan · double-click  fit"
 )
@@ -76,6 +77,8 @@ def _file_menu(window: MainWindow) -> None:
         ("Open &image…", QKeySequence("Ctrl+Shift+O"), lambda: choose_image(window),
          "Open and caption one or more photos"),
         ("Open the &Shapes world", None, lambda: window.open_dataset(None), "The built-in synthetic dataset"),
+        ("Caption &folder…", QKeySequence("Ctrl+Shift+B"), lambda: choose_batch_folder(window),
+         "Caption (or question) every photo of a folder in the Batch tab, then review, edit and export"),
     ]
     for text, shortcut, slot, tip in actions:
         action = QAction(text, window)
@@ -164,6 +167,14 @@ def choose_coco_files(window: MainWindow) -> None:
     image_dir = QFileDialog.getExistingDirectory(window, "Folder of its images", str(Path(annotation_file).parent))
     if image_dir:
         window.open_coco_files(annotation_file, image_dir)
+
+
+def choose_batch_folder(window: MainWindow) -> None:
+    """File → Caption folder…: the Batch tab, set up on the folder chosen."""
+    start = window.batch_panel.form.folder_edit.text() or str(Path.home())
+    folder = QFileDialog.getExistingDirectory(window, "Caption folder: the folder of photos", start)
+    if folder:
+        window.caption_folder(folder)
 
 
 def choose_image(window: MainWindow) -> None:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListView,
+    QMenu,
     QVBoxLayout,
     QWidget,
 )
@@ -111,6 +112,7 @@ class BrowserPanel(QWidget):
 
     image_selected = Signal(int)
     split_changed = Signal(str)
+    sig_caption_selected = Signal(list)  # image ids: the context menu's "Caption selected photos"
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -135,6 +137,9 @@ class BrowserPanel(QWidget):
         self.view.setLayoutMode(QListView.LayoutMode.Batched)
         self.view.setBatchSize(200)
         self.view.setModel(self.model)
+        self.view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)  # Ctrl/Shift-click: a batch
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
 
         top = QHBoxLayout()
         top.addWidget(self.split_box)
@@ -175,6 +180,26 @@ class BrowserPanel(QWidget):
     def select_row(self, row: int) -> None:
         if 0 <= row < self.model.rowCount():
             self.view.setCurrentIndex(self.model.index(row))
+
+    def selected_image_ids(self) -> list[int]:
+        """The selected images (Ctrl/Shift-click), in the grid's order."""
+        rows = sorted(index.row() for index in self.view.selectionModel().selectedIndexes())
+        return [self.model.image_id(row) for row in rows]
+
+    def context_menu(self) -> QMenu:
+        """The grid's right-click menu: caption the selected photos in the Batch tab."""
+        menu = QMenu(self)
+        count = len(self.selected_image_ids())
+        action = menu.addAction(f"Caption selected photos ({count})…" if count else "Caption selected photos…")
+        action.setEnabled(count > 0)
+        action.setToolTip("Open the Batch tab on the selected photos: caption them or ask them questions")
+        action.triggered.connect(lambda: self.sig_caption_selected.emit(self.selected_image_ids()))
+        return menu
+
+    def _context_menu(self, position) -> None:
+        menu = self.context_menu()
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.view.viewport().mapToGlobal(position))
 
     def _on_split(self, name: str) -> None:
         if name and self._dataset is not None and not self._dataset.is_open(name):
