@@ -1,27 +1,29 @@
-"""``vqadesk predict vqa|captions``: official-format results files for a whole folder.
+"""``vqadesk predict vqa|captions``: results files for a whole folder of photos.
 
+    vqadesk predict captions --images DIR [--out FILE] [--format json|jsonl|csv|coco] [--recursive]
+                             [--sidecar txt] [--overwrite] [--captions K] [--beam N] [--restart]
+                             [--batch-size B] [--model ...] [--device D] [--precision P]
+    vqadesk predict vqa --images DIR (--question "..." [--question ...] | --questions-file FILE)
+                        [--top-k K] [the options of captions but --captions and --beam]
     vqadesk predict vqa --questions Q.json --images DIR --out RESULTS.json
-                        [--model NAME|PATH|hf:ORG/NAME[@REV]|FOLDER] [--batch-size B] [--device D]
-                        [--precision P] [--skip-unreadable]
-    vqadesk predict captions --images DIR --out RESULTS.json
-                        [--model NAME|PATH|hf:ORG/NAME[@REV]|FOLDER] [--beam N] [--batch-size B]
-                        [--device D] [--precision P] [--skip-unreadable]
+                        [--model ...] [--batch-size B] [--device D] [--precision P] [--skip-unreadable]
 
-``vqa`` answers every question of a VQA questions file and writes
-``[{"question_id", "answer"}]``; ``captions`` captions every image of DIR whose
-name carries a COCO id and writes ``[{"image_id", "caption"}]`` -- the files
-``vqadesk evaluate`` and the official tools score. Images are found by id
+A folder of any photos (``--images DIR``, with ``--question`` / ``--questions-file``
+for VQA) is a batch job: ``predict_folder.py``. Its default format for captions
+of a COCO-named folder is the official results file ``[{"image_id", "caption"}]``
+that ``vqadesk evaluate`` and the official tools score.
+
+``vqa --questions Q.json`` answers every question of an official VQA questions
+file and writes ``[{"question_id", "answer"}]``. Images are found by id
 from their names (``*_%012d.<ext>`` or ``%012d.<ext>``, see
 ``vqadesk.data.coco_naming``). Work goes in batches (each image encoded once
 per batch, questions grouped by image), with a progress bar on stderr when
-it is a terminal.
-
-Missing or unreadable images: the official VQA evaluation needs an answer to
-every question, so by default a question whose image file is missing stops
-the run before any work (listing the image ids), and an image that cannot be
-read stops it naming the file; nothing is written. ``--skip-unreadable``
-instead leaves those questions (or images) out of the results, with one
-warning line each on stderr.
+it is a terminal. The official VQA evaluation needs an answer to every
+question, so by default a question whose image file is missing stops the run
+before any work (listing the image ids), and an image that cannot be read
+stops it naming the file; nothing is written. ``--skip-unreadable`` instead
+leaves those questions out of the results, with one warning line each on
+stderr.
 """
 
 from __future__ import annotations
@@ -40,42 +42,96 @@ from vqadesk.errors import VqadeskError, list_ids
 Item = TypeVar("Item")
 
 
+FORMATS = ("json", "jsonl", "csv", "coco")  # engine/torch_free/batch/exports.py's, without importing it here
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     vqa, captions = add_kind_commands(
         subparsers, "predict",
-        help="write an official-format results file for a folder of images",
-        description="Answer a VQA questions file, or caption a folder of COCO-named images, "
-        "and write the results file the official evaluation (and `vqadesk evaluate`) reads.",
-        vqa_help="answer every question of a VQA questions file",
-        captions_help="caption every COCO-named image of a folder",
+        help="caption or question a folder of photos, or answer a VQA questions file, into a results file",
+        description="Caption every photo of a folder, or ask it questions, and write the results (JSON, JSON "
+        "lines, CSV, or the official COCO results format) and, if asked, a caption file beside each photo; or "
+        "answer an official VQA questions file. Folder runs resume where they stopped.",
+        vqa_help="ask questions of every photo of a folder, or answer a VQA questions file",
+        captions_help="caption every photo of a folder",
     )
-    vqa.add_argument("--questions", required=True, metavar="Q.json", help="VQA questions file")
-    _add_common(vqa, ModelKind.VQA, batch=128, unit="questions")
-    vqa.set_defaults(func=run_vqa)
+    asked = vqa.add_mutually_exclusive_group(required=True)
+    asked.add_argument("--question", action="append", metavar='"QUESTION"',
+                       help="a question to ask of every photo (repeat it for several)")
+    asked.add_argument("--questions-file", type=Path, metavar="FILE",
+                       help="a UTF-8 text file of questions to ask of every photo, one a line (empty lines skipped)")
+    asked.add_argument("--questions", metavar="Q.json",
+                       help="an official VQA questions file: answer each question about its COCO image and write "
+                       "the official results [{question_id, answer}]")
+    _add_common(vqa, ModelKind.VQA, batch="photos per chunk (default: about 128 questions' worth); with "
+                "--questions: questions per batch (default: 128)")
+    vqa.add_argument("--top-k", type=positive_int, default=3, metavar="K",
+                     help="answers kept per question, best first (default: 3)")
+    vqa.set_defaults(func=run_vqa, parser=vqa)
 
-    _add_common(captions, ModelKind.CAPTIONING, batch=32, unit="images")
+    _add_common(captions, ModelKind.CAPTIONING, batch="photos per chunk (default: 32)")
     add_beam_option(captions)
-    captions.set_defaults(func=run_captions)
+    captions.add_argument("--captions", type=positive_int, default=1, metavar="K",
+                          help="captions per photo, best first (default: 1)")
+    captions.set_defaults(func=run_captions, parser=captions)
 
 
-def _add_common(parser: argparse.ArgumentParser, kind: ModelKind, *, batch: int, unit: str) -> None:
-    parser.add_argument("--images", required=True, type=Path, metavar="DIR", help="folder of the images")
-    parser.add_argument("--out", required=True, type=Path, metavar="RESULTS.json", help="results file to write")
-    add_model_options(parser, kind)
+def _add_common(parser: argparse.ArgumentParser, kind: ModelKind, *, batch: str) -> None:
+    parser.add_argument("--images", required=True, type=Path, metavar="DIR", help="the folder of the photos")
     parser.add_argument(
-        "--batch-size", type=positive_int, default=batch, metavar="B", help=f"{unit} per batch (default: {batch})"
+        "--out", type=Path, metavar="FILE",
+        help="results file to write (default for a folder: DIR's name + -captions or -answers, in the current "
+        "folder); its progress is kept beside it in FILE.progress.jsonl",
     )
+    add_model_options(parser, kind)
+    parser.add_argument("--batch-size", type=positive_int, default=None, metavar="B", help=batch)
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="results format: json (one document with the settings), jsonl (one row a line), csv, "
+                        "or coco (the official captions results, for photos named after COCO ids); default: "
+                        "from --out's suffix, else coco for captions of a COCO-named folder, else json")
+    parser.add_argument("--recursive", action="store_true", help="caption the photos of subfolders too")
+    parser.add_argument("--sidecar", choices=("txt",), default=None,
+                        help="txt: also write NAME.txt beside each photo NAME.jpg (its caption; for questions, "
+                        "'question: answer' lines)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="with --sidecar, replace caption files that hold other text (kept by default)")
+    parser.add_argument("--restart", action="store_true",
+                        help="start afresh, forgetting the photos a previous run of the same results file finished")
     parser.add_argument(
         "--skip-unreadable", action="store_true",
-        help="leave out questions/images whose file is missing or unreadable (warning on stderr) "
-        "instead of stopping",
+        help="with --questions Q.json: leave out questions whose image is missing or unreadable (warning on "
+        "stderr) instead of stopping; folder runs always list unreadable photos and go on",
     )
+
+
+_FOLDER_ONLY = ("format", "recursive", "sidecar", "overwrite", "restart")
+
+
+def run_captions(args: argparse.Namespace) -> int:
+    from vqadesk.cli.predict_folder import run_folder
+
+    return run_folder(args, "captions")
+
+
+def run_vqa(args: argparse.Namespace) -> int:
+    if args.questions is None:
+        from vqadesk.cli.predict_folder import run_folder
+
+        return run_folder(args, "vqa")
+    given = [f"--{name.replace('_', '-')}" for name in _FOLDER_ONLY if getattr(args, name)]
+    if given:
+        args.parser.error(f"{', '.join(given)}: for folder runs (--question / --questions-file), not --questions")
+    if args.out is None:
+        args.parser.error("--questions needs --out RESULTS.json")
+    if args.batch_size is None:
+        args.batch_size = 128
+    return _run_official_vqa(args)
 
 
 # -- VQA ----------------------------------------------------------------------------------------
 
 
-def run_vqa(args: argparse.Namespace) -> int:
+def _run_official_vqa(args: argparse.Namespace) -> int:
     from vqadesk.data.vqa import read_vqa_questions
     from vqadesk.engine.inference.predictor import EmptyQuestionError, check_question
     from vqadesk.metrics.results_io import VqaResult, write_vqa_results
@@ -109,46 +165,6 @@ def run_vqa(args: argparse.Namespace) -> int:
     results = [VqaResult(q.question_id, by_question[q.question_id]) for q in questions if q.question_id in by_question]
     _write(args.out, write_vqa_results, results)
     _summary(args, f"{len(results)} answers of {len(questions)} questions", predictor, started)
-    return 0
-
-
-# -- captions ----------------------------------------------------------------------------------
-
-
-def run_captions(args: argparse.Namespace) -> int:
-    from vqadesk.data.coco_naming import coco_id_from_name
-    from vqadesk.metrics.results_io import CaptionResult, write_caption_results
-
-    started = time.perf_counter()
-    _check_out(args.out)
-    folder = _image_folder(args.images)
-    by_id: dict[int, Path] = {}
-    unnamed = 0
-    for name in folder.photo_names:  # sorted: the first of two files with one id wins, as ImageFolder does
-        image_id = coco_id_from_name(name)
-        if image_id is None:
-            unnamed += 1
-        else:
-            by_id.setdefault(image_id, folder.folder / name)
-    if not by_id:
-        raise VqadeskError(
-            f"{args.images}: no image named after a COCO id (expected names like "
-            "COCO_val2014_000000262148.jpg or 000000262148.jpg)"
-        )
-    if unnamed:
-        print(f"vqadesk: note: {unnamed} image(s) in {args.images} have no COCO id in their name; "
-              "they are not captioned", file=sys.stderr)
-    predictor, _ = load_model(ModelKind.CAPTIONING, args)
-    image_ids = sorted(by_id)
-
-    def predict(batch: list[int]) -> list[str]:
-        found = predictor.caption_many([by_id[i] for i in batch], beam_size=args.beam, num_captions=1)
-        return [prediction.best.text for prediction in found]
-
-    captions = _run_batches(image_ids, predict, args, image_of=lambda i: by_id[i], unit="image")
-    results = [CaptionResult(i, caption) for i, caption in zip(image_ids, captions) if caption is not None]
-    _write(args.out, write_caption_results, results)
-    _summary(args, f"{len(results)} captions of {len(image_ids)} images", predictor, started)
     return 0
 
 

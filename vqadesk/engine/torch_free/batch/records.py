@@ -19,6 +19,7 @@ from typing import Any, Literal
 from vqadesk.errors import VqadeskError
 from vqadesk.jsonio import PathLike, expect, optional_field
 from vqadesk.jsonio import field as json_field
+from vqadesk.text.tokenizer import normalize_text
 
 CAPTIONS = "captions"
 VQA = "vqa"
@@ -59,7 +60,7 @@ class BatchSettings:
             if not self.questions:
                 raise BatchSettingsError("a VQA batch job needs at least one question")
             for position, question in enumerate(self.questions, 1):
-                if not question.strip():
+                if not normalize_text(question).strip():  # zero-width spaces count as whitespace, as in answers
                     raise BatchSettingsError(f"question {position} is empty")
         for name in ("beam", "num_captions", "top_k"):
             if getattr(self, name) < 1:
