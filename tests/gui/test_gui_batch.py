@@ -9,9 +9,13 @@ what was kept reads it back with the engine's own readers.
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFont
@@ -28,7 +32,7 @@ from vqadesk.engine.torch_free.batch import (
     read_settings,
 )
 from vqadesk.gui.batch import runner as states
-from vqadesk.gui.batch.results_model import EDITED_MARK
+from vqadesk.gui.batch.results_model import EDITED_MARK, RESULT_ROLE
 
 WAIT_MS = 60000  # generous: a busy 2-core machine, the first model load imports torch
 
@@ -148,6 +152,44 @@ def _kept(progress: Path) -> int:
     return len(list(iter_results(progress)[1]))
 
 
+def test_a_job_the_app_stopped_goes_on_from_the_command_line_and_back(qtbot, window, photos):
+    panel = set_up(window, photos, chunk_size=2)
+    with qtbot.waitSignal(panel.runner.sig_events, timeout=WAIT_MS):
+        assert panel.start()
+    with qtbot.waitSignal(panel.runner.sig_stopped, timeout=WAIT_MS):
+        panel.cancel_button.click()
+    assert "command line" in panel.status.text()
+    panel.exporter.copy_command()
+    command = QApplication.clipboard().text()
+    assert command.startswith("vqadesk predict captions --images") and "--recursive" in command
+    progress = progress_path(panel.form.out_path())
+    qtbot.waitUntil(lambda: _kept(progress) >= 2, timeout=WAIT_MS)
+    kept = _kept(progress)
+    result = subprocess.run([sys.executable, "-m", "vqadesk", *shlex.split(command)[1:]],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"{kept} photo(s) already done" in result.stderr  # the command line went on from the app's photos
+    assert _kept(progress) == 8
+    # And back: the app takes up what the command line finished, with nothing left to do.
+    opened = []
+    panel.runner.sig_opened.connect(lambda started, _earlier: opened.append(started))
+    run_to_end(qtbot, panel)
+    assert opened[0].already_done == 8 and panel.model.rowCount() == 8
+
+
+def test_a_photo_that_failed_is_tried_again_and_its_row_replaced(qtbot, window, photos, models):
+    broken = photos / "later.png"
+    broken.write_bytes(b"\x89PNG not really")
+    panel = set_up(window, photos, recursive=False)
+    run_to_end(qtbot, panel)
+    assert panel.model.failed_count() == 1 and panel.model.rowCount() == 7
+    shutil.copy(models.images("val")[9], broken)  # fixed
+    run_to_end(qtbot, panel)
+    assert panel.model.failed_count() == 0 and panel.model.rowCount() == 7
+    row = table_texts(panel, 1).index("later.png")
+    assert isinstance(panel.proxy.index(row, 1).data(RESULT_ROLE), CaptionRow)
+
+
 def test_an_edit_is_marked_kept_in_the_progress_file_and_exported(qtbot, window, photos, tmp_path):
     panel = set_up(window, photos)
     run_to_end(qtbot, panel)
@@ -216,7 +258,7 @@ def test_a_broken_photo_is_listed_with_its_reason_and_the_job_goes_on(qtbot, win
     assert panel.model.rowCount() == 9 and panel.model.failed_count() == 1
     row = table_texts(panel, 1).index("broken.jpg")
     assert table_texts(panel, 2)[row].startswith("failed: ")
-    failed = panel.proxy.index(row, 1).data(Qt.ItemDataRole.UserRole + 2)
+    failed = panel.proxy.index(row, 1).data(RESULT_ROLE)
     assert isinstance(failed, FailedPhoto) and failed.reason in table_texts(panel, 2)[row]
     assert "1 failed" in panel.count_label.text() and "1 failed" in panel.status.text()
     # The filter keeps the rows in which every word appears.
@@ -236,12 +278,14 @@ def test_questions_answer_each_photo_and_a_row_shows_its_heatmap(qtbot, window, 
     assert set(table_texts(panel, 2)) == {"what color is the circle?", "is there a square?"}
     # Sorted by score, highest first.
     panel.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
-    scores = [float(text) for text in table_texts(panel, 4)]
+    scores = [float(text.rstrip("%")) for text in table_texts(panel, 4)]
     assert scores == sorted(scores, reverse=True)
     panel.select_row(0)
-    qtbot.waitUntil(lambda: window.viewer.has_heatmap(), timeout=WAIT_MS)
-    assert "batch" in window.viewer.heatmap_label
-    assert "→" in window.image_info.text()
+    result = panel.proxy.index(0, 1).data(RESULT_ROLE)
+    qtbot.waitUntil(lambda: window.viewer.has_heatmap() and result.question in window.viewer.heatmap_label,
+                    timeout=WAIT_MS)
+    np.testing.assert_allclose(window.viewer.heatmap_grid, panel.heatmaps[(result.key, result.question)][0])
+    assert result.key in window.image_info.text() and result.answer in window.image_info.text()
 
 
 def test_other_settings_on_the_same_results_file_offer_start_afresh(qtbot, window, photos):

@@ -64,6 +64,8 @@ from vqadesk.gui.training_slot import TrainingTabSlot
 from vqadesk.gui.window_menus import build_menus, build_status_bar
 
 SIDE_TABS = ("Ask", "Caption", "Batch", "Compare", "Models", "History")
+BATCH_WIDTH = 600  # the side tabs' width while the Batch tab shows (its table), taken from the browser first
+BROWSER_NARROWEST = 240  # two thumbnail columns
 TIMED_CHANNELS = ("ask", "caption", "compare", "caption-dropped")  # the status bar shows how long these took
 
 
@@ -187,6 +189,9 @@ class MainWindow(QMainWindow):
             lambda: window_settings.save_view(self.settings, self.overlays.colormap.currentText(),
                                               self.overlays.opacity.value()))
         self.training_slot.sig_installed.connect(self._training_tab_installed)
+        self._sizes_before_batch: list[int] | None = None  # the Explore columns before the Batch tab widened them
+        self._sizes_in_batch: list[int] = []
+        self.side_tabs.currentChanged.connect(self._side_tab_changed)
         self.batch_panel.sig_use_model.connect(self.use_model)
         self.batch_panel.sig_show_photo.connect(self.show_batch_photo)
         self.sig_models_changed.connect(lambda _models: self._offer_batch_models())
@@ -379,7 +384,7 @@ class MainWindow(QMainWindow):
         """The Batch panel set up on ``folder`` (File → Caption folder…, a folder dropped with Shift held)."""
         self.show_batch()
         self.batch_panel.form.set_folder(folder, recursive)
-        self.statusBar().showMessage(f"Batch: {folder} — choose captions or questions and the model, then Start",
+        self.statusBar().showMessage(f"Batch tab: {Path(folder).name} — choose the task and the model, then Start",
                                      10000)
 
     def caption_selected(self, image_ids: list[int]) -> None:
@@ -390,6 +395,23 @@ class MainWindow(QMainWindow):
         self.show_batch()
         self.batch_panel.form.set_selection(split, image_ids)
 
+    def _side_tab_changed(self, _index: int) -> None:
+        """The Batch tab widens the side tabs for its table (from the browser, then the viewer); leaving it puts
+        the columns back, unless the user has moved them since."""
+        sizes = self.explore_splitter.sizes()
+        if self.side_tabs.currentWidget() is self.batch_panel:
+            if self._sizes_before_batch is None and sizes[2] < BATCH_WIDTH:
+                from_browser = min(BATCH_WIDTH - sizes[2], max(sizes[0] - BROWSER_NARROWEST, 0))
+                from_viewer = min(BATCH_WIDTH - sizes[2] - from_browser, max(sizes[1] - 300, 0))
+                widened = [sizes[0] - from_browser, sizes[1] - from_viewer, sizes[2] + from_browser + from_viewer]
+                self._sizes_before_batch = sizes
+                self.explore_splitter.setSizes(widened)
+                self._sizes_in_batch = self.explore_splitter.sizes()
+        elif self._sizes_before_batch is not None:
+            if sizes == self._sizes_in_batch:
+                self.explore_splitter.setSizes(self._sizes_before_batch)
+            self._sizes_before_batch = None
+
     def _offer_batch_models(self) -> None:
         models = self.inference.models
         active = {ModelKind.VQA: model_key(models.vqa, models.vqa_path) if models and models.vqa else None,
@@ -397,7 +419,7 @@ class MainWindow(QMainWindow):
                                          if models and models.captioner else None)}
         self.batch_panel.form.set_models(active, self.models_panel.entries())
 
-    def show_batch_photo(self, path: Path, heatmap: tuple | None, text: str) -> None:
+    def show_batch_photo(self, path: Path, heatmap: tuple | None, text: str, heatmap_label: str) -> None:
         """A batch result's photo in the viewer, with its attention map when the prediction had one."""
         self._image_request += 1
         request = self._image_request
@@ -409,7 +431,7 @@ class MainWindow(QMainWindow):
             self.viewer.show_image(image, [])
             if heatmap is not None:
                 grid, region = heatmap
-                self.viewer.show_heatmap(grid, "the batch job's prediction", region)
+                self.viewer.show_heatmap(grid, heatmap_label, region)
             self._describe_heatmap()
 
         self.tasks.start(_decode, Path(path), on_done=decoded,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from vqadesk.engine.torch_free.batch.exports import ExportReport
@@ -45,6 +45,7 @@ class BatchExporter(QObject):
         self._worker: InferenceClient | None = None
         self.progress_file: Path | None = None
         self.kind = CAPTIONS
+        self.command: str | None = None  # the vqadesk predict command of a folder's job (it resumes the job)
 
     def menu(self, parent: QWidget) -> QMenu:
         """*Save results as…*, *Write caption files beside the photos*, and the same replacing existing ones."""
@@ -56,9 +57,20 @@ class BatchExporter(QObject):
         self.sidecar_action.triggered.connect(lambda: self.write_sidecars(overwrite=False))
         self.overwrite_action = QAction("Write them, replacing existing ones", menu)
         self.overwrite_action.triggered.connect(lambda: self.write_sidecars(overwrite=True))
+        self.command_action = QAction("Copy the command line that resumes this job", menu)
+        self.command_action.setToolTip("vqadesk predict with this job's folder, results file, model and settings: "
+                                       "it goes on from the photos done here, and the Batch tab from its")
+        self.command_action.triggered.connect(self.copy_command)
         menu.addActions([save, self.sidecar_action, self.overwrite_action])
+        menu.addSeparator()
+        menu.addAction(self.command_action)
         menu.aboutToShow.connect(self._name_actions)
         return menu
+
+    def copy_command(self) -> None:
+        if self.command is not None:
+            QGuiApplication.clipboard().setText(self.command)
+            self.sig_said.emit(f"Copied: {self.command}", "")
 
     def choose_export(self, parent: QWidget) -> None:
         if self.progress_file is None:
@@ -106,11 +118,11 @@ class BatchExporter(QObject):
     def _exported(self, report: ExportReport, lead: str = "") -> None:
         parts = [f"{report.rows:,} rows"]
         if report.failed:
-            parts.append(f"{report.failed:,} failed photos")
+            parts.append(f"{report.failed:,} failed")
         if report.left_out:
             examples = ", ".join(report.left_out_examples)
             parts.append(f"{report.left_out:,} photos left out (no COCO id: {examples})")
-        self.sig_said.emit(f"{lead}Saved {report.out} ({report.format}): {', '.join(parts)}", "")
+        self.sig_said.emit(f"{lead}Saved {report.out.name} ({report.format}): {', '.join(parts)}", "")
         self.sig_exported.emit(report)
 
     def _sidecars(self, report: SidecarReport) -> None:
@@ -131,3 +143,4 @@ class BatchExporter(QObject):
     def _name_actions(self) -> None:
         noun = "caption" if self.kind == CAPTIONS else "answer"
         self.sidecar_action.setText(f"Write {noun} files beside the photos (NAME.txt)")
+        self.command_action.setEnabled(self.command is not None)

@@ -16,6 +16,7 @@ session made it (maps are not kept in the progress file).
 
 from __future__ import annotations
 
+import html
 from collections import OrderedDict
 from pathlib import Path
 
@@ -29,7 +30,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QTableView,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -46,7 +46,7 @@ from vqadesk.gui.batch import runner as states
 from vqadesk.gui.batch.exporter import BatchExporter
 from vqadesk.gui.batch.results_model import FILE, RESULT_ROLE, THUMB, THUMBNAIL_SIZE, ResultsFilter, ResultsModel
 from vqadesk.gui.batch.runner import BatchRunner
-from vqadesk.gui.batch.setup_form import BatchSetupForm
+from vqadesk.gui.batch.setup_form import BatchSetupForm, command_line
 from vqadesk.gui.batch.sources import FOLDER
 from vqadesk.gui.style import message_style
 
@@ -63,7 +63,7 @@ def format_duration(seconds: float) -> str:
 
 
 class BatchPanel(QWidget):
-    sig_show_photo = Signal(object, object, str)  # photo path, (map, region) or None, the line above the viewer
+    sig_show_photo = Signal(object, object, str, str)  # photo, (map, region) or None, the line above it, the map's
     sig_use_model = Signal(str, str)  # kind, key: the form's model list picked another model
 
     def __init__(self, inference: InferenceClient, parent: QWidget | None = None):
@@ -88,7 +88,7 @@ class BatchPanel(QWidget):
             buttons.addWidget(button)
         buttons.addStretch(1)
         self.progress = QProgressBar()
-        self.progress.setFormat("%v of %m photos")
+        self.progress.setFormat("No job running")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.status = QLabel("Choose the photos and what to ask of them, then Start.")
@@ -96,13 +96,13 @@ class BatchPanel(QWidget):
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter: file, caption, question or answer words")
+        self.filter_edit.setPlaceholderText("Filter the rows")
+        self.filter_edit.setToolTip("Every word must appear in the row's file, caption, question or answer")
         self.filter_edit.setClearButtonEnabled(True)
         self.count_label = QLabel("No results yet")
         self.exporter = BatchExporter(self._after_writes, self)
-        self.export_button = QToolButton()
-        self.export_button.setText("Export")
-        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.export_button = QPushButton("Export")
+        self.export_button.setToolTip("Save the results (JSON, JSON Lines, CSV, COCO), or a .txt beside each photo")
         self.export_button.setMenu(self.exporter.menu(self))
         self.export_button.setEnabled(False)
         results_row = QHBoxLayout()
@@ -121,8 +121,8 @@ class BatchPanel(QWidget):
                                    | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.table.setAlternatingRowColors(True)
         self.table.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(True)  # a caption on two lines, then cut with "…"
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE + 6)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -198,6 +198,8 @@ class BatchPanel(QWidget):
         self._failed_this_run = 0
         self.exporter.kind = settings.kind
         self.exporter.progress_file = progress_path(out)
+        self.exporter.command = command_line(source, settings, out)
+        self.progress.setFormat("%v of %m photos")
         self.progress.setRange(0, 0)  # counting the photos
         self._say(f"Counting the photos of {source.describe()}…")
         self.runner.start(source, settings, progress_path(out),
@@ -249,6 +251,8 @@ class BatchPanel(QWidget):
             self.runner.resume()
 
     def _stopped(self, state: str, message: str) -> None:
+        if state != states.FINISHED and self.exporter.command is not None:
+            message += " The command line goes on from here too (Export → Copy the command line)."
         self._say(message, "error" if state == states.STOPPED else "")
         if state == states.FINISHED and self.settings is not None and self.out is not None:
             # The results file, as the command line writes it at the end (its format by its suffix).
@@ -266,9 +270,10 @@ class BatchPanel(QWidget):
         self.start_button.setEnabled(not active)
         self.restart_button.setEnabled(not active)
         self.pause_button.setEnabled(state in (states.RUNNING, states.PAUSING, states.PAUSED))
-        self.pause_button.setText("Pause" if state == states.RUNNING else "Resume")
-        self.pause_button.setToolTip("Send no next chunk: the one being predicted finishes first"
-                                     if state == states.RUNNING else "Go on with the next chunk")
+        resume = state in (states.PAUSING, states.PAUSED)
+        self.pause_button.setText("Resume" if resume else "Pause")
+        self.pause_button.setToolTip("Go on with the next chunk" if resume
+                                     else "Send no next chunk: the one being predicted finishes first")
         self.cancel_button.setEnabled(active)
         self.export_button.setEnabled(self.exporter.progress_file is not None and state != states.STARTING)
         if state == states.PAUSED:
@@ -308,14 +313,20 @@ class BatchPanel(QWidget):
         result = indexes[0].data(RESULT_ROLE)
         if result is None or result.path is None:
             return
+        key = html.escape(result.key)
         if isinstance(result, FailedPhoto):
-            self.sig_show_photo.emit(result.path, None, f"<b>{result.key}</b> · could not be used: {result.reason}")
+            self.sig_show_photo.emit(result.path, None, f"<b>{key}</b> · could not be used: "
+                                                        f"{html.escape(result.reason)}", "")
             return
         question = getattr(result, "question", None)
-        text = result.caption if self.model.kind == CAPTIONS else f"{question} → {result.answer_text}"
+        if self.model.kind == CAPTIONS:
+            text, label = result.caption, "the caption (the mean of its words' maps)"
+        else:
+            text = f"“{question}” → {result.answer_text}"
+            label = f"VQA: “{question}” → {result.answer} ({result.score * 100:.0f}%)"
         edited = " (edited)" if result.edit is not None else ""
         self.sig_show_photo.emit(result.path, self.heatmaps.get((result.key, question)),
-                                 f"<b>{result.key}</b> · {text}{edited}")
+                                 f"<b>{key}</b> · {html.escape(text)}{edited}", label)
 
     def select_row(self, row: int) -> None:
         """Select the table's ``row`` (as shown: sorted and filtered)."""

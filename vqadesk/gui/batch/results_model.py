@@ -58,6 +58,8 @@ class ResultsModel(QAbstractTableModel):
         self._results: list[PhotoResult] = []
         self._rows: dict[tuple[str, str | None], int] = {}
         self._photo_rows: dict[str, list[int]] = {}  # a photo's rows (one per question)
+        self._failed: set[int] = set()  # rows of failed photos, and of edited ones: counted as rows change
+        self._edited: set[int] = set()
         self.thumbnails = LazyThumbnails(THUMBNAIL_SIZE, self)
         self.thumbnails.sig_ready.connect(self._thumbnail_ready)
 
@@ -70,18 +72,27 @@ class ResultsModel(QAbstractTableModel):
         self._results = []
         self._rows = {}
         self._photo_rows = {}
+        self._failed, self._edited = set(), set()
         self.thumbnails.clear()
         self.endResetModel()
 
     def add(self, results: list[PhotoResult]) -> None:
-        """Append new rows; a result for a row already shown (a photo that failed, then worked) replaces it."""
+        """Append new rows; a result for a row already shown replaces it, and a photo that failed before and
+        has results now (a rerun) has its failure's row replaced by its first row."""
         fresh = []
         for result in results:
             row = self._rows.get(row_key(result))
+            if row is None and not isinstance(result, FailedPhoto):
+                row = self._rows.get((result.key, None))  # the row of its earlier failure
+                if row is not None and not isinstance(self._results[row], FailedPhoto):
+                    row = None
+                if row is not None:
+                    del self._rows[(result.key, None)]
+                    self._rows[row_key(result)] = row
             if row is None:
                 fresh.append(result)
             else:
-                self._results[row] = result
+                self._set(row, result)
                 self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
         if not fresh:
             return
@@ -91,7 +102,17 @@ class ResultsModel(QAbstractTableModel):
             self._rows[row_key(result)] = first + offset
             self._photo_rows.setdefault(result.key, []).append(first + offset)
             self._results.append(result)
+            self._note(first + offset, result)
         self.endInsertRows()
+
+    def _set(self, row: int, result: PhotoResult) -> None:
+        self._results[row] = result
+        self._note(row, result)
+
+    def _note(self, row: int, result: PhotoResult) -> None:
+        """Keep the failed and edited counts without walking every row."""
+        (self._failed.add if isinstance(result, FailedPhoto) else self._failed.discard)(row)
+        (self._edited.add if getattr(result, "edit", None) is not None else self._edited.discard)(row)
 
     def result(self, row: int) -> PhotoResult:
         return self._results[row]
@@ -100,17 +121,17 @@ class ResultsModel(QAbstractTableModel):
         return list(self._results)
 
     def failed_count(self) -> int:
-        return sum(isinstance(result, FailedPhoto) for result in self._results)
+        return len(self._failed)
 
     def edited_count(self) -> int:
-        return sum(getattr(result, "edit", None) is not None for result in self._results)
+        return len(self._edited)
 
     def apply_edit(self, edit: RowEdit) -> bool:
         """Show ``edit`` (read back from the progress file, or just made); False when no row matches."""
         row = self._rows.get((edit.key, edit.question))
         if row is None or isinstance(self._results[row], FailedPhoto):
             return False
-        self._results[row] = with_edit(self._results[row], edit)
+        self._set(row, with_edit(self._results[row], edit))
         self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
         return True
 
@@ -136,8 +157,15 @@ class ResultsModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.columns)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return self.columns[section]
+        if role == Qt.ItemDataRole.ToolTipRole and section == self.score_column:
+            return ("The model's score of its best caption: log-probability per word, higher is better"
+                    if self.kind == CAPTIONS else "The probability of the answer")
+        if role == Qt.ItemDataRole.ToolTipRole and section == self.text_column:
+            return "Double-click (or F2) to edit; an edited row is in italics, its score marked ✎"
         return None
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:
@@ -206,7 +234,8 @@ class ResultsModel(QAbstractTableModel):
             return result.question
         if column == 3:
             return result.answer_text
-        return "" if editing else f"{EDITED_MARK} {result.score:.2f}" if edited else f"{result.score:.2f}"
+        score = f"{result.score * 100:.0f}%"  # an answer's probability
+        return "" if editing else f"{EDITED_MARK} {score}" if edited else score
 
     def _sort_value(self, result: PhotoResult, column: int):
         if column == self.score_column:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
-    QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -86,7 +87,7 @@ class BatchSetupForm(QWidget):
         self.beam.setToolTip("Beam width: 1 is greedy decoding; wider beams search more captions")
         self.count = QSpinBox(minimum=1, maximum=MAX_CAPTIONS, value=1)
         self.count.setSuffix(" caption(s) per photo")
-        caption_options = QWidget()
+        self.caption_options = caption_options = QWidget()
         caption_row = QHBoxLayout(caption_options)
         caption_row.setContentsMargins(0, 0, 0, 0)
         caption_row.addWidget(self.beam)
@@ -98,14 +99,17 @@ class BatchSetupForm(QWidget):
         self.top_k = QSpinBox(minimum=1, maximum=10, value=3)
         self.top_k.setPrefix("top ")
         self.top_k.setSuffix(" answers kept")
-        vqa_options = QWidget()
+        self.vqa_options = vqa_options = QWidget()
         vqa_column = QFormLayout(vqa_options)
         vqa_column.setContentsMargins(0, 0, 0, 0)
         vqa_column.addRow(self.questions)
         vqa_column.addRow(self.top_k)
-        self.options = QStackedWidget()
-        self.options.addWidget(caption_options)
-        self.options.addWidget(vqa_options)
+        vqa_options.hide()  # one kind's options at a time, each as tall as it needs
+        self.options = QWidget()
+        options_column = QVBoxLayout(self.options)
+        options_column.setContentsMargins(0, 0, 0, 0)
+        options_column.addWidget(caption_options)
+        options_column.addWidget(vqa_options)
 
         self.out_edit = QLineEdit()
         self.out_edit.setToolTip("The results file; the job's progress file lies beside it "
@@ -267,13 +271,32 @@ class BatchSetupForm(QWidget):
         self._changed()
 
     def _kind_changed(self) -> None:
-        self.options.setCurrentIndex(0 if self.kind == CAPTIONS else 1)
+        self.caption_options.setVisible(self.kind == CAPTIONS)
+        self.vqa_options.setVisible(self.kind != CAPTIONS)
         self._fill_models()
 
     def _changed(self) -> None:
         if not self._out_chosen:
             self.out_edit.setText(str(default_out(self.source(), self.kind)) if self.source() else "")
         self.sig_changed.emit()
+
+
+def command_line(source: BatchSource, settings: BatchSettings, out: Path) -> str | None:
+    """The ``vqadesk predict`` command that runs (and resumes) the same job on a folder; None for a split or
+    a selection, which the command line cannot name."""
+    if source.kind != FOLDER:
+        return None
+    words = ["vqadesk", "predict", "captions" if settings.kind == CAPTIONS else "vqa", "--images", str(source.root)]
+    if settings.recursive:
+        words.append("--recursive")
+    words += ["--out", str(out), "--model", settings.model]
+    if settings.kind == CAPTIONS:
+        words += ["--beam", str(settings.beam), "--captions", str(settings.num_captions)]
+    else:
+        for question in settings.questions:
+            words += ["--question", question]
+        words += ["--top-k", str(settings.top_k)]
+    return shlex.join(words)
 
 
 def default_out(source: BatchSource, kind: str) -> Path:

@@ -28,14 +28,14 @@ class BatchSource:
     """A folder (``split`` None), or images of a split (``image_ids`` None: all of them)."""
 
     kind: str  # FOLDER, SPLIT or SELECTION
-    root: Path
+    root: Path  # resolved, as the command line records it (``vqadesk predict --images DIR``)
     recursive: bool = False
     split: DatasetSplit | None = None
     image_ids: tuple[int, ...] | None = None
 
     @classmethod
     def folder(cls, path: str | os.PathLike[str], recursive: bool) -> BatchSource:
-        return cls(FOLDER, Path(path).absolute(), recursive)
+        return cls(FOLDER, Path(path).resolve(), recursive)
 
     @classmethod
     def of_split(cls, split: DatasetSplit, image_ids: list[int] | None = None) -> BatchSource:
@@ -75,16 +75,19 @@ def split_root(split: DatasetSplit) -> Path:
     """The folder a split's photos are keyed under: its image folder, else their common folder."""
     folder = split.coco.image_dir
     if folder is not None:
-        return Path(folder).absolute()
+        return Path(folder).resolve()
     parents = set()
     for image_id in split.image_ids:
         try:
             parents.add(str(split.coco.image_path(image_id).absolute().parent))
         except VqadeskError:
             continue
-    return Path(os.path.commonpath(sorted(parents))) if parents else Path.cwd()
+    return Path(os.path.commonpath(sorted(parents))).resolve() if parents else Path.cwd()
 
 
 def _key(path: Path, root: Path) -> str:
-    absolute = path.absolute()
-    return absolute.relative_to(root).as_posix() if absolute.is_relative_to(root) else absolute.as_posix()
+    """``path`` relative to ``root`` (resolved: a linked folder on the way counts), else its whole path."""
+    for candidate in (path.absolute(), path.resolve()):
+        if candidate.is_relative_to(root):
+            return candidate.relative_to(root).as_posix()
+    return path.absolute().as_posix()
