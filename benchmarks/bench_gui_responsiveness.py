@@ -12,14 +12,21 @@ and reports, per phase, the longest gap between ticks and the 99th percentile:
    from the Training tab, its JSON events parsed and plotted as they come;
 5. opening a val2014-sized split (40,504 images with 5 captions each, the
    photos hard links to one small file) and scrolling the browser through it
-   page by page while thumbnails are made.
+   page by page while thumbnails are made;
+6. a batch job over 2,000 photos (small JPEGs of different sizes and
+   colours, generated in a temporary folder before the phase) with the
+   bundled captioner, from the Batch tab: the job thread lists them and
+   keeps the progress file, the inference process captions them 16 at a
+   time, and the results table, its thumbnails and the progress bar follow.
 
-Run from the repository root: ``python benchmarks/bench_gui_responsiveness.py``.
-Target: longest gap <= 50 ms.
+Run from the repository root: ``python benchmarks/bench_gui_responsiveness.py``
+(``--phases batch`` runs only the start-up and the batch job; names: questions,
+captions, training, split, batch). Target: longest gap <= 50 ms.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -70,6 +77,21 @@ def write_val2014_sized(root: Path, images: int = 40_504) -> Path:
     return root
 
 
+def write_photo_folder(root: Path, photos: int = 2_000) -> Path:
+    """``photos`` small JPEGs (96-200 px, each its own colours and a rectangle) under names with spaces."""
+    from PIL import Image, ImageDraw
+
+    folder = root / "my photos"
+    folder.mkdir(parents=True)
+    for index in range(photos):
+        width, height = 96 + index % 105, 96 + (index * 7) % 105
+        image = Image.new("RGB", (width, height), ((index * 37) % 256, (index * 91) % 256, (index * 53) % 256))
+        ImageDraw.Draw(image).rectangle((width // 4, height // 4, width // 2, height // 2),
+                                        fill=((index * 13) % 256, 200, 90))
+        image.save(folder / f"holiday photo {index:04d}.jpg", quality=85)
+    return folder
+
+
 def start_window(app: QApplication, tmp: Path):
     """The main window on a new 40-image Shapes world in ``tmp``, started with the bundled models
     and ready, and the ``EventLoopMonitor`` that watched its start-up: ``(window, monitor, root)``."""
@@ -92,69 +114,116 @@ def start_window(app: QApplication, tmp: Path):
     return window, monitor, root
 
 
+PHASES = ("questions", "captions", "training", "split", "batch")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES),
+                        help="the phases to run after the start-up (default: all)")
+    wanted = set(parser.parse_args().phases)
     app = QApplication(sys.argv[:1])
     results: dict[str, tuple[float, float, int]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         window, monitor, root = start_window(app, Path(tmp))
         phase("start-up (torch import, model loading, dataset)", monitor, results)
-
-        answered = []
-        window.ask_panel.sig_answered.connect(lambda *_: answered.append(True))
-        for image_row in range(10):
-            window.browser.select_row(image_row)
-            wait(app, lambda: window.ask_panel.dataset_question_count() > 0, 30)
-            for question_row in range(5):
-                before = len(answered)
-                window.ask_panel.ask_dataset_question(question_row)
-                wait(app, lambda before=before: len(answered) > before, 60)
-        phase("answering 50 questions", monitor, results)
-
-        captioned = []
-        window.caption_panel.sig_captioned.connect(lambda *_: captioned.append(True))
-        for image_row in range(20):
-            before = len(captioned)
-            window.browser.select_row(20 + image_row)  # Auto captions each newly selected image
-            wait(app, lambda before=before: len(captioned) > before, 60)
-        phase("captioning 20 images (beam 3)", monitor, results)
-
-        window.build_training_tab()
-        tab = window.training_tab
-        run_started = time.perf_counter()
-        form = tab.form
-        form.dataset.setText(str(root))
-        form.epochs.setValue(2)
-        form.batch_size.setValue(4)
-        form.threads.setValue(1)
-        form.max_steps_check.setChecked(True)
-        form.max_steps.setValue(40)
-        form.extra.setText("--log-interval 0.05 --hidden-dim 32 --embed-dim 16 --image-size 64")
-        tab.start_run()
-        wait(app, lambda: not tab.is_running() and time.perf_counter() - run_started > 2, 300)
-        phase("streaming training events (40 steps)", monitor, results)
-
-        big = write_val2014_sized(Path(tmp) / "coco")  # the benchmark's own work, on this thread: not timed
-        monitor.reset()
-        opened = []
-        window.sig_dataset_changed.connect(lambda d: opened.append(d))
-        started = time.perf_counter()
-        window.open_dataset(str(big))
-        wait(app, lambda: opened and opened[-1].root == big, 120)
-        open_s = time.perf_counter() - started
-        bar = window.browser.view.verticalScrollBar()
-        for value in range(0, bar.maximum(), max(1, bar.pageStep())):
-            bar.setValue(value)
-            app.processEvents()
-            time.sleep(0.01)
-        bar.setValue(bar.maximum())
-        wait(app, lambda: window.browser.model.loaded_count() > 100, 60)
-        phase(f"40,504-image split: open ({open_s:.1f} s) and scroll to the end", monitor, results)
+        if "questions" in wanted:
+            answer_questions(app, window, monitor, results)
+        if "captions" in wanted:
+            caption_images(app, window, monitor, results)
+        if "training" in wanted:
+            stream_training(app, window, monitor, results, root)
+        if "split" in wanted:
+            open_big_split(app, window, monitor, results, Path(tmp))
+        if "batch" in wanted:
+            run_batch_job(app, window, monitor, results, Path(tmp))
         monitor.stop()
         window.close()
 
     print(f"{'phase':52s} {'longest gap':>12s} {'p99':>8s} {'ticks':>7s}")
     for name, (longest, p99, ticks) in results.items():
         print(f"{name:52s} {longest:10.1f} ms {p99:6.1f} ms {ticks:7d}")
+
+
+def answer_questions(app, window, monitor, results) -> None:
+    answered = []
+    window.ask_panel.sig_answered.connect(lambda *_: answered.append(True))
+    for image_row in range(10):
+        window.browser.select_row(image_row)
+        wait(app, lambda: window.ask_panel.dataset_question_count() > 0, 30)
+        for question_row in range(5):
+            before = len(answered)
+            window.ask_panel.ask_dataset_question(question_row)
+            wait(app, lambda before=before: len(answered) > before, 60)
+    phase("answering 50 questions", monitor, results)
+
+
+def caption_images(app, window, monitor, results) -> None:
+    captioned = []
+    window.caption_panel.sig_captioned.connect(lambda *_: captioned.append(True))
+    for image_row in range(20):
+        before = len(captioned)
+        window.browser.select_row(20 + image_row)  # Auto captions each newly selected image
+        wait(app, lambda before=before: len(captioned) > before, 60)
+    phase("captioning 20 images (beam 3)", monitor, results)
+
+
+def stream_training(app, window, monitor, results, root: Path) -> None:
+    window.build_training_tab()
+    tab = window.training_tab
+    run_started = time.perf_counter()
+    form = tab.form
+    form.dataset.setText(str(root))
+    form.epochs.setValue(2)
+    form.batch_size.setValue(4)
+    form.threads.setValue(1)
+    form.max_steps_check.setChecked(True)
+    form.max_steps.setValue(40)
+    form.extra.setText("--log-interval 0.05 --hidden-dim 32 --embed-dim 16 --image-size 64")
+    tab.start_run()
+    wait(app, lambda: not tab.is_running() and time.perf_counter() - run_started > 2, 300)
+    phase("streaming training events (40 steps)", monitor, results)
+
+
+def open_big_split(app, window, monitor, results, tmp: Path) -> None:
+    big = write_val2014_sized(tmp / "coco")  # the benchmark's own work, on this thread: not timed
+    monitor.reset()
+    opened = []
+    window.sig_dataset_changed.connect(lambda d: opened.append(d))
+    started = time.perf_counter()
+    window.open_dataset(str(big))
+    wait(app, lambda: opened and opened[-1].root == big, 120)
+    open_s = time.perf_counter() - started
+    bar = window.browser.view.verticalScrollBar()
+    for value in range(0, bar.maximum(), max(1, bar.pageStep())):
+        bar.setValue(value)
+        app.processEvents()
+        time.sleep(0.01)
+    bar.setValue(bar.maximum())
+    wait(app, lambda: window.browser.model.loaded_count() > 100, 60)
+    phase(f"40,504-image split: open ({open_s:.1f} s) and scroll to the end", monitor, results)
+
+
+def run_batch_job(app, window, monitor, results, tmp: Path) -> None:
+    folder = write_photo_folder(tmp)  # the benchmark's own work, on this thread: not timed
+    window.caption_folder(str(folder), False)
+    panel = window.batch_panel
+    stopped, rates = [], []
+    panel.runner.sig_stopped.connect(lambda state, message: stopped.append((state, message)))
+    panel.runner.sig_events.connect(lambda events: rates.extend(e.photos_per_s for e in events
+                                                                 if hasattr(e, "photos_per_s")))
+    app.processEvents()
+    monitor.reset()
+    started = time.perf_counter()
+    if not panel.start():
+        raise RuntimeError(panel.status.text())
+    wait(app, lambda: stopped, 1800)
+    seconds = time.perf_counter() - started
+    state, message = stopped[-1]
+    if state != "finished" or panel.model.rowCount() != 2_000:
+        raise RuntimeError(f"the batch job ended {state}: {message}")
+    rate = rates[-1] if rates else 0.0
+    phase(f"batch: 2,000 photos captioned ({seconds:.0f} s, {rate:.1f} photos/s)", monitor, results)
 
 
 if __name__ == "__main__":
