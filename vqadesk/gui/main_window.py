@@ -19,6 +19,7 @@ when ``--screenshot`` takes its picture.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
@@ -434,8 +435,12 @@ class MainWindow(QMainWindow):
                 self.viewer.show_heatmap(grid, heatmap_label, region)
             self._describe_heatmap()
 
-        self.tasks.start(_decode, Path(path), on_done=decoded,
-                         on_fail=lambda message: self._image_failed(request, message))
+        def failed(message: str) -> None:
+            if request == self._image_request:
+                self.viewer.show_message(textwrap.fill(message, 60))  # a long path would run off the viewer
+                self._describe_heatmap()
+
+        self.tasks.start(_decode, Path(path), on_done=decoded, on_fail=failed)
 
     # -- drag and drop -------------------------------------------------------------------------------
 

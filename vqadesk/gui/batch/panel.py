@@ -129,6 +129,12 @@ class BatchPanel(QWidget):
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the job's order first
         self.table.setSortingEnabled(True)
         self._layout_columns()
+        self.empty_hint = QLabel("The results appear here as the photos are done.\n"
+                                 "Select a row to see its photo; double-click a caption or an answer to edit it.")
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setEnabled(False)  # drawn in the palette's quieter, disabled text colour
+        QVBoxLayout(self.table.viewport()).addWidget(self.empty_hint)  # centred over the empty table
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -297,6 +303,7 @@ class BatchPanel(QWidget):
 
     def _count(self, *_args) -> None:
         total, shown = self.model.rowCount(), self.proxy.rowCount()
+        self.empty_hint.setVisible(total == 0)
         if total == 0:
             self.count_label.setText("No results yet")
             return
@@ -352,6 +359,9 @@ class BatchPanel(QWidget):
     def _form_changed(self) -> None:
         if self.runner.state not in states.ACTIVE:
             self.restart_button.hide()
+            if self.model.rowCount() == 0 and self.model.kind != self.form.kind:
+                self.model.reset(self.form.kind)  # the empty table's columns follow the task chosen
+                self._layout_columns()
 
     def _doing(self) -> str:
         return "captioning" if self.form.kind == CAPTIONS else "asking"

@@ -31,6 +31,7 @@ from vqadesk.engine.torch_free.batch.records import (
     with_edit,
 )
 from vqadesk.gui.background.thumbnails import LazyThumbnails
+from vqadesk.gui.style import is_dark
 
 THUMBNAIL_SIZE = 40
 SORT_ROLE = Qt.ItemDataRole.UserRole  # numbers sort as numbers, text case-blind
@@ -198,7 +199,7 @@ class ResultsModel(QAbstractTableModel):
             font.setItalic(True)
             return font
         if role == Qt.ItemDataRole.ForegroundRole and isinstance(result, FailedPhoto):
-            return QColor(200, 40, 40)
+            return QColor("#ff8a80") if is_dark() else QColor("#b00020")  # message_style's error colours
         if role == Qt.ItemDataRole.TextAlignmentRole and column == self.score_column:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
