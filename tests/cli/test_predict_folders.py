@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.inference_models import TinyModels, tiny_models
+from vqadesk.cli import predict_cmd
 from vqadesk.cli.main import main
-from vqadesk.engine.torch_free.batch import load_results, progress_path, read_batch_results
+from vqadesk.engine.torch_free.batch import FORMATS, load_results, progress_path, read_batch_results
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -139,6 +140,7 @@ def test_mistakes_are_one_line_and_nothing_is_loaded_for_them(capsys, models, tm
     code, _, err = run(capsys, "predict", "captions", "--images", tmp_path / "empty", "--model", "no-such-model")
     assert_one_line_error(code, err, "holds no photos", "--recursive")
     assert not (tmp_path / "r.json").exists()
+    assert predict_cmd.FORMATS == FORMATS  # the options name the engine's formats without importing it
     with pytest.raises(SystemExit) as usage:
         main(["predict", "vqa", "--images", str(photos), "--questions", "q.json", "--out", "r.json", "--recursive"])
     assert usage.value.code == 2 and "--recursive: for folder runs" in capsys.readouterr().err

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -235,3 +237,21 @@ def test_a_damaged_progress_file_is_one_line_naming_it(tmp_path):
     progress.write_text(json.dumps({"format": "something else", "version": 1}) + "\n")
     with pytest.raises(DataFormatError, match="not a vqadesk batch progress file"):
         run(root, progress)
+
+
+def test_a_full_disk_is_one_line_and_keeps_what_was_written(tmp_path, monkeypatch):
+    root = photo_folder(tmp_path / "photos", 6)
+    progress = tmp_path / "p.jsonl"
+    settings = settings_for(root)
+    model = PixelModel()
+    events = run_batch(iter_photos(root), settings, lambda c: predict_photos(model, c, settings), progress, 3)
+    assert isinstance(next(events), Started) and isinstance(next(events), Progress)
+
+    def no_space(descriptor):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(VqadeskError, match=f"{progress}: cannot be written \\(No space left on device\\)"):
+        list(events)
+    monkeypatch.undo()
+    assert [row.key for row in load_results(progress).rows][:3] == ["photo 00.jpg", "photo 01.jpg", "photo 02.jpg"]

@@ -40,8 +40,6 @@ from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import VqadeskError, list_ids
 
 Item = TypeVar("Item")
-
-
 FORMATS = ("json", "jsonl", "csv", "coco")  # engine/torch_free/batch/exports.py's, without importing it here
 
 
@@ -89,7 +87,7 @@ def _add_common(parser: argparse.ArgumentParser, kind: ModelKind, *, batch: str)
                         help="results format: json (one document with the settings), jsonl (one row a line), csv, "
                         "or coco (the official captions results, for photos named after COCO ids); default: "
                         "from --out's suffix, else coco for captions of a COCO-named folder, else json")
-    parser.add_argument("--recursive", action="store_true", help="caption the photos of subfolders too")
+    parser.add_argument("--recursive", action="store_true", help="take the photos of subfolders too")
     parser.add_argument("--sidecar", choices=("txt",), default=None,
                         help="txt: also write NAME.txt beside each photo NAME.jpg (its caption; for questions, "
                         "'question: answer' lines)")
@@ -128,7 +126,7 @@ def run_vqa(args: argparse.Namespace) -> int:
     return _run_official_vqa(args)
 
 
-# -- VQA ----------------------------------------------------------------------------------------
+# -- a VQA questions file: the official results ------------------------------------------------
 
 
 def _run_official_vqa(args: argparse.Namespace) -> int:

@@ -98,7 +98,7 @@ class ProgressFile:
                     raise VqadeskError(f"{path}: no batch job to take up (the file is missing or empty)")
                 handle.truncate(0)
                 _write_lines(handle, [{"format": progress_lines.FORMAT, "version": progress_lines.VERSION,
-                                       "settings": settings.to_dict()}])
+                                       "settings": settings.to_dict()}], path)
                 found = settings
             elif settings is not None:
                 differences = settings.differences(found)
@@ -112,17 +112,20 @@ class ProgressFile:
     def append(self, results: Sequence[PhotoResult]) -> None:
         """Write a chunk's results (grouped per photo, in order) and fsync them."""
         lines = [progress_lines.encode_photo(group) for group in group_by_photo(results)]
-        _write_lines(self._handle, lines)
+        _write_lines(self._handle, lines, self.path)
         for group in group_by_photo(results):
             if not isinstance(group[0], FailedPhoto):
                 self.done.add(group[0].key)
 
     def append_edit(self, edit: RowEdit) -> None:
         """Keep a person's edit of a caption or answer; later reads and exports show the edit."""
-        _write_lines(self._handle, [progress_lines.encode_edit(edit)])
+        _write_lines(self._handle, [progress_lines.encode_edit(edit)], self.path)
 
     def close(self) -> None:
-        self._handle.close()  # closing releases the lock
+        try:
+            self._handle.close()  # closing releases the lock
+        except OSError:
+            pass  # a write that failed already said so; its bytes are lost either way
 
     def __enter__(self) -> ProgressFile:
         return self
@@ -247,11 +250,17 @@ def _parse(raw: bytes, path: Path, line: int) -> Any:
 # -- writing ---------------------------------------------------------------------------------------
 
 
-def _write_lines(handle: IO[bytes], lines: list[dict[str, Any]]) -> None:
-    handle.seek(0, os.SEEK_END)
-    handle.write(b"".join(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n" for line in lines))
-    handle.flush()
-    os.fsync(handle.fileno())
+def _write_lines(handle: IO[bytes], lines: list[dict[str, Any]], path: Path) -> None:
+    """Append ``lines`` and fsync; a full disk or a lost drive is one line naming the file."""
+    data = b"".join(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n" for line in lines)
+    try:
+        handle.seek(0, os.SEEK_END)
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    except OSError as exc:
+        raise VqadeskError(f"{path}: cannot be written ({exc.strerror or exc}); the photos finished before "
+                           "are kept") from None
 
 
 def _lock(handle: IO[bytes], path: Path) -> None:
