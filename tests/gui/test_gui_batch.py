@@ -122,10 +122,15 @@ def test_pause_sends_no_next_chunk_and_resume_finishes(qtbot, window, photos):
     assert panel.progress.value() == paused_at
     assert panel.model.rowCount() == paused_at
     assert "Paused" in panel.status.text()
+    # An edit made while paused is written by the job's own thread, into the file the job holds.
+    edited_key = panel.model.result(0).key
+    assert panel.proxy.setData(panel.proxy.index(0, 2), "edited while paused")
     with qtbot.waitSignal(panel.runner.sig_stopped, timeout=WAIT_MS):
         panel.pause_button.click()
     assert panel.runner.state == states.FINISHED
     assert panel.model.rowCount() == 8
+    rows = {row.key: row for row in iter_results(progress_path(panel.form.out_path()))[1]}
+    assert rows[edited_key].caption == "edited while paused" and rows[edited_key].edit is not None
 
 
 def test_cancel_keeps_the_finished_photos_and_start_resumes(qtbot, window, photos):
@@ -331,3 +336,15 @@ def test_a_folder_dropped_with_shift_sets_up_a_batch_job(qtbot, window, photos):
     assert window.side_tabs.currentWidget() is window.batch_panel
     assert window.dataset is before  # not opened as a dataset
     assert window.batch_panel.runner.state == states.IDLE  # set up, not started
+
+
+def test_picking_another_model_in_the_list_loads_it_as_the_model_in_use(qtbot, window):
+    form = window.batch_panel.form
+    assert form.model_box.currentText().startswith("In use: ")
+    others = [form.model_box.itemData(i) for i in range(1, form.model_box.count())]
+    assert others, "the Models tab lists the bundled captioner too"
+    with qtbot.waitSignal(window.sig_models_changed, timeout=WAIT_MS):
+        form.model_box.setCurrentIndex(1)
+        form.model_box.activated.emit(1)
+    assert str(window.inference.models.captioner_path) == others[0]
+    assert form.active_model() == others[0] and form.model_box.currentIndex() == 0
