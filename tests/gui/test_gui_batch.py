@@ -191,6 +191,7 @@ def test_a_photo_that_failed_is_tried_again_and_its_row_replaced(qtbot, window, 
     shutil.copy(models.images("val")[9], broken)  # fixed
     run_to_end(qtbot, panel)
     assert panel.model.failed_count() == 0 and panel.model.rowCount() == 7
+    assert panel.count_label.text() == "7 rows"
     row = table_texts(panel, 1).index("later.png")
     assert isinstance(panel.proxy.index(row, 1).data(RESULT_ROLE), CaptionRow)
 

@@ -169,9 +169,9 @@ class BatchPanel(QWidget):
         self.filter_edit.textChanged.connect(self._filter_timer.start)
         self._filter_timer.timeout.connect(self._apply_filter)
         self.table.selectionModel().selectionChanged.connect(self._row_selected)
-        for signal in (self.model.rowsInserted, self.model.modelReset, self.proxy.rowsInserted,
-                       self.proxy.layoutChanged):
-            signal.connect(self._count)
+        for signal in (self.model.rowsInserted, self.model.modelReset, self.model.dataChanged,
+                       self.proxy.rowsInserted, self.proxy.layoutChanged):
+            signal.connect(self._count)  # a failed row replaced on a rerun changes the counts too
 
     # -- starting ----------------------------------------------------------------------------------------
 
