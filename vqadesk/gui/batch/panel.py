@@ -267,7 +267,8 @@ class BatchPanel(QWidget):
     def _mismatch(self, line: str) -> None:
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self._say(f"{line.replace('--restart', 'Start afresh')}. Choose another results file to keep it.", "error")
+        line = line.replace("--restart starts afresh", "Start afresh empties it and starts again")
+        self._say(f"{line}, or choose another results file to keep it.", "error")
         self.restart_button.show()
 
     def _show_state(self, state: str) -> None:
