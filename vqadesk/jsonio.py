@@ -6,12 +6,23 @@ the ``field`` helpers, so a malformed file or a missing key ends in one
 missing") instead of a ``KeyError`` traceback. ``write_json_atomic`` writes to
 a temporary file in the same folder and renames it, so a crash never leaves a
 half-written file behind.
+
+``read_json`` refuses hostile files before and while parsing, each with one
+line naming the file (and the field where there is one): anything but a
+regular file (a FIFO would block forever, ``/dev/urandom`` never ends),
+a file over ``MAX_JSON_BYTES``, an integer too long for Python to convert,
+and text holding a lone UTF-16 surrogate (``"\\ud800"``: valid JSON, but not
+text that can be encoded, tokenised or written back). ``expect`` refuses
+integers outside signed 64 bits wherever an integer is read, so ids fit the
+``int64`` arrays the caches and training use. docs/data-formats.md, "Limits".
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,21 +45,31 @@ _TYPE_NAMES = {
 }
 
 
-def read_json(path: PathLike) -> Any:
-    """Parse a JSON file; any failure becomes a ``DataFormatError`` naming it."""
+# The largest JSON file read (VQA v2 train annotations are 332 MB, COCO 2017
+# instances 448 MB); parsing takes about ten times the file's size in memory.
+MAX_JSON_BYTES = 1 << 30
+
+# Integers JSON fields may hold: what an int64 array stores.
+INT64_MIN, INT64_END = -(1 << 63), 1 << 63
+
+# A JSON escape of a UTF-16 surrogate (\ud800-\udfff). Only a file holding one
+# is walked for a lone surrogate; a pair (an escaped emoji) decodes to one character.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONG_DIGITS = re.compile(rb"\d{%d,}" % 4301)
+
+
+def read_json(path: PathLike, *, max_bytes: int | None = None) -> Any:
+    """Parse a JSON file; any failure becomes a ``DataFormatError`` naming it.
+
+    ``max_bytes`` (default ``MAX_JSON_BYTES``) bounds the file's size.
+    """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataFormatError(path, "file not found") from None
-    except IsADirectoryError:
-        raise DataFormatError(path, "is a folder, expected a JSON file") from None
-    except OSError as exc:
-        raise DataFormatError(path, f"cannot be read ({exc.strerror or exc})") from None
+    raw = read_regular_file(path, MAX_JSON_BYTES if max_bytes is None else max_bytes, "JSON file")
     if not raw.strip():
         raise DataFormatError(path, "file is empty, expected JSON")
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except UnicodeDecodeError as exc:
         raise DataFormatError(path, f"not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
@@ -57,6 +78,94 @@ def read_json(path: PathLike) -> Any:
         ) from None
     except RecursionError:
         raise DataFormatError(path, "JSON nested too deeply") from None
+    except ValueError as exc:  # Python's int-string conversion limit (4,300 digits)
+        raise DataFormatError(path, _long_number_problem(raw) or f"cannot be parsed ({exc})") from None
+    if _SURROGATE_ESCAPE.search(raw):
+        _refuse_lone_surrogates(data, path)
+    return data
+
+
+def read_regular_file(path: Path, max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of ``path``, which must be a regular file of at most ``max_bytes``.
+
+    Opened without blocking, so a FIFO (or a device) is refused at once
+    instead of hanging the reader; the size is checked on the open file and
+    the read stops one byte past it, so a file growing meanwhile is refused too.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise DataFormatError(path, "file not found") from None
+    except IsADirectoryError:
+        raise DataFormatError(path, f"is a folder, expected a {what}") from None
+    except OSError as exc:
+        raise DataFormatError(path, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise DataFormatError(path, f"is a folder, expected a {what}")
+        if not stat.S_ISREG(info.st_mode):
+            raise DataFormatError(path, f"is not a regular file ({_kind_of_file(info.st_mode)}), expected a {what}")
+        if info.st_size > max_bytes:
+            raise DataFormatError(path, f"is {_mib(info.st_size)}, larger than the {_mib(max_bytes)} a {what} may be")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise DataFormatError(path, f"cannot be read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    if len(raw) > max_bytes:
+        raise DataFormatError(path, f"grew past the {_mib(max_bytes)} a {what} may be while it was read")
+    return raw
+
+
+def _kind_of_file(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):,.0f} MiB" if size >= 1 << 20 else f"{size:,} bytes"
+
+
+def _long_number_problem(raw: bytes) -> str | None:
+    """Where the first integer longer than Python converts sits, as a message; None if none does."""
+    found = _LONG_DIGITS.search(raw)
+    if found is None:
+        return None
+    start = found.start()
+    while start > 0 and raw[start - 1 : start].isdigit():
+        start -= 1
+    line = raw.count(b"\n", 0, start) + 1
+    column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+    end = found.end()
+    while end < len(raw) and raw[end : end + 1].isdigit():
+        end += 1
+    return f"a number of {end - start:,} digits at line {line}, column {column} (at most 4,300 are read)"
+
+
+def _refuse_lone_surrogates(data: Any, path: Path) -> None:
+    """Raise naming the first string (or key) of ``data`` holding a lone surrogate."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii() and _SURROGATE.search(value):
+                raise DataFormatError(path, "text with a lone UTF-16 surrogate (not valid Unicode)", where or None)
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                name = f"{where}.{key}" if where else str(key)
+                if not key.isascii() and _SURROGATE.search(key):
+                    raise DataFormatError(path, "a key with a lone UTF-16 surrogate (not valid Unicode)", where or None)
+                stack.append((item, name))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}[{i}]") for i, item in reversed(list(enumerate(value))))
 
 
 def write_json_atomic(path: PathLike, obj: Any, *, indent: int | None = None) -> None:
@@ -130,7 +239,19 @@ def expect(value: Any, types: Types, path: PathLike, field: str) -> Any:
     if not ok:
         names = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in wanted)
         raise DataFormatError(path, f"expected {names}, got {describe_type(value)}", field)
+    if type(value) is int and not INT64_MIN <= value < INT64_END:
+        raise DataFormatError(path, out_of_int64(value), field)
     return value
+
+
+def out_of_int64(value: int) -> str:
+    """The problem of an integer beyond signed 64 bits, for an error message."""
+    return f"an integer of {len(str(abs(value)))} digits, beyond the 64-bit range read here"
+
+
+def int64(value: Any) -> bool:
+    """Whether ``value`` is an ``int`` (not a bool) that fits signed 64 bits: the readers' fast check."""
+    return type(value) is int and INT64_MIN <= value < INT64_END
 
 
 def field(obj: Any, key: str, types: Types, path: PathLike, where: str = "") -> Any:
@@ -173,7 +294,7 @@ def two_ids_and_text(entries: list[Any], keys: tuple[str, str, str], path: PathL
             first, second, text = raw[first_key], raw[second_key], raw[text_key]
         except (KeyError, TypeError, IndexError):
             _raise_entry_problem(raw, keys, path, f"{where}[{position}]", what)
-        if type(first) is not int or type(second) is not int or type(text) is not str:
+        if not int64(first) or not int64(second) or type(text) is not str:
             _raise_entry_problem(raw, keys, path, f"{where}[{position}]", what)
         append((first, second, text))
     return rows

@@ -35,7 +35,7 @@ from typing import Any, NoReturn
 
 from vqadesk.data.coco_records import CocoImage
 from vqadesk.errors import DataFormatError
-from vqadesk.jsonio import describe_type, expect, field, read_json, two_ids_and_text
+from vqadesk.jsonio import describe_type, expect, field, int64, read_json, two_ids_and_text
 
 CAPTIONS = "captions"
 INSTANCES = "instances"
@@ -167,12 +167,12 @@ def _read_images(path: Path, images: list[Any]) -> list[CocoImage]:
         except (KeyError, TypeError, AttributeError, IndexError):
             _raise_image_problem(path, position, raw)
         if not (
-            type(image_id) is int
+            int64(image_id)
             and type(file_name) is str
             and file_name.strip()
-            and (width is None or (type(width) is int and width > 0))
-            and (height is None or (type(height) is int and height > 0))
-            and (license_id is None or type(license_id) is int)
+            and (width is None or (int64(width) and width > 0))
+            and (height is None or (int64(height) and height > 0))
+            and (license_id is None or int64(license_id))
             and (date_captured is None or type(date_captured) is str)
             and (coco_url is None or type(coco_url) is str)
             and (flickr_url is None or type(flickr_url) is str)
@@ -245,9 +245,9 @@ def _read_objects(contents: CocoFileContents, annotations: list[Any]) -> list[di
     for position, raw in enumerate(annotations):
         try:
             ok = (
-                type(raw["id"]) is int
-                and type(raw["image_id"]) is int
-                and type(raw["category_id"]) is int
+                int64(raw["id"])
+                and int64(raw["image_id"])
+                and int64(raw["category_id"])
                 and _is_box(raw["bbox"])
                 and _optional_fields_ok(raw)
             )

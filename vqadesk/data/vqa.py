@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from vqadesk.errors import DataFormatError, ImageLoadError
-from vqadesk.jsonio import describe_type, expect, field, read_json, two_ids_and_text
+from vqadesk.jsonio import describe_type, expect, field, int64, read_json, two_ids_and_text
 
 if TYPE_CHECKING:
     from vqadesk.data.coco import CocoIndex
@@ -128,8 +128,8 @@ def read_vqa_annotations(path: PathLike) -> dict[int, VqaAnnotation]:
             answers = tuple([answer["answer"] for answer in raw_answers])
             confidences = tuple([answer["answer_confidence"] for answer in raw_answers])
             ok = (
-                type(question_id) is int
-                and type(image_id) is int
+                int64(question_id)
+                and int64(image_id)
                 and type(question_type) is str
                 and type(answer_type) is str
                 and type(best) is str
