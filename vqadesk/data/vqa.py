@@ -86,6 +86,11 @@ class QuestionRecord:
 # -- questions --------------------------------------------------------------------------------
 
 
+# Human answers one question may have (VQA v2 and VizWiz give ten). Training's soft
+# targets are padded to the most answer classes one question has, so this bounds them.
+MAX_ANSWERS = 100
+
+
 def read_vqa_questions(path: PathLike) -> VqaQuestionsFile:
     """Read ``v2_OpenEnded_mscoco_<subtype>_questions.json`` (or a file like it)."""
     path = Path(path)
@@ -135,6 +140,7 @@ def read_vqa_annotations(path: PathLike) -> dict[int, VqaAnnotation]:
                 and type(best) is str
                 and type(raw_answers) is list
                 and answers
+                and len(answers) <= MAX_ANSWERS
                 and all(type(text) is str for text in answers)
                 and all(type(text) is str for text in confidences)
             )
@@ -165,6 +171,9 @@ def _raise_annotation_problem(path: Path, position: int, raw: Any) -> NoReturn:
     answers = field(raw, "answers", list, path, where)
     if not answers:
         raise DataFormatError(path, "no answers", f"{where}.answers")
+    if len(answers) > MAX_ANSWERS:
+        raise DataFormatError(path, f"{len(answers):,} answers, more than the {MAX_ANSWERS} a question may have",
+                              f"{where}.answers")
     for index, answer in enumerate(answers):
         field(answer, "answer", str, path, f"{where}.answers[{index}]")
         field(answer, "answer_confidence", str, path, f"{where}.answers[{index}]")

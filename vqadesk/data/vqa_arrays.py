@@ -11,7 +11,11 @@ keeps only arrays and string tables:
 * per question with annotations: the ``multiple_choice_answer`` and the (usually
   ten) human answers as ids into a table of distinct raw answers, each raw
   answer's official normalisation (``raw_to_normalized``), confidences,
-  answer and question types as ids into their tables.
+  answer and question types as ids into their tables. The human answers and
+  their confidences are flat (``answer_raw``, ``answer_confidence``, question
+  i's at ``answer_offsets[i]:answer_offsets[i + 1]``), not padded to the
+  longest list: one question with 200,000 answers costs its own answers, not
+  200,000 slots for every question.
 
 ``array_cache`` stores them beside the questions file and reuses them until
 an input changes: the 443,757 questions of VQA v2 train are read back in well
@@ -37,7 +41,7 @@ PathLike = str | os.PathLike[str]
 
 # Bump when _build changes what it stores (the tokeniser's or the normaliser's rules
 # included): every older cache entry is then rebuilt.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2  # 2: flat answers and confidences (int32), no padding
 
 
 def load_vqa_arrays(questions_path: PathLike, annotations_path: PathLike | None = None) -> VqaArrays:
@@ -93,17 +97,18 @@ def _build(questions_path: Path, annotations_path: Path | None = None) -> dict[s
 
     raw, confidences, answer_types, question_types = StringTable(), StringTable(), StringTable(), StringTable()
     records = [s.annotation for s in samples]
-    width = max(len(r.answers) for r in records) if records else 1
-    human = np.full((len(records), width), -1, dtype=np.int32)  # (N, A) ids into `raw`, -1 padded
-    confidence = np.full((len(records), width), -1, dtype=np.int16)
-    for row, record in enumerate(records):
-        human[row, : len(record.answers)] = [raw.id(a) for a in record.answers]
-        confidence[row, : len(record.answer_confidences)] = [confidences.id(c) for c in record.answer_confidences]
+    answer_offsets = np.zeros(len(records) + 1, dtype=np.int64)
+    np.cumsum([len(r.answers) for r in records], out=answer_offsets[1:])
+    answer_raw = np.fromiter((raw.id(a) for r in records for a in r.answers), dtype=np.int32,
+                             count=int(answer_offsets[-1]))
+    answer_confidence = np.fromiter((confidences.id(c) for r in records for c in r.answer_confidences),
+                                    dtype=np.int32, count=int(answer_offsets[-1]))
     multiple_choice = np.array([raw.id(r.multiple_choice_answer) for r in records], dtype=np.int32)
     normalized = StringTable()
     raw_to_normalized = np.array([normalized.id(normalize_answer(text)) for text in raw.ids], dtype=np.int32)
     arrays.update({
-        "human": human, "confidence": confidence, "multiple_choice": multiple_choice,
+        "answer_offsets": answer_offsets, "answer_raw": answer_raw, "answer_confidence": answer_confidence,
+        "multiple_choice": multiple_choice,
         "raw_to_normalized": raw_to_normalized,
         "answer_type": np.array([answer_types.id(r.answer_type) for r in records], dtype=np.int32),
         "question_type": np.array([question_types.id(r.question_type) for r in records], dtype=np.int32),
@@ -127,10 +132,11 @@ class VqaArrays:
         self.token_offsets: np.ndarray = arrays["token_offsets"]  # (N + 1,) int64
         self.tokens: tuple[str, ...] = tuple(_strings(arrays, "tokens"))
         self._arrays = arrays
-        self.has_answers = "human" in arrays
+        self.has_answers = "answer_offsets" in arrays
         if self.has_answers:
-            self.human: np.ndarray = arrays["human"]  # (N, A) int32 ids into `raw_answers`, -1 padded
-            self.confidence: np.ndarray = arrays["confidence"]  # (N, A) ids into `confidences`
+            self.answer_offsets: np.ndarray = arrays["answer_offsets"]  # (N + 1,) int64
+            self.answer_raw: np.ndarray = arrays["answer_raw"]  # (total answers,) int32 ids into `raw_answers`
+            self.answer_confidence: np.ndarray = arrays["answer_confidence"]  # (total,) int32 ids into `confidences`
             self.multiple_choice: np.ndarray = arrays["multiple_choice"]  # (N,) ids into `raw_answers`
             self.raw_to_normalized: np.ndarray = arrays["raw_to_normalized"]  # ids into `normalized_answers`
             self.answer_type: np.ndarray = arrays["answer_type"]  # (N,) ids into `answer_types`
@@ -152,16 +158,15 @@ class VqaArrays:
         """The ``VqaAnnotation`` of question ``row``, as the reader made it."""
         if not self.has_answers:
             raise ValueError(f"{self.questions_path}: read without annotations")
-        answers = self.human[row]
-        given = answers >= 0
+        start, end = int(self.answer_offsets[row]), int(self.answer_offsets[row + 1])
         return VqaAnnotation(
             question_id=int(self.question_ids[row]),
             image_id=int(self.image_ids[row]),
             question_type=self.question_types[self.question_type[row]],
             answer_type=self.answer_types[self.answer_type[row]],
             multiple_choice_answer=self.raw_answers[self.multiple_choice[row]],
-            answers=tuple(self.raw_answers[i] for i in answers[given].tolist()),
-            answer_confidences=tuple(self.confidences[i] for i in self.confidence[row][given].tolist()),
+            answers=tuple(self.raw_answers[i] for i in self.answer_raw[start:end].tolist()),
+            answer_confidences=tuple(self.confidences[i] for i in self.answer_confidence[start:end].tolist()),
         )
 
     def describe(self) -> dict[str, Any]:

@@ -79,14 +79,16 @@ def answer_targets(
     """``answers (N,)``, sparse soft-target ``classes (N, W)`` (-1 padded) and ``scores (N, W)``."""
     raw_class = raw_answer_classes(arrays, vocab)
     answers = raw_class[arrays.multiple_choice[rows]]
-    human = arrays.human[rows]  # (N, A) raw answer ids, -1 padded
-    given = human >= 0
-    totals = given.sum(axis=1)  # (N,) human answers per question
-    classes = np.where(given, raw_class[np.maximum(human, 0)], -1)  # (N, A)
+    starts, ends = arrays.answer_offsets[rows], arrays.answer_offsets[rows + 1]
+    totals = ends - starts  # (N,) human answers per question
+    # One entry per human answer of the rows: its question and its class (or -1).
+    question = np.repeat(np.arange(len(rows), dtype=np.int64), totals)
+    within = np.arange(int(totals.sum())) - np.repeat(np.cumsum(totals) - totals, totals)
+    classes = raw_class[arrays.answer_raw[np.repeat(starts, totals) + within]] if len(question) else question
+    known = classes >= 0
     # Count (question, class) pairs: sorted by question, then class.
-    question, slot = np.nonzero(classes >= 0)
     width_key = max(len(vocab), 1)
-    pairs, counts = np.unique(question.astype(np.int64) * width_key + classes[question, slot], return_counts=True)
+    pairs, counts = np.unique(question[known] * width_key + classes[known], return_counts=True)
     pair_question, pair_class = pairs // width_key, pairs % width_key
     scores = _scores(counts.astype(np.float64), totals[pair_question].astype(np.float64), soft_score)
     per_question = np.bincount(pair_question, minlength=len(rows))
