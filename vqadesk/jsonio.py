@@ -106,7 +106,7 @@ def read_regular_file(path: Path, max_bytes: int, what: str = "file") -> bytes:
         if stat.S_ISDIR(info.st_mode):
             raise DataFormatError(path, f"is a folder, expected a {what}")
         if not stat.S_ISREG(info.st_mode):
-            raise DataFormatError(path, f"is not a regular file ({_kind_of_file(info.st_mode)}), expected a {what}")
+            raise DataFormatError(path, f"is not a regular file ({kind_of_file(info.st_mode)}), expected a {what}")
         if info.st_size > max_bytes:
             raise DataFormatError(path, f"is {_mib(info.st_size)}, larger than the {_mib(max_bytes)} a {what} may be")
         with os.fdopen(fd, "rb", closefd=False) as handle:
@@ -120,7 +120,8 @@ def read_regular_file(path: Path, max_bytes: int, what: str = "file") -> bytes:
     return raw
 
 
-def _kind_of_file(mode: int) -> str:
+def kind_of_file(mode: int) -> str:
+    """'a FIFO', 'a device', ... for a message refusing a file that is not a regular one."""
     if stat.S_ISFIFO(mode):
         return "a FIFO"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
@@ -180,13 +181,14 @@ def write_json_atomic(path: PathLike, obj: Any, *, indent: int | None = None) ->
 
 
 @contextmanager
-def atomic_file(path: Path, mode: Literal["w", "wb"], *, permissions_of_open: bool = True) -> Iterator[IO[Any]]:
+def atomic_file(path: Path, mode: Literal["w", "wb"]) -> Iterator[IO[Any]]:
     """A temporary file beside ``path`` (UTF-8 text for ``"w"``) that replaces ``path`` once the block ends.
 
     It is flushed to disk before the rename; if the block raises, the
     temporary file is removed and ``path`` is left as it was. mkstemp creates
-    the file 0600: ``permissions_of_open`` gives it the permissions a plain
-    ``open()`` would have (0666 less the umask) so others can read datasets.
+    the file 0600; it is given the permissions a plain ``open()`` would have
+    (0666 less the umask) before the rename: the one policy of every file
+    vqadesk writes, caches included, so others can read shared datasets.
     """
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -194,8 +196,7 @@ def atomic_file(path: Path, mode: Literal["w", "wb"], *, permissions_of_open: bo
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        if permissions_of_open:
-            os.chmod(tmp_name, 0o666 & ~_UMASK)
+        os.chmod(tmp_name, plain_file_mode())
         os.replace(tmp_name, path)
     except BaseException:
         try:
@@ -203,6 +204,11 @@ def atomic_file(path: Path, mode: Literal["w", "wb"], *, permissions_of_open: bo
         except OSError:
             pass
         raise
+
+
+def plain_file_mode() -> int:
+    """The permissions a plain ``open()`` gives a new file (0666 less the umask): every file vqadesk writes."""
+    return 0o666 & ~_UMASK
 
 
 def _read_umask() -> int:

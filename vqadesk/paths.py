@@ -50,5 +50,25 @@ def user_data_dir() -> Path:
         import platformdirs
 
         path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserDataError(path, exc) from None
     return path
+
+
+class UserDataError(VqadeskError, OSError):
+    """The user data folder cannot be made: one readable line for the app and the CLI.
+
+    Also an ``OSError``, so the code that treats an unwritable cache as a
+    convenience lost (thumbnails, index caches) goes on without it.
+    """
+
+    def __init__(self, path: Path, exc: OSError):
+        self.path = path
+        reason = exc.strerror or str(exc)
+        VqadeskError.__init__(self, f"{path}: vqadesk's user data folder cannot be created ({reason}); "
+                                    "make it writable or set VQADESK_DATA_DIR to a writable folder")
+
+    def __str__(self) -> str:
+        return str(self.args[0])

@@ -20,6 +20,16 @@ An entry is used when every input has the recorded size and modification
 time, or the same size and SHA-256 (a file copied or touched without
 change); otherwise, or when the entry is damaged, it is rebuilt. Deleting
 ``.vqadesk-cache`` is always safe.
+
+The inputs' identity is taken *before* they are parsed and checked again
+after: a file edited while it was being parsed gives arrays that are used
+once but never cached under the old identity (else every later run would
+read the old data). Cache files get the permissions a plain ``open()`` gives
+(0666 less the umask), like every file vqadesk writes, so one user's cache
+beside a shared dataset serves the others. A ``.vqadesk-cache`` that is a
+symbolic link is not followed: a dataset folder cannot redirect the cache's
+writes elsewhere; the user data folder is used instead. A user data folder
+that cannot be created only means no second place to cache.
 """
 
 from __future__ import annotations
@@ -79,19 +89,22 @@ def cached_arrays(
     started = time.perf_counter()
     inputs = [Path(p).resolve() for p in inputs]
     places = _places(kind, inputs)
+    nowhere = inputs[0].parent / CACHE_FOLDER / _entry_name(kind, inputs)  # reported when nothing is cached
     for place in places:
         arrays = _read_entry(place, kind, inputs, builder_version)
         if arrays is not None and (validate is None or _passes(validate, arrays)):
             return arrays, CacheInfo(place, built=False, seconds=time.perf_counter() - started)
+    identities = [_identity(path, with_sha=True) for path in inputs]  # before parsing: see the docstring
     arrays = build()
-    identities = [_identity(path, with_sha=True) for path in inputs]
+    if not all(_unchanged(identity, path) for identity, path in zip(identities, inputs)):
+        return arrays, CacheInfo(nowhere, built=True, seconds=time.perf_counter() - started)  # edited meanwhile
     for place in places:
         try:
             _write_entry(place, kind, identities, arrays, builder_version)
         except OSError:
             continue  # not writable here: try the user data folder
         return arrays, CacheInfo(place, built=True, seconds=time.perf_counter() - started)
-    return arrays, CacheInfo(places[-1], built=True, seconds=time.perf_counter() - started)  # not cached
+    return arrays, CacheInfo(nowhere, built=True, seconds=time.perf_counter() - started)  # not cached
 
 
 def entry_looks_current(kind: str, inputs: Sequence[PathLike], *, builder_version: int) -> bool:
@@ -155,10 +168,17 @@ def token_counts(tokens: Sequence[str], token_ids: np.ndarray, token_offsets: np
 
 
 def _places(kind: str, inputs: list[Path]) -> list[Path]:
-    """Where an entry for ``inputs`` may be, in the order tried: beside the first input, then
-    the user data folder (when the inputs' folder is read-only)."""
+    """Where an entry for ``inputs`` may be, in the order tried: beside the first input (unless
+    the cache folder there is a symbolic link), then the user data folder (when the inputs'
+    folder is read-only, or when that folder cannot be made: then no second place)."""
     name = _entry_name(kind, inputs)
-    return [inputs[0].parent / CACHE_FOLDER / name, user_data_dir() / "cache" / name]
+    beside = inputs[0].parent / CACHE_FOLDER
+    places = [] if beside.is_symlink() or (beside / name).is_symlink() else [beside / name]
+    try:
+        places.append(user_data_dir() / "cache" / name)
+    except OSError:
+        pass
+    return places
 
 
 def _entry_describes(entry: Any, kind: str, inputs: list[Path], builder_version: int) -> bool:
@@ -184,6 +204,15 @@ def _identity(path: Path, *, with_sha: bool) -> dict[str, Any]:
     if with_sha:
         identity["sha256"] = _sha256(path)
     return identity
+
+
+def _unchanged(identity: dict[str, Any], path: Path) -> bool:
+    """Whether ``path`` still has the size and modification time ``identity`` recorded."""
+    try:
+        now = path.stat()
+    except OSError:
+        return False
+    return (now.st_size, now.st_mtime_ns) == (identity["size"], identity["mtime_ns"])
 
 
 def _sha256(path: Path) -> str:
@@ -227,7 +256,7 @@ def _write_entry(place: Path, kind: str, identities: list[dict[str, Any]], array
                  builder_version: int) -> None:
     place.mkdir(parents=True, exist_ok=True)
     (place / ENTRY).unlink(missing_ok=True)  # no moment where an old entry describes new arrays
-    with atomic_file(place / ARRAYS, "wb", permissions_of_open=False) as handle:  # cache arrays stay 0600
+    with atomic_file(place / ARRAYS, "wb") as handle:
         np.savez(handle, **arrays)
     write_json_atomic(place / ENTRY, {
         "format": ENTRY_FORMAT, "version": ENTRY_VERSION, "kind": kind, "builder_version": builder_version,

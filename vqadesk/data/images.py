@@ -26,10 +26,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from stat import S_ISREG
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from vqadesk.errors import ImageLoadError
+from vqadesk.jsonio import kind_of_file
 
 # Pillow's own default (Image.MAX_IMAGE_PIXELS, ~89.5 megapixels): large enough
 # for any real photo, small enough that a crafted header cannot eat the RAM.
@@ -128,6 +130,8 @@ def _check_is_readable_file(path: Path) -> None:
         raise ImageLoadError(path, f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
     if path.is_dir():
         raise ImageLoadError(path, "is a folder, not an image file")
+    if not S_ISREG(stat.st_mode):  # a FIFO would block the reader; /dev/urandom never ends
+        raise ImageLoadError(path, f"is not a regular file ({kind_of_file(stat.st_mode)}), not an image file")
     if stat.st_size == 0:
         raise ImageLoadError(path, "file is empty")
 

@@ -5,8 +5,11 @@
 file, in that version (its resolved path, size in bytes and modification
 time), at that size was made before; else decoded with the project's image
 loader, shrunk, and written there (atomically: a temporary file, then a
-rename) for next time. A cache that cannot be written (read-only disk) is
-skipped silently; the thumbnail is still returned.
+rename) for next time, with the permissions of every file vqadesk writes
+(``jsonio.plain_file_mode``). A cache that cannot be written (read-only disk) is
+skipped silently; the thumbnail is still returned. A cached file is read with
+the project's loader limited to ``size`` x ``size`` pixels: anything else there
+(a decompression bomb, a damaged or foreign file) is made again.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 from PIL import Image
 
 from vqadesk.data.images import load_image
+from vqadesk.errors import ImageLoadError
+from vqadesk.jsonio import plain_file_mode
 from vqadesk.paths import user_data_dir
 
 CACHE_FOLDER = "thumbnails"
@@ -54,10 +59,9 @@ def cached_thumbnail(path: str | os.PathLike[str], size: int, *, cache_dir: Path
     cached = folder / key[:2] / f"{key}.png"
     if cached.is_file():
         try:
-            with Image.open(cached) as stored:
-                return stored.convert("RGB")
-        except OSError:
-            pass  # a damaged cache entry: make it again
+            return load_image(cached, max_pixels=size * size)
+        except ImageLoadError:
+            pass  # a damaged, oversized or foreign cache entry: make it again
     image = thumbnail(path, size)
     _store(image, cached)
     return image
@@ -70,6 +74,7 @@ def _store(image: Image.Image, target: Path) -> None:
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".thumb-", suffix=".png")
         with os.fdopen(handle, "wb") as stream:
             image.save(stream, format="PNG")
+        os.chmod(temporary, plain_file_mode())
         os.replace(temporary, target)
     except OSError:  # a cache is a convenience: never fail the thumbnail for it
         if temporary is not None:
