@@ -41,12 +41,13 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import numpy as np
 
 from vqadesk.errors import DataFormatError
-from vqadesk.jsonio import atomic_file, read_json, write_json_atomic
+from vqadesk.jsonio import atomic_file, kind_of_file, read_json, write_json_atomic
 from vqadesk.paths import user_data_dir
 
 PathLike = str | os.PathLike[str]
@@ -200,6 +201,8 @@ def _identity(path: Path, *, with_sha: bool) -> dict[str, Any]:
         stat = path.stat()
     except OSError as exc:
         raise DataFormatError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if not S_ISREG(stat.st_mode):  # hashing a FIFO would wait forever, a device never end
+        raise DataFormatError(path, f"is not a regular file ({kind_of_file(stat.st_mode)})")
     identity: dict[str, Any] = {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     if with_sha:
         identity["sha256"] = _sha256(path)

@@ -52,6 +52,7 @@ from vqadesk.engine.device import describe_device, pick_device
 from vqadesk.engine.precision import autocast, check_precision, grad_scaler
 from vqadesk.engine.torch_free.training_config import TrainingConfig
 from vqadesk.engine.training.distributed import DistributedContext
+from vqadesk.engine.training.out_folder import check_out_folder, check_room_for_checkpoint
 from vqadesk.engine.training.task import TrainingTask
 from vqadesk.errors import VqadeskError
 
@@ -114,6 +115,8 @@ def train(
     device = pick_device(config.device)
     context = DistributedContext.from_env(device)
     device = context.device_for(device)
+    if context.is_main:
+        check_out_folder(out)  # before the data are read: a file or a read-only folder is refused now
     try:
         yield from _train(config, task, stop, out, device, context, started)
     finally:
@@ -144,6 +147,8 @@ def _train(config, task, stop, out, device, context, started) -> Iterator[Event]
     batches_per_epoch = math.ceil(math.ceil(train_size / context.world_size) / config.batch_size)
     total_steps = batches_per_epoch * config.epochs
     optimizer = make_optimizer(config, model.parameters())
+    if context.is_main:
+        check_room_for_checkpoint(out, model)
     scheduler = make_scheduler(config, optimizer, total_steps)
     step = epoch = batch_in_epoch = 0
     history: list[dict[str, Any]] = []
