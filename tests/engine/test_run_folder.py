@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from vqadesk.data.shapes import write_shapes_dataset
+from vqadesk.engine.checkpoints.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from vqadesk.engine.checkpoints.run_folder import RunFolderError, lock_run_folder
+from vqadesk.engine.checkpoints.trained_models import load_trained_vqa
 from vqadesk.engine.torch_free.training_config import TrainingConfig, TrainingConfigError
 from vqadesk.engine.training.run_start import ResumeError
 from vqadesk.engine.training.trainer import train
@@ -107,3 +111,24 @@ def test_an_out_of_range_position_in_the_checkpoint_is_refused_naming_the_field(
     path.write_text(json.dumps(document))
     with pytest.raises(DataFormatError, match=r"training_state\.extra\.batch_in_epoch"):
         run(shapes, tmp_path, max_steps=2, resume=True)
+
+
+def test_an_optimiser_state_of_the_wrong_shape_is_refused_naming_the_field(shapes, tmp_path):
+    run(shapes, tmp_path, max_steps=1)
+    last = load_checkpoint(tmp_path / "last.json", training_state=True)
+    state = last.training_state
+    state.optimizer["state"][0]["exp_avg"] = torch.zeros(3, 3)  # hand-edited: another size
+    save_checkpoint(tmp_path, "last", replace(last, training_state=state))
+    with pytest.raises(DataFormatError, match=r"training_state\.optimizer\.state\.0\.exp_avg.*the parameter is"):
+        run(shapes, tmp_path, max_steps=2, resume=True)
+
+
+def test_an_absurd_model_config_is_refused_before_any_allocation(shapes, tmp_path):
+    run(shapes, tmp_path, max_steps=1)
+    path = tmp_path / "last.json"
+    document = json.loads(path.read_text())
+    for size, message in ((10**9, "describes no model that can be built"), (10**5, "do not fit")):
+        document["model_config"]["hidden_dim"] = size
+        path.write_text(json.dumps(document))
+        with pytest.raises(CheckpointError, match=message):
+            load_trained_vqa(path, torch.device("cpu"))

@@ -294,6 +294,16 @@ def load_model_state(model: nn.Module, checkpoint: Checkpoint) -> None:
     torch's own error is a multi-line list; this one names the checkpoint
     and the first few missing, unexpected and wrongly shaped tensors.
     """
+    check_model_state(model, checkpoint)
+    model.load_state_dict(checkpoint.model_state)
+
+
+def check_model_state(model: nn.Module, checkpoint: Checkpoint) -> None:
+    """Raise ``CheckpointError`` unless the checkpoint's weights fit ``model`` key for key and shape for shape.
+
+    ``model`` may live on the meta device (no memory): that is how a config
+    is checked against the weights before a model is really built.
+    """
     expected = model.state_dict()
     given = checkpoint.model_state
     missing = sorted(expected.keys() - given.keys())
@@ -314,7 +324,6 @@ def load_model_state(model: nn.Module, checkpoint: Checkpoint) -> None:
             f"{where}: its weights do not fit the {checkpoint.kind} model its config describes ({'; '.join(problems)})",
             path=where,
         )
-    model.load_state_dict(given)
 
 
 def _pair_for(path: Path) -> tuple[Path, Path]:

@@ -125,6 +125,36 @@ def resumed_progress(extra: dict, source: Path, batches_per_epoch: int) -> dict[
     return {"batch_in_epoch": batch_in_epoch, "history": history, "best": best, "stale_epochs": stale_epochs}
 
 
+def check_optimizer_state(optimizer: Any, state: dict, source: Path) -> None:
+    """Refuse an optimiser state that does not fit ``optimizer``'s parameters, naming the field.
+
+    ``optimizer.load_state_dict`` accepts state tensors of any shape, and the
+    first step then fails inside torch (or allocates what a hand-edited size
+    says); checked here by group, parameter count and tensor shape.
+    """
+    where = "training_state.optimizer"
+    groups, saved_groups = optimizer.param_groups, state["param_groups"]
+    if len(saved_groups) != len(groups):
+        raise DataFormatError(source, f"has {len(saved_groups)} parameter groups, the optimiser {len(groups)}",
+                              f"{where}.param_groups")
+    shapes: dict[Any, tuple[int, ...]] = {}
+    for index, (group, saved) in enumerate(zip(groups, saved_groups)):
+        field_name = f"{where}.param_groups[{index}].params"
+        ids = expect(expect(saved, dict, source, f"{where}.param_groups[{index}]").get("params"), list, source,
+                     field_name)
+        if len(ids) != len(group["params"]):
+            raise DataFormatError(source, f"lists {len(ids)} parameters, the model has {len(group['params'])}",
+                                  field_name)
+        shapes.update((key, tuple(param.shape)) for key, param in zip(ids, group["params"]))
+    for key, entry in state["state"].items():
+        if key not in shapes:
+            raise DataFormatError(source, "names no parameter of the optimiser", f"{where}.state.{key}")
+        for name, value in expect(entry, dict, source, f"{where}.state.{key}").items():
+            if hasattr(value, "shape") and value.dim() > 0 and tuple(value.shape) != shapes[key]:
+                raise DataFormatError(source, f"is {list(value.shape)}, the parameter is {list(shapes[key])}",
+                                      f"{where}.state.{key}.{name}")
+
+
 def best_on_disk(out: Path, recorded: float | None) -> float | None:
     """The best score a resumed run continues from: that of the ``best`` checkpoint in ``out``.
 

@@ -53,6 +53,7 @@ from vqadesk.engine.torch_free.training_config import TrainingConfig
 from vqadesk.engine.training.distributed import DistributedContext
 from vqadesk.engine.training.run_start import (
     best_on_disk,
+    check_optimizer_state,
     load_resumed,
     open_run_folder,
     resumed_progress,
@@ -149,6 +150,7 @@ def _train(config, task, stop, out, device, context, started) -> Iterator[Event]
     stale_epochs = 0
     if resumed:
         state = resumed.training_state
+        check_optimizer_state(optimizer, state.optimizer, resumed.source)
         optimizer.load_state_dict(state.optimizer)
         if scheduler is not None and state.scheduler is not None:
             scheduler.load_state_dict(state.scheduler)
