@@ -515,7 +515,8 @@ def test_a_failure_while_writing_the_json_leaves_the_previous_checkpoint_loadabl
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("vqadesk.engine.checkpoints.checkpoint.write_staged_bytes", disk_full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(CheckpointError,
+                       match=r"last\.json: the checkpoint cannot be saved \(No space left on device\); the previous"):
         save_checkpoint(tmp_path, "last", inference_checkpoint(1))
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temporaries either
     assert load_checkpoint(path).model_config == {"seed": 0}

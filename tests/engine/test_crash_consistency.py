@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from vqadesk.data.shapes import write_shapes_dataset
-from vqadesk.engine.checkpoints.checkpoint import load_checkpoint
+from vqadesk.engine.checkpoints.checkpoint import CheckpointError, load_checkpoint
 from vqadesk.engine.torch_free.training_config import TrainingConfig
 from vqadesk.engine.training.trainer import train
 from vqadesk.engine.training.vqa_task import VqaTask
@@ -105,20 +105,22 @@ def test_a_kill_at_every_rename_and_fsync_resumes_with_the_best_model(shapes, tm
     assert n > 6  # two epochs: `last` twice and `best` at least once, two renames and three fsyncs each
 
 
-def test_a_save_that_fails_between_saving_best_and_last_keeps_the_best(shapes, tmp_path, monkeypatch, reference):
-    """A full disk while saving `last` right after a new `best`: the resumed run keeps that `best`."""
+def test_a_full_disk_between_saving_best_and_last_keeps_the_best(shapes, tmp_path, monkeypatch, reference):
+    """The disk fills while `last` is written right after a new `best`: one clear error, and the resumed
+    run keeps that `best`."""
     from vqadesk.engine.checkpoints import checkpoint as checkpoint_module
 
-    real_save, saves = checkpoint_module.save_checkpoint, []
+    real_write, lasts = checkpoint_module.write_staged_bytes, []
 
-    def disk_full_on_last(folder, name, checkpoint):
-        saves.append(name)
-        if name == "last" and saves.count("last") == 2:
-            raise OSError(28, "No space left on device")
-        return real_save(folder, name, checkpoint)
+    def disk_full_on_second_last(path, data):
+        if path.name.startswith(".last.json."):
+            lasts.append(path)
+            if len(lasts) == 2:
+                raise OSError(28, "No space left on device")
+        return real_write(path, data)
 
-    monkeypatch.setattr("vqadesk.engine.training.trainer.save_checkpoint", disk_full_on_last)
-    with pytest.raises(OSError, match="No space"):
+    monkeypatch.setattr(checkpoint_module, "write_staged_bytes", disk_full_on_second_last)
+    with pytest.raises(CheckpointError, match=r"last\.json: the checkpoint cannot be saved \(No space left"):
         list(train(config(shapes, tmp_path), VqaTask()))
     monkeypatch.undo()
     done = list(train(config(shapes, tmp_path, resume=True), VqaTask()))[-1]

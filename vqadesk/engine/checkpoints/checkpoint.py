@@ -161,9 +161,14 @@ def save_checkpoint(folder: str | os.PathLike[str], name: str, checkpoint: Check
         staged.remove(staged_json)  # from here on it is the only JSON matching the published tensors
         os.replace(staged_json, json_path)
         sync_folder(json_path.parent)
-    except BaseException:
+    except BaseException as exc:
         for path in staged:
             remove_quietly(path)
+        if isinstance(exc, OSError):  # a full disk, a read-only or vanished folder: the user's to fix
+            kept = "the previous one is kept" if json_path.exists() else "no earlier one exists"
+            raise CheckpointError(
+                f"{json_path}: the checkpoint cannot be saved ({exc.strerror or exc}); {kept}", path=json_path
+            ) from None
         raise
     return json_path
 
