@@ -559,6 +559,23 @@ def test_a_tensors_file_of_the_wrong_size_is_refused_without_reading_it(tmp_path
     assert not [p for p in reads if p.suffix == ".safetensors"]
 
 
+@pytest.mark.parametrize("vouched", [False, True], ids=["size-only", "size-and-hash"])
+def test_a_tensors_file_whose_header_disagrees_with_its_size_is_never_read_whole(tmp_path, monkeypatch, vouched):
+    """A JSON edited to vouch for the size (and the hash) of a padded file: refused without reading it whole."""
+    path = save_checkpoint(tmp_path, "last", inference_checkpoint(0))
+    tensors_path = tmp_path / "last.safetensors"
+    with open(tensors_path, "r+b") as handle:
+        handle.truncate(2**30)  # sparse padding after the real tensors
+    sha256 = checkpoint_files.sha256_of_file(tensors_path)[0] if vouched else "0" * 64
+    rewrite_json(path, lambda d: d["tensors"].update(bytes=2**30, sha256=sha256))
+    reads, real_read = [], Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real_read(self))
+    message = "header describes .* bytes but the file has 1073741824" if vouched else "does not match"
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+    assert not [p for p in reads if p.suffix == ".safetensors"]
+
+
 def test_saved_files_get_ordinary_permissions(tmp_path):
     save_checkpoint(tmp_path, "best", inference_checkpoint())
     umask = os.umask(0)

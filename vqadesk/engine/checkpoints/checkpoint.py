@@ -47,6 +47,7 @@ from vqadesk.engine.checkpoints.checkpoint_files import (
     pickle_refusal,
     refuse_if_pickled,
     remove_quietly,
+    safetensors_header_problem,
     sha256_of_file,
     staged_path,
     sync_folder,
@@ -257,7 +258,7 @@ def load_checkpoint(
     # A writer may replace the pair between our two reads (the GUI loading
     # `last` while training saves it): if the JSON changed meanwhile, read again once.
     for attempt in range(2):
-        data = _read_tensor_bytes(tensors_path, json_path, document["tensors"]["bytes"])
+        data = _read_tensor_bytes(tensors_path, json_path, document["tensors"])
         if data is not None and _matches(document, data):
             break
         newer = _read_document(json_path)
@@ -402,17 +403,26 @@ def _read_document(json_path: Path) -> dict[str, Any]:
     return document
 
 
-def _read_tensor_bytes(tensors_path: Path, json_path: Path, recorded_size: int) -> bytes | None:
+def _read_tensor_bytes(tensors_path: Path, json_path: Path, recorded: dict[str, Any]) -> bytes | None:
     """The tensors file's bytes; None, without reading it, when its size is not the recorded one.
 
     The size is compared first so that a file that cannot belong to the JSON
     (a huge or sparse file put in its place) is never read into memory.
     """
+    recorded_size, recorded_sha256 = recorded["bytes"], recorded["sha256"]
     try:
         size = tensors_path.stat().st_size
         if size and size != recorded_size:
             refuse_if_pickled(tensors_path)
             return None
+        # A header whose tensors do not end at the end of the file is never loaded into
+        # memory (a JSON hand-edited to vouch for a huge file): hashed in chunks instead,
+        # it is either not the JSON's file or a corrupt one.
+        if size and (problem := safetensors_header_problem(tensors_path, size)):
+            refuse_if_pickled(tensors_path)
+            if sha256_of_file(tensors_path)[0] != recorded_sha256:
+                return None
+            raise CheckpointError(f"{tensors_path}: not a valid safetensors file ({problem})", path=tensors_path)
         data = tensors_path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(
