@@ -25,6 +25,7 @@ Loading never unpickles: see ``checkpoint_files`` and docs/checkpoints.md.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -62,7 +63,7 @@ from vqadesk.engine.checkpoints.rng_state import (
 )
 from vqadesk.engine.checkpoints.state_codec import decode_state, encode_state
 from vqadesk.engine.torch_free.model_kind import ModelKind
-from vqadesk.errors import DataFormatError
+from vqadesk.errors import DataFormatError, VqadeskError
 from vqadesk.jsonio import check_format, describe_type, expect, field, read_json
 
 __all__ = [
@@ -263,6 +264,10 @@ def load_checkpoint(
             break
         newer = _read_document(json_path)
         if attempt == 1 or newer == document:
+            interrupted = _interrupted_save(json_path, tensors_path)
+            if interrupted is not None:  # read as the save meant it; the next run's start completes it
+                document, data = interrupted
+                break
             raise CheckpointError(
                 f"{json_path} does not match {tensors_path} (written by another run or interrupted); "
                 "use the other checkpoint or retrain",
@@ -436,6 +441,26 @@ def _read_tensor_bytes(tensors_path: Path, json_path: Path, recorded: dict[str, 
     if not data:
         raise CheckpointError(f"{tensors_path}: file is empty (an interrupted copy?)", path=tensors_path)
     return data
+
+
+def _interrupted_save(json_path: Path, tensors_path: Path) -> tuple[dict[str, Any], bytes] | None:
+    """The staged JSON and tensors of a save killed between its two renames, if one is beside the pair.
+
+    ``save_checkpoint`` publishes the tensors first and keeps the staged JSON
+    until it is renamed; the staged JSON whose record matches the published
+    tensors is that save's. Read only: ``run_folder.recover_interrupted_saves``
+    renames it into place under the run folder's lock.
+    """
+    pattern = f".{glob.escape(json_path.name)}.*.tmp"
+    for candidate in sorted(json_path.parent.glob(pattern)):
+        try:
+            document = _read_document(candidate)
+            data = _read_tensor_bytes(tensors_path, json_path, document["tensors"])
+        except VqadeskError:
+            continue
+        if data is not None and _matches(document, data):
+            return document, data
+    return None
 
 
 def _matches(document: dict[str, Any], data: bytes) -> bool:
