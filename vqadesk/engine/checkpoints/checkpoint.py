@@ -14,9 +14,10 @@ A checkpoint named NAME in folder DIR is a pair of files:
      "metadata": {... vocabularies, answer list, metrics history, model card ...}}
 
 The JSON records the SHA-256 and size of the safetensors file written with it,
-so a pair that does not belong together (a crash between the two renames, a
-file copied from another run) is refused on load with a clear message
-instead of loading one run's config with another run's weights. Both files
+so a pair that does not belong together (a file copied from another run) is
+refused on load with a clear message instead of loading one run's config with
+another run's weights; a pair left by a crash between the two renames is read
+through the staged JSON kept for it (``_interrupted_save``). Both files
 are written in full to temporary files before either is renamed into place,
 so a failure while writing leaves the previous checkpoint loadable.
 
