@@ -36,6 +36,22 @@ class Killed(BaseException):
     """Stands for SIGKILL: not an Exception, so no handler in the code under test catches it."""
 
 
+class ImprovingTask(VqaTask):
+    """VQA whose validation score improves every epoch of this run, so each epoch saves `best` then `last`.
+
+    The tiny model's accuracy stays at the majority answer's after the first
+    epoch, which would leave the window between `best` and `last` of a later
+    epoch untried. The score is minus the weights' sum: a function of the
+    weights alone (the same after a resume, bit for bit), which falls
+    here at every epoch.
+    """
+
+    def validate(self, model, device):
+        metrics = super().validate(model, device)
+        metrics["accuracy"] = -float(sum(p.detach().double().sum() for p in model.parameters()))
+        return metrics
+
+
 @pytest.fixture(scope="module")
 def shapes(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("shapes")
@@ -57,6 +73,7 @@ def check_outcome(out: Path, done: dict, reference: dict) -> None:
     best = load_checkpoint(out / "best.json")
     scores = [entry["accuracy"] for entry in last.metadata["history"]]
     assert done["best"] == best.metadata["best_score"] == max(scores) == reference["done"]["best"]
+    assert last.training_state.extra["stale_epochs"] == reference["stale_epochs"]  # the same improvements
     for key, tensor in reference["best"].items():
         assert torch.equal(best.model_state[key], tensor), key
 
@@ -64,8 +81,11 @@ def check_outcome(out: Path, done: dict, reference: dict) -> None:
 @pytest.fixture(scope="module")
 def reference(shapes, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("reference")
-    events = list(train(config(shapes, out), VqaTask()))
-    return {"done": events[-1], "best": load_checkpoint(out / "best.json").model_state, "out": out}
+    events = list(train(config(shapes, out), ImprovingTask()))
+    stale_epochs = load_checkpoint(out / "last.json", training_state=True).training_state.extra["stale_epochs"]
+    assert [e["improved"] for e in events if e["event"] == "epoch"] == [True, True]
+    return {"done": events[-1], "best": load_checkpoint(out / "best.json").model_state, "out": out,
+            "stale_epochs": stale_epochs}
 
 
 def counting(real, limit: int, calls: list, wanted=lambda *args: True):
@@ -94,15 +114,15 @@ def test_a_kill_at_every_rename_and_fsync_resumes_with_the_best_model(shapes, tm
             patch.setattr(os, operation, counting(real, n, calls, wanted))
             patch.setattr("vqadesk.engine.checkpoints.checkpoint.remove_quietly", lambda path: None)
             try:
-                list(train(config(shapes, out), VqaTask()))
+                list(train(config(shapes, out), ImprovingTask()))
                 killed = False
             except Killed:
                 killed = True
         if not killed:
             break  # n passed the number of calls a whole run makes: every one has been tried
-        done = list(train(config(shapes, out, resume=True), VqaTask()))[-1]
+        done = list(train(config(shapes, out, resume=True), ImprovingTask()))[-1]
         check_outcome(out, done, reference)
-    assert n > 6  # two epochs: `last` twice and `best` at least once, two renames and three fsyncs each
+    assert n > 8  # two epochs, each saving `best` then `last`: two renames and three fsyncs a save
 
 
 def test_a_full_disk_between_saving_best_and_last_keeps_the_best(shapes, tmp_path, monkeypatch, reference):
@@ -121,9 +141,9 @@ def test_a_full_disk_between_saving_best_and_last_keeps_the_best(shapes, tmp_pat
 
     monkeypatch.setattr(checkpoint_module, "write_staged_bytes", disk_full_on_second_last)
     with pytest.raises(CheckpointError, match=r"last\.json: the checkpoint cannot be saved \(No space left"):
-        list(train(config(shapes, tmp_path), VqaTask()))
+        list(train(config(shapes, tmp_path), ImprovingTask()))
     monkeypatch.undo()
-    done = list(train(config(shapes, tmp_path, resume=True), VqaTask()))[-1]
+    done = list(train(config(shapes, tmp_path, resume=True), ImprovingTask()))[-1]
     check_outcome(tmp_path, done, reference)
 
 
@@ -154,6 +174,8 @@ def test_sigkill_injected_at_every_rename_of_a_routine_resumes(shapes, tmp_path)
     assert n > 6
     # The uninterrupted routine run, same thread count: the same numbers to the last bit.
     reference = {"done": json.loads(result.stdout.splitlines()[-1]),
-                 "best": load_checkpoint(out / "best.json").model_state}
+                 "best": load_checkpoint(out / "best.json").model_state,
+                 "stale_epochs": load_checkpoint(out / "last.json", training_state=True).training_state.extra[
+                     "stale_epochs"]}
     for folder, done in resumed_runs:
         check_outcome(folder, done, reference)

@@ -155,24 +155,25 @@ def check_optimizer_state(optimizer: Any, state: dict, source: Path) -> None:
                                       f"{where}.state.{key}.{name}")
 
 
-def best_on_disk(out: Path, recorded: float | None) -> float | None:
-    """The best score a resumed run continues from: that of the ``best`` checkpoint in ``out``.
+def best_on_disk(out: Path, recorded: float | None) -> tuple[float | None, int | None]:
+    """The best score a resumed run continues from, that of the ``best`` checkpoint in ``out``, and its step.
 
     ``best`` is saved before ``last``, so a crash between the two leaves a
-    ``best`` newer than ``last``'s record, and the repeated epoch must not
-    count as an improvement over anything but it. A ``best`` that is missing
-    or does not load is not the best model: the score restarts (None), so the
-    next validation writes a new ``best``. A ``best`` saved before its score
-    was recorded keeps ``recorded``.
+    ``best`` newer than ``last``'s record: the repeated epoch finds it here
+    and, scoring the same at the same step, counts as the improvement it was.
+    A ``best`` that is missing or does not load is not the best model: the
+    score restarts (None), so the next validation writes a new ``best``. A
+    ``best`` saved before its score was recorded keeps ``recorded``.
     """
     json_path, _ = checkpoint_paths(out, "best")
     if not json_path.exists():
-        return None
+        return None, None
     try:
-        score = load_checkpoint(json_path).metadata.get("best_score", recorded)
+        metadata = load_checkpoint(json_path).metadata
     except VqadeskError as exc:
         print(f"{exc}; a new `best` will be saved at the next validation", file=sys.stderr, flush=True)
-        return None
+        return None, None
+    score, step = metadata.get("best_score", recorded), metadata.get("step")
     if isinstance(score, bool) or not isinstance(score, (int, float)):
-        return recorded
-    return float(score)
+        return recorded, None
+    return float(score), step if isinstance(step, int) and not isinstance(step, bool) else None

@@ -147,6 +147,7 @@ def _train(config, task, stop, out, device, context, started) -> Iterator[Event]
     step = epoch = batch_in_epoch = 0
     history: list[dict[str, Any]] = []
     best: float | None = None
+    best_step: int | None = None  # the step of the `best` found on disk on resume
     stale_epochs = 0
     if resumed:
         state = resumed.training_state
@@ -157,7 +158,7 @@ def _train(config, task, stop, out, device, context, started) -> Iterator[Event]
         step, epoch = state.step, state.epoch
         progress = resumed_progress(state.extra, resumed.source, batches_per_epoch)
         batch_in_epoch, history = progress["batch_in_epoch"], progress["history"]
-        best, stale_epochs = best_on_disk(out, progress["best"]), progress["stale_epochs"]
+        (best, best_step), stale_epochs = best_on_disk(out, progress["best"]), progress["stale_epochs"]
         restore_rng_state(state.rng)
     # What a training step calls: images in, outputs out (DDP must wrap the
     # whole forward so it can synchronise the gradients of every parameter).
@@ -260,7 +261,8 @@ def _train(config, task, stop, out, device, context, started) -> Iterator[Event]
             metrics = task.validate(model, device)
             restore_rng_state(rng)
         score = metrics.get(task.metric_name)
-        improved = score is not None and (best is None or score > best)
+        # Equal to a `best` saved at this very step: the epoch a crash made us repeat, which improved then.
+        improved = score is not None and (best is None or score > best or (score == best and step == best_step))
         if scheduler is not None and config.lr_schedule == "plateau" and score is not None:
             scheduler.step(score)
         epoch += 1
