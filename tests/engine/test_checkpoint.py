@@ -515,13 +515,14 @@ def test_a_failure_while_writing_the_json_leaves_the_previous_checkpoint_loadabl
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("vqadesk.engine.checkpoints.checkpoint.write_staged_bytes", disk_full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(CheckpointError,
+                       match=r"last\.json: the checkpoint cannot be saved \(No space left on device\); the previous"):
         save_checkpoint(tmp_path, "last", inference_checkpoint(1))
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temporaries either
     assert load_checkpoint(path).model_config == {"seed": 0}
 
 
-def test_a_crash_between_the_two_renames_is_detected_on_load(tmp_path, monkeypatch):
+def test_a_crash_between_the_two_renames_loads_as_saved_and_is_completed_at_the_next_start(tmp_path, monkeypatch):
     path = save_checkpoint(tmp_path, "last", inference_checkpoint(0))
     real_replace, calls = os.replace, []
 
@@ -535,11 +536,44 @@ def test_a_crash_between_the_two_renames_is_detected_on_load(tmp_path, monkeypat
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(tmp_path, "last", inference_checkpoint(1))
     monkeypatch.setattr(os, "replace", real_replace)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names[1:] == ["last.json", "last.safetensors"] and names[0].startswith(".last.json.")
+    assert len(names) == 3  # the staged JSON that matches the published tensors is kept
+    assert load_checkpoint(path).model_config == {"seed": 1}  # read through the staged JSON, which stays
+    assert len(list(tmp_path.iterdir())) == 3
+    from vqadesk.engine.checkpoints.run_folder import recover_interrupted_saves
+
+    assert "interrupted between its two renames" in recover_interrupted_saves(tmp_path)[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.json", "last.safetensors"]
+    assert load_checkpoint(path).model_config == {"seed": 1}  # the interrupted save, completed
+
+
+def test_a_tensors_file_of_the_wrong_size_is_refused_without_reading_it(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path, "last", inference_checkpoint(0))
+    with open(tmp_path / "last.safetensors", "r+b") as handle:
+        handle.truncate(20 * 2**30)  # a sparse 20 GB file in its place
+    reads, real_read = [], Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real_read(self))
     with pytest.raises(CheckpointError, match="does not match"):
         load_checkpoint(path)
-    save_checkpoint(tmp_path, "last", inference_checkpoint(2))  # the next save repairs the pair
-    assert load_checkpoint(path).model_config == {"seed": 2}
+    assert not [p for p in reads if p.suffix == ".safetensors"]
+
+
+@pytest.mark.parametrize("vouched", [False, True], ids=["size-only", "size-and-hash"])
+def test_a_tensors_file_whose_header_disagrees_with_its_size_is_never_read_whole(tmp_path, monkeypatch, vouched):
+    """A JSON edited to vouch for the size (and the hash) of a padded file: refused without reading it whole."""
+    path = save_checkpoint(tmp_path, "last", inference_checkpoint(0))
+    tensors_path = tmp_path / "last.safetensors"
+    with open(tensors_path, "r+b") as handle:
+        handle.truncate(2**30)  # sparse padding after the real tensors
+    sha256 = checkpoint_files.sha256_of_file(tensors_path)[0] if vouched else "0" * 64
+    rewrite_json(path, lambda d: d["tensors"].update(bytes=2**30, sha256=sha256))
+    reads, real_read = [], Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real_read(self))
+    message = "header describes .* bytes but the file has 1073741824" if vouched else "does not match"
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+    assert not [p for p in reads if p.suffix == ".safetensors"]
 
 
 def test_saved_files_get_ordinary_permissions(tmp_path):

@@ -89,13 +89,6 @@ def test_resume_continues_exactly(shapes, tmp_path):
         assert event["loss"] == pytest.approx(by_step[event["step"]], rel=1e-5, abs=1e-6)
 
 
-def test_resume_without_a_checkpoint_is_a_clear_error(shapes, tmp_path):
-    from vqadesk.errors import VqadeskError
-
-    with pytest.raises(VqadeskError, match="no `last` checkpoint"):
-        run(vqa_config(shapes, tmp_path, resume=True))
-
-
 def test_captioning_trains_and_validates(shapes, tmp_path):
     config = TrainingConfig(task="captioning", data=str(shapes), out=str(tmp_path), model="lstm",
                             epochs=1, batch_size=4, max_len=36, beam_size=2, lr=3e-3, **SMALL)

@@ -14,9 +14,10 @@ A checkpoint named NAME in folder DIR is a pair of files:
      "metadata": {... vocabularies, answer list, metrics history, model card ...}}
 
 The JSON records the SHA-256 and size of the safetensors file written with it,
-so a pair that does not belong together (a crash between the two renames, a
-file copied from another run) is refused on load with a clear message
-instead of loading one run's config with another run's weights. Both files
+so a pair that does not belong together (a file copied from another run) is
+refused on load with a clear message instead of loading one run's config with
+another run's weights; a pair left by a crash between the two renames is read
+through the staged JSON kept for it (``_interrupted_save``). Both files
 are written in full to temporary files before either is renamed into place,
 so a failure while writing leaves the previous checkpoint loadable.
 
@@ -25,6 +26,7 @@ Loading never unpickles: see ``checkpoint_files`` and docs/checkpoints.md.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -47,6 +49,7 @@ from vqadesk.engine.checkpoints.checkpoint_files import (
     pickle_refusal,
     refuse_if_pickled,
     remove_quietly,
+    safetensors_header_problem,
     sha256_of_file,
     staged_path,
     sync_folder,
@@ -61,7 +64,7 @@ from vqadesk.engine.checkpoints.rng_state import (
 )
 from vqadesk.engine.checkpoints.state_codec import decode_state, encode_state
 from vqadesk.engine.torch_free.model_kind import ModelKind
-from vqadesk.errors import DataFormatError
+from vqadesk.errors import DataFormatError, VqadeskError
 from vqadesk.jsonio import check_format, describe_type, expect, field, read_json
 
 __all__ = [
@@ -153,13 +156,22 @@ def save_checkpoint(folder: str | os.PathLike[str], name: str, checkpoint: Check
         staged.append(staged_json)
         write_staged_bytes(staged_json, _json_bytes(document))
         # The only window in which a crash leaves a mismatched pair is
-        # between these two renames; load_checkpoint detects it by the hash.
+        # between these two renames: load_checkpoint detects it by the hash,
+        # and the staged JSON, kept, completes the save at the next run's start
+        # (run_folder.recover_interrupted_saves).
         os.replace(staged_tensors, tensors_path)
+        staged.remove(staged_tensors)
+        staged.remove(staged_json)  # from here on it is the only JSON matching the published tensors
         os.replace(staged_json, json_path)
         sync_folder(json_path.parent)
-    except BaseException:
+    except BaseException as exc:
         for path in staged:
             remove_quietly(path)
+        if isinstance(exc, OSError):  # a full disk, a read-only or vanished folder: the user's to fix
+            kept = "the previous one is kept" if json_path.exists() else "no earlier one exists"
+            raise CheckpointError(
+                f"{json_path}: the checkpoint cannot be saved ({exc.strerror or exc}); {kept}", path=json_path
+            ) from None
         raise
     return json_path
 
@@ -248,11 +260,15 @@ def load_checkpoint(
     # A writer may replace the pair between our two reads (the GUI loading
     # `last` while training saves it): if the JSON changed meanwhile, read again once.
     for attempt in range(2):
-        data = _read_tensor_bytes(tensors_path, json_path)
-        if _matches(document, data):
+        data = _read_tensor_bytes(tensors_path, json_path, document["tensors"])
+        if data is not None and _matches(document, data):
             break
         newer = _read_document(json_path)
         if attempt == 1 or newer == document:
+            interrupted = _interrupted_save(json_path, tensors_path)
+            if interrupted is not None:  # read as the save meant it; the next run's start completes it
+                document, data = interrupted
+                break
             raise CheckpointError(
                 f"{json_path} does not match {tensors_path} (written by another run or interrupted); "
                 "use the other checkpoint or retrain",
@@ -290,6 +306,16 @@ def load_model_state(model: nn.Module, checkpoint: Checkpoint) -> None:
     torch's own error is a multi-line list; this one names the checkpoint
     and the first few missing, unexpected and wrongly shaped tensors.
     """
+    check_model_state(model, checkpoint)
+    model.load_state_dict(checkpoint.model_state)
+
+
+def check_model_state(model: nn.Module, checkpoint: Checkpoint) -> None:
+    """Raise ``CheckpointError`` unless the checkpoint's weights fit ``model`` key for key and shape for shape.
+
+    ``model`` may live on the meta device (no memory): that is how a config
+    is checked against the weights before a model is really built.
+    """
     expected = model.state_dict()
     given = checkpoint.model_state
     missing = sorted(expected.keys() - given.keys())
@@ -310,7 +336,6 @@ def load_model_state(model: nn.Module, checkpoint: Checkpoint) -> None:
             f"{where}: its weights do not fit the {checkpoint.kind} model its config describes ({'; '.join(problems)})",
             path=where,
         )
-    model.load_state_dict(given)
 
 
 def _pair_for(path: Path) -> tuple[Path, Path]:
@@ -384,8 +409,26 @@ def _read_document(json_path: Path) -> dict[str, Any]:
     return document
 
 
-def _read_tensor_bytes(tensors_path: Path, json_path: Path) -> bytes:
+def _read_tensor_bytes(tensors_path: Path, json_path: Path, recorded: dict[str, Any]) -> bytes | None:
+    """The tensors file's bytes; None, without reading it, when its size is not the recorded one.
+
+    The size is compared first so that a file that cannot belong to the JSON
+    (a huge or sparse file put in its place) is never read into memory.
+    """
+    recorded_size, recorded_sha256 = recorded["bytes"], recorded["sha256"]
     try:
+        size = tensors_path.stat().st_size
+        if size and size != recorded_size:
+            refuse_if_pickled(tensors_path)
+            return None
+        # A header whose tensors do not end at the end of the file is never loaded into
+        # memory (a JSON hand-edited to vouch for a huge file): hashed in chunks instead,
+        # it is either not the JSON's file or a corrupt one.
+        if size and (problem := safetensors_header_problem(tensors_path, size)):
+            refuse_if_pickled(tensors_path)
+            if sha256_of_file(tensors_path)[0] != recorded_sha256:
+                return None
+            raise CheckpointError(f"{tensors_path}: not a valid safetensors file ({problem})", path=tensors_path)
         data = tensors_path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(
@@ -399,6 +442,26 @@ def _read_tensor_bytes(tensors_path: Path, json_path: Path) -> bytes:
     if not data:
         raise CheckpointError(f"{tensors_path}: file is empty (an interrupted copy?)", path=tensors_path)
     return data
+
+
+def _interrupted_save(json_path: Path, tensors_path: Path) -> tuple[dict[str, Any], bytes] | None:
+    """The staged JSON and tensors of a save killed between its two renames, if one is beside the pair.
+
+    ``save_checkpoint`` publishes the tensors first and keeps the staged JSON
+    until it is renamed; the staged JSON whose record matches the published
+    tensors is that save's. Read only: ``run_folder.recover_interrupted_saves``
+    renames it into place under the run folder's lock.
+    """
+    pattern = f".{glob.escape(json_path.name)}.*.tmp"
+    for candidate in sorted(json_path.parent.glob(pattern)):
+        try:
+            document = _read_document(candidate)
+            data = _read_tensor_bytes(tensors_path, json_path, document["tensors"])
+        except VqadeskError:
+            continue
+        if data is not None and _matches(document, data):
+            return document, data
+    return None
 
 
 def _matches(document: dict[str, Any], data: bytes) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import tempfile
 import zipfile
@@ -124,6 +125,41 @@ def remove_quietly(path: Path) -> None:
         path.unlink()
     except OSError:
         pass
+
+
+# A header larger than this is no checkpoint's (ours are a few hundred kB at most).
+MAX_SAFETENSORS_HEADER = 100 * 2**20
+
+
+def safetensors_header_problem(path: Path, size: int) -> str | None:
+    """Why the safetensors file ``path`` (``size`` bytes) cannot be what its header says, or None.
+
+    Reads only the 8-byte length and the JSON header: the tensors' byte
+    ranges must end exactly at the end of the file. Checked before the file
+    is read, so a truncated file or one padded to gigabytes is refused cheaply.
+    """
+    try:
+        with open(path, "rb") as handle:
+            length = int.from_bytes(handle.read(8), "little")
+            if size < 8 or length > min(MAX_SAFETENSORS_HEADER, size - 8):
+                return f"its header length ({length} bytes) does not fit the file's {size} bytes"
+            header = json.loads(handle.read(length))
+    except (OSError, ValueError) as exc:
+        return f"its header is not readable JSON ({exc})"
+    if not isinstance(header, dict):
+        return "its header is not a JSON object"
+    end = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
+            return f"tensor {name!r} has no valid data_offsets"
+        end = max(end, offsets[1])
+    if 8 + length + end != size:
+        return f"its header describes {8 + length + end} bytes but the file has {size}"
+    return None
 
 
 def sha256_of_file(path: Path) -> tuple[str, int]:

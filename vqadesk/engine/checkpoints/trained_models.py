@@ -18,7 +18,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from vqadesk.engine.checkpoints.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_model_state
+from vqadesk.engine.checkpoints.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    check_model_state,
+    load_checkpoint,
+    load_model_state,
+)
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.models import (
     Captioner,
@@ -82,8 +88,20 @@ def _load_model(
     the checkpoint, and the file it came from."""
     checkpoint = _checked(path, kind, device)
     source = checkpoint.source or path
-    config = config_class.from_dict(checkpoint.model_config, source=source, where="model_config")
-    model = build(_without_initial_weights(config))
+    config = _without_initial_weights(config_class.from_dict(checkpoint.model_config, source=source,
+                                                             where="model_config"))
+    # First on the meta device, which allocates nothing: a config that does not
+    # describe the stored weights (an absurd size typed into the JSON) is refused
+    # before it can ask for memory; one that does costs no more than the weights.
+    try:
+        with torch.device("meta"):
+            skeleton = build(config)
+    except (RuntimeError, ValueError, OverflowError) as exc:  # sizes whose product overflows, negative sizes
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{source}: field 'model_config': describes no model that can be built ({detail})",
+                              path=source) from None
+    check_model_state(skeleton, checkpoint)
+    model = build(config)
     load_model_state(model, checkpoint)
     return model, checkpoint, source
 
