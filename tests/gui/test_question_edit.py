@@ -62,3 +62,17 @@ def test_enter_without_the_popup_asks_once(qtbot, edit):
     assert not edit.completer().popup().isVisible()
     qtbot.keyClick(edit, Qt.Key.Key_Return)
     assert asked == ["is it red"]
+
+
+def test_a_count_spin_box_suffix_agrees_with_its_value(qtbot):
+    from PySide6.QtWidgets import QSpinBox
+
+    from vqadesk.gui.count_suffix import agree_suffix
+
+    spin = QSpinBox(minimum=1, maximum=5, value=1)
+    qtbot.addWidget(spin)
+    agree_suffix(spin, "caption", " per photo")
+    assert spin.suffix() == " caption per photo"
+    spin.setValue(3)
+    assert spin.suffix() == " captions per photo"
+    assert spin.text() == "3 captions per photo"
