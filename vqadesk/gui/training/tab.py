@@ -152,6 +152,7 @@ class TrainingTab(QWidget):
             (self.use_button.clicked, self._use_model),
             (self.delete_button.clicked, self.delete_current_run),
             (self.form.routine.currentIndexChanged, self._on_form_changed),
+            (self.form.sig_changed, self._update_buttons),
             (self.run_list.sig_current_changed, self._on_current_run),
             (self.run_list.sig_checked_changed, self._display_soon),
             (self.files.sig_loaded, self._on_files_loaded),
@@ -246,10 +247,9 @@ class TrainingTab(QWidget):
         kind, chosen_out = self.form.kind, self.form.out.text().strip()
         try:
             options = self.form.options(out=chosen_out or "<new run folder>")
-            if not options.data:
-                raise RunOptionsError("choose a dataset folder")
-            if not Path(options.data).is_dir():
-                raise RunOptionsError(f"{options.data}: no such folder")
+            problem = self.form.data_problem()
+            if problem is not None:
+                raise RunOptionsError(problem)
             check_arguments(kind, options.arguments()[2:])  # refused now, not after torch's import
             folder = self._output_folder(chosen_out, kind)
         except (RunOptionsError, OSError) as exc:
@@ -457,7 +457,10 @@ class TrainingTab(QWidget):
     def _update_buttons(self) -> None:
         running = self.is_running()
         record = self.run_list.current_record()
-        self.start_button.setEnabled(not running)
+        problem = self.form.data_problem()
+        self.start_button.setEnabled(not running and problem is None)
+        self.start_button.setToolTip(f"Cannot start: {problem}" if problem and not running
+                                     else "Start a new run with these options")
         self.stop_button.setEnabled(running and not self.process.stop_requested)
         can_resume = not running and record is not None and record.can_resume()
         self.resume_button.setEnabled(can_resume)
