@@ -535,11 +535,27 @@ def test_a_crash_between_the_two_renames_is_detected_on_load(tmp_path, monkeypat
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(tmp_path, "last", inference_checkpoint(1))
     monkeypatch.setattr(os, "replace", real_replace)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.json", "last.safetensors"]
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names[1:] == ["last.json", "last.safetensors"] and names[0].startswith(".last.json.")
+    assert len(names) == 3  # the staged JSON that matches the published tensors is kept
     with pytest.raises(CheckpointError, match="does not match"):
         load_checkpoint(path)
-    save_checkpoint(tmp_path, "last", inference_checkpoint(2))  # the next save repairs the pair
-    assert load_checkpoint(path).model_config == {"seed": 2}
+    from vqadesk.engine.checkpoints.run_folder import recover_interrupted_saves
+
+    assert "interrupted between its two renames" in recover_interrupted_saves(tmp_path)[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.json", "last.safetensors"]
+    assert load_checkpoint(path).model_config == {"seed": 1}  # the interrupted save, completed
+
+
+def test_a_tensors_file_of_the_wrong_size_is_refused_without_reading_it(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path, "last", inference_checkpoint(0))
+    with open(tmp_path / "last.safetensors", "r+b") as handle:
+        handle.truncate(20 * 2**30)  # a sparse 20 GB file in its place
+    reads, real_read = [], Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real_read(self))
+    with pytest.raises(CheckpointError, match="does not match"):
+        load_checkpoint(path)
+    assert not [p for p in reads if p.suffix == ".safetensors"]
 
 
 def test_saved_files_get_ordinary_permissions(tmp_path):

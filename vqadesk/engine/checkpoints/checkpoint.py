@@ -153,8 +153,12 @@ def save_checkpoint(folder: str | os.PathLike[str], name: str, checkpoint: Check
         staged.append(staged_json)
         write_staged_bytes(staged_json, _json_bytes(document))
         # The only window in which a crash leaves a mismatched pair is
-        # between these two renames; load_checkpoint detects it by the hash.
+        # between these two renames: load_checkpoint detects it by the hash,
+        # and the staged JSON, kept, completes the save at the next run's start
+        # (run_folder.recover_interrupted_saves).
         os.replace(staged_tensors, tensors_path)
+        staged.remove(staged_tensors)
+        staged.remove(staged_json)  # from here on it is the only JSON matching the published tensors
         os.replace(staged_json, json_path)
         sync_folder(json_path.parent)
     except BaseException:
@@ -248,8 +252,8 @@ def load_checkpoint(
     # A writer may replace the pair between our two reads (the GUI loading
     # `last` while training saves it): if the JSON changed meanwhile, read again once.
     for attempt in range(2):
-        data = _read_tensor_bytes(tensors_path, json_path)
-        if _matches(document, data):
+        data = _read_tensor_bytes(tensors_path, json_path, document["tensors"]["bytes"])
+        if data is not None and _matches(document, data):
             break
         newer = _read_document(json_path)
         if attempt == 1 or newer == document:
@@ -384,8 +388,17 @@ def _read_document(json_path: Path) -> dict[str, Any]:
     return document
 
 
-def _read_tensor_bytes(tensors_path: Path, json_path: Path) -> bytes:
+def _read_tensor_bytes(tensors_path: Path, json_path: Path, recorded_size: int) -> bytes | None:
+    """The tensors file's bytes; None, without reading it, when its size is not the recorded one.
+
+    The size is compared first so that a file that cannot belong to the JSON
+    (a huge or sparse file put in its place) is never read into memory.
+    """
     try:
+        size = tensors_path.stat().st_size
+        if size and size != recorded_size:
+            refuse_if_pickled(tensors_path)
+            return None
         data = tensors_path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(

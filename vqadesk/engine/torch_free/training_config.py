@@ -56,6 +56,7 @@ class TrainingConfig:
     seed: int = 0
     device: str = "auto"
     resume: bool = False
+    overwrite: bool = False  # a fresh run may replace the checkpoints of an old run in --out
     overfit: int | None = None
     max_steps: int | None = None
     patience: int = 5
@@ -93,6 +94,7 @@ class TrainingConfig:
             (self.weight_decay >= 0, "--weight-decay cannot be negative"),
             (self.grad_clip >= 0, "--grad-clip cannot be negative (0 turns clipping off)"),
             (self.overfit is None or self.overfit >= 1, "--overfit must be at least 1"),
+            (not (self.resume and self.overwrite), "--resume and --overwrite contradict each other: choose one"),
             (self.max_steps is None or self.max_steps >= 1, "--max-steps must be at least 1"),
             (self.patience >= 1, "--patience must be at least 1"),
             (self.top_k >= 2, "--top-k must be at least 2"),
@@ -176,6 +178,8 @@ def add_training_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     add("--seed", type=int, default=0)
     add("--device", default="auto", help=DEVICES_HELP)
     add("--resume", action="store_true", help="continue exactly where the `last` checkpoint in --out stopped")
+    add("--overwrite", action="store_true",
+        help="start afresh in an --out that holds another run's checkpoints, deleting them")
     add("--overfit", type=int, metavar="N", help="train on the first N examples only (sanity check)")
     add("--max-steps", type=int, metavar="N", help="stop after N optimisation steps")
     add("--patience", type=int, default=5, help="early stopping: epochs without validation improvement")

@@ -43,7 +43,6 @@ from vqadesk.engine.checkpoints.checkpoint import (
     TrainingState,
     capture_rng_state,
     checkpoint_paths,
-    load_checkpoint,
     load_model_state,
     restore_rng_state,
     save_checkpoint,
@@ -52,14 +51,16 @@ from vqadesk.engine.device import describe_device, pick_device
 from vqadesk.engine.precision import autocast, check_precision, grad_scaler
 from vqadesk.engine.torch_free.training_config import TrainingConfig
 from vqadesk.engine.training.distributed import DistributedContext
+from vqadesk.engine.training.run_start import (
+    best_on_disk,
+    load_resumed,
+    open_run_folder,
+    resumed_progress,
+)
 from vqadesk.engine.training.task import TrainingTask
 from vqadesk.errors import VqadeskError
 
 Event = dict[str, Any]
-
-
-class ResumeError(VqadeskError):
-    """--resume was asked for but there is nothing (usable) to resume."""
 
 
 def seed_everything(seed: int) -> None:
@@ -114,24 +115,21 @@ def train(
     device = pick_device(config.device)
     context = DistributedContext.from_env(device)
     device = context.device_for(device)
+    # Rank 0 owns the folder (lock, repairs, the fresh-or-resume rules) for the run's life.
+    lock = open_run_folder(config) if context.is_main else None
     try:
         yield from _train(config, task, stop, out, device, context, started)
     finally:
         context.close()
+        if lock is not None:
+            lock.close()
 
 
 def _train(config, task, stop, out, device, context, started) -> Iterator[Event]:
     # -- 1. set-up -------------------------------------------------------------
     check_precision(config.precision, device)
     scaler = grad_scaler(config.precision, device)
-    resumed: Checkpoint | None = None
-    if config.resume:
-        json_path, _ = checkpoint_paths(out, "last")
-        if not json_path.exists():
-            raise ResumeError(f"{out}: no `last` checkpoint to resume from (train without --resume first)")
-        resumed = load_checkpoint(json_path, training_state=True)
-        if resumed.kind != task.kind:
-            raise ResumeError(f"{json_path}: is a {resumed.kind} checkpoint, not {task.kind}")
+    resumed: Checkpoint | None = load_resumed(config, task.kind) if config.resume else None
     seed_everything(config.seed)
     task.load(config, resumed.metadata if resumed else None)
     model = task.build_model().to(device)
@@ -155,10 +153,9 @@ def _train(config, task, stop, out, device, context, started) -> Iterator[Event]
         if scheduler is not None and state.scheduler is not None:
             scheduler.load_state_dict(state.scheduler)
         step, epoch = state.step, state.epoch
-        batch_in_epoch = int(state.extra.get("batch_in_epoch", 0))
-        history = list(state.extra.get("history", []))
-        best = state.extra.get("best")
-        stale_epochs = int(state.extra.get("stale_epochs", 0))
+        progress = resumed_progress(state.extra, resumed.source, batches_per_epoch)
+        batch_in_epoch, history = progress["batch_in_epoch"], progress["history"]
+        best, stale_epochs = best_on_disk(out, progress["best"]), progress["stale_epochs"]
         restore_rng_state(state.rng)
     # What a training step calls: images in, outputs out (DDP must wrap the
     # whole forward so it can synchronise the gradients of every parameter).
@@ -193,6 +190,7 @@ def _train(config, task, stop, out, device, context, started) -> Iterator[Event]
         ) if with_state else None
         metadata = task.metadata()
         metadata.update(training_config=config.to_dict(), domain=domain, history=history, step=step, epoch=epoch,
+                        best_score=best,
                         vqadesk_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         path = save_checkpoint(out, name, Checkpoint(
             kind=task.kind, model_config=task.model_config(), model_state=model.state_dict(),
@@ -272,9 +270,11 @@ def _train(config, task, stop, out, device, context, started) -> Iterator[Event]
         if context.is_main:
             yield {"event": "epoch", "epoch": epoch, "step": step, "train_loss": train_loss,
                    "metrics": metrics, "metric": task.metric_name, "best": best, "improved": improved}
-            yield save("last", with_state=True)
+            # `best` first: a crash between the two leaves `last` at the previous epoch, whose
+            # rerun finds the new `best` on disk (best_on_disk); the other order loses it.
             if improved:
                 yield save("best", with_state=False)
+            yield save("last", with_state=True)
         context.barrier()
         finished = config.max_steps is not None and step >= config.max_steps
         if context.broadcast_flag(stale_epochs >= config.patience, device):
