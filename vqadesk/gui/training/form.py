@@ -123,6 +123,11 @@ class TrainingForm(QWidget):
                              "runs folder, named by date and routine")
         self.out.setPlaceholderText("new run folder")
         self.out_button = QToolButton(text="…", toolTip="Choose an (empty) output folder")
+        self.overwrite = QCheckBox(
+            "Overwrite an old run there",
+            toolTip="The chosen output folder holds a finished or stopped run: delete its checkpoints and start "
+                    "afresh (--overwrite; asked first). Without it such a folder is refused: select that run and "
+                    "Resume instead. Never remembered.")
 
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
@@ -148,6 +153,7 @@ class TrainingForm(QWidget):
         form.addRow("Threads", self.threads)
         form.addRow("Extra args", self.extra)
         form.addRow("Output", _path_row(self.out, self.out_button))
+        form.addRow("", self.overwrite)
         for row in range(form.rowCount()):
             label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
             field = form.itemAt(row, QFormLayout.ItemRole.FieldRole)
