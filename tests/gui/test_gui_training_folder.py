@@ -81,3 +81,22 @@ def test_a_confirmed_overwrite_starts_afresh_in_the_old_folder(qtbot, tab, shape
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()]
     assert events[0]["event"] == "start" and "config" in events[0]  # the new run's only: the old line is gone
     assert "--overwrite" not in with_resume(record.arguments) and "--resume" in with_resume(record.arguments)
+
+
+def test_resume_is_refused_while_another_process_holds_the_run(qtbot, tab, tmp_path):
+    folder = old_run(tmp_path / "stopped")
+    (folder / "last.safetensors").write_bytes(b"")
+    (folder / "run.json").write_text(json.dumps({
+        "format": "vqadesk.training-run", "kind": "vqa", "arguments": ["-m", "training.vqa", "--out", str(folder)],
+        "options": {}, "started": "2026-01-01 00:00:00", "status": "stopped"}), encoding="utf-8")
+    tab.settings.setValue("training/external_runs", [str(folder)])
+    tab.refresh_runs()
+    tab.run_list.select(folder)
+    record = tab.run_list.current_record()
+    assert record is not None and record.can_resume(), "the stopped run should be resumable"
+    lock = lock_run_folder(folder)
+    try:
+        tab.resume_run()
+        assert not tab.is_running() and "another training run is writing" in tab.report.text()
+    finally:
+        lock.close()

@@ -294,6 +294,10 @@ class TrainingTab(QWidget):
         record = self.run_list.current_record()
         if self.is_running() or record is None or not record.can_resume():
             return
+        if run_folder_in_use(record.folder):  # e.g. the same run resumed from a terminal
+            self.status.show_report("Cannot resume", f"{record.folder}: another training run is writing to this "
+                                    "folder; wait for it to finish")
+            return
         resumed = resumed_record(record, sys.executable)
         self.start_button.setEnabled(False)
         self.resume_button.setEnabled(False)
