@@ -15,6 +15,8 @@ which has them, is offered.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -124,7 +126,7 @@ class TrainingForm(QWidget):
         self.out.setPlaceholderText("new run folder")
         self.out_button = QToolButton(text="…", toolTip="Choose an (empty) output folder")
         self.overwrite = QCheckBox(
-            "Overwrite an old run there",
+            "Overwrite an old run",
             toolTip="The chosen output folder holds a finished or stopped run: delete its checkpoints and start "
                     "afresh (--overwrite; asked first). Without it such a folder is refused: select that run and "
                     "Resume instead. Never remembered.")
@@ -321,7 +323,9 @@ class TrainingForm(QWidget):
     def _show_data_problem(self) -> None:
         problem = self.data_problem()
         options = self.options(out="")
-        self.data_note.setText(f"✗ {problem}" if problem else
+        # The note sits under the dataset field: the folder's path is left to the tooltip.
+        short = problem.removeprefix(f"{Path(options.data).expanduser()}: ") if problem else ""
+        self.data_note.setText(f"✗ {short}" if problem else
                                f"✓ has {options.train_split} and {options.val_split} for {self.kind.value}")
         self.data_note.setToolTip(problem or "")
 

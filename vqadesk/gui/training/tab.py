@@ -277,7 +277,7 @@ class TrainingTab(QWidget):
         overwrite = holds_a_run(folder)
         if overwrite and not self.form.overwrite.isChecked():
             raise RunOptionsError(f"{folder} already holds a run: select it and Resume, tick \"Overwrite an old "
-                                  "run there\" to delete its checkpoints and start afresh, or choose an empty folder")
+                                  "run\" to delete its checkpoints and start afresh, or choose an empty folder")
         if overwrite:
             if not self.confirm("Overwrite the run?", f"Delete the checkpoints, curves and log of the run in "
                                 f"{folder} and start a new run there?"):
