@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.training_config import DEVICES_HELP
 from vqadesk.errors import VqadeskError, run_entry_point
+from vqadesk.text.counts import plural
 
 if TYPE_CHECKING:  # torch loads when the routine runs, not for --help
     from vqadesk.engine.inference.evaluation import CheckpointEvaluation
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if evaluation.vqa is not None:
         print(format_vqa_evaluation(evaluation.vqa))
     elif evaluation.captions is not None:
-        print(format_caption_evaluation(evaluation.captions, f"{evaluation.captions.num_images} images"))
+        print(format_caption_evaluation(evaluation.captions, plural(evaluation.captions.num_images, "image")))
     else:
         print(_no_metrics_note(evaluation))
     return 0

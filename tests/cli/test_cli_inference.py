@@ -174,7 +174,7 @@ def test_predict_captions_writes_results_that_evaluate_accepts(capsys, models, t
     code, out, err = run(capsys, "predict", "captions", "--images", images, "--out", results,
                          "--model", models.captioner, "--beam", "2", "--batch-size", "5")
     assert code == 0 and out.startswith("wrote 12 captions of 12 images")
-    assert "1 image(s)" in err and "no COCO id" in err
+    assert "1 image in" in err and "no COCO id" in err
     entries = read_caption_results(results)
     assert len(entries) == 12 and [e.image_id for e in entries] == sorted(e.image_id for e in entries)
     code, out, err = run(capsys, "evaluate", "captions", "--annotations",
@@ -216,7 +216,7 @@ def test_predict_vqa_names_the_images_it_cannot_find(capsys, models, tmp_path):
         path.unlink()
     code, _, err = run(capsys, "predict", "vqa", "--questions", questions_file(models), "--images", images,
                        "--out", tmp_path / "r.json", "--model", models.vqa)
-    assert_one_line_error(code, err, "no image file for 2 image id(s)", "2000001, 2000002")
+    assert_one_line_error(code, err, "no image file for 2 image ids", "2000001, 2000002")
     code, _, err = run(capsys, "predict", "captions", "--images", tmp_path / "nowhere", "--out", tmp_path / "r.json",
                        "--model", models.captioner)
     assert_one_line_error(code, err, "nowhere: does not exist")
@@ -233,7 +233,7 @@ def test_predict_vqa_names_empty_questions(capsys, models, tmp_path):
     code, _, err = run(capsys, "predict", "vqa", "--questions", questions, "--images", models.shapes / "val",
                        "--out", tmp_path / "r.json", "--model", models.vqa)
     qid = document["questions"][2]["question_id"]
-    assert_one_line_error(code, err, "1 question(s) are empty", f"question_id {qid}")
+    assert_one_line_error(code, err, "1 question is empty", f"question_id {qid}")
 
 
 # -- bad input ------------------------------------------------------------------------------------

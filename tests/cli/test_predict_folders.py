@@ -18,6 +18,7 @@ from tests.support.inference_models import TinyModels, tiny_models
 from vqadesk.cli import predict_cmd
 from vqadesk.cli.main import main
 from vqadesk.engine.torch_free.batch import FORMATS, load_results, progress_path, read_batch_results
+from vqadesk.text.counts import plural
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -67,7 +68,7 @@ def test_a_folder_of_any_names_gets_results_and_a_caption_file_beside_each_photo
                             "--out", out, "--model", models.captioner, "--device", "cpu", "--batch-size", "2")
     assert code == 0, err
     assert stdout.startswith(f"wrote 5 captions of 6 images to {out} (json; model ")
-    assert "wrote 5 caption file(s) beside the photos" in stdout
+    assert "wrote 5 caption files beside the photos" in stdout
     assert err.count("vqadesk: warning: skipped") == 1 and str(photos / "2020" / "broken.png") in err
     results = read_batch_results(out)
     assert sorted(row.key for row in results.rows) == sorted(ODD_NAMES)
@@ -153,7 +154,7 @@ def test_a_rerun_skips_what_is_done_and_other_settings_are_refused(capsys, model
     assert run(capsys, *base)[0] == 0
     first = out.read_bytes()
     code, _, err = run(capsys, *base, "--format", "json")
-    assert code == 0 and "3 photo(s) already done" in err
+    assert code == 0 and "3 photos already done" in err
     assert out.read_bytes() == first
     code, _, err = run(capsys, *base, "--beam", "1")
     assert_one_line_error(code, err, f"{progress_path(out)}: made with other settings (beam 1 (was 3))",
@@ -170,7 +171,7 @@ def test_a_coco_named_folder_gets_the_official_results_file_without_its_strays(c
     code, stdout, err = run(capsys, "predict", "captions", "--images", photos, "--out", tmp_path / "r.json",
                             "--model", models.captioner, "--device", "cpu")
     assert code == 0 and stdout.startswith("wrote 12 captions of 12 images") and "(coco;" in stdout
-    assert "1 image(s)" in err and "no COCO id" in err and "holiday.png" in err
+    assert "1 image in" in err and "no COCO id" in err and "holiday.png" in err
     entries = json.loads((tmp_path / "r.json").read_text())
     assert len(entries) == 12 and list(entries[0]) == ["image_id", "caption"]
 
@@ -222,7 +223,7 @@ def test_ctrl_c_and_a_kill_keep_every_finished_photo_and_the_same_command_goes_o
 
     code, stdout, err = run(capsys, "predict", "captions", "--images", photos, "--out", out,
                             "--model", models.captioner, "--device", "cpu", "--batch-size", "50")
-    assert code == 0 and f"{after_kill} photo(s) already done" in err
+    assert code == 0 and f"{plural(after_kill, 'photo')} already done" in err
     resumed = read_batch_results(out).rows
     assert [row.key for row in resumed] == [f"photo {n:03d}.png" for n in range(300)]  # each once, in order
     fresh_out = tmp_path / "fresh.jsonl"

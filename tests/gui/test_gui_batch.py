@@ -33,6 +33,7 @@ from vqadesk.engine.torch_free.batch import (
 )
 from vqadesk.gui.batch import runner as states
 from vqadesk.gui.batch.results_model import EDITED_MARK, RESULT_ROLE
+from vqadesk.text.counts import plural
 
 WAIT_MS = 60000  # generous: a busy 2-core machine, the first model load imports torch
 
@@ -173,7 +174,7 @@ def test_a_job_the_app_stopped_goes_on_from_the_command_line_and_back(qtbot, win
     result = subprocess.run([sys.executable, "-m", "vqadesk", *shlex.split(command)[1:]],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert f"{kept} photo(s) already done" in result.stderr  # the command line went on from the app's photos
+    assert f"{plural(kept, 'photo')} already done" in result.stderr  # the command line went on from the app's photos
     assert _kept(progress) == 8
     # And back: the app takes up what the command line finished, with nothing left to do.
     opened = []

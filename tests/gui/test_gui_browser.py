@@ -196,3 +196,12 @@ def test_a_split_not_yet_open_opens_in_the_background_and_a_broken_one_says_why(
     qtbot.waitUntil(lambda: "Could not open train" in window.browser.count_label.text(), timeout=10000)
     assert "captions_train.json" in window.browser.count_label.toolTip()
     assert window.browser.model.rowCount() == 0
+
+
+def test_one_photo_is_counted_as_one_image(qtbot, window, tmp_path):
+    """Issue 16: the browser said "1 images"."""
+    photos = tmp_path / "one"
+    photos.mkdir()
+    Image.new("RGB", (40, 30), (10, 200, 10)).save(photos / "only.jpg")
+    open_and_wait(qtbot, window, photos)
+    qtbot.waitUntil(lambda: window.browser.count_label.text() == "1 image", timeout=WAIT_MS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -53,6 +54,19 @@ def tab(qtbot, settings, data_dir):
     widget = make_tab(qtbot, settings)
     yield widget
     widget.shutdown()
+
+
+def fake_root(root: Path, splits: tuple[str, ...] = ("train", "val"), *, vqa: bool = True) -> Path:
+    """A dataset root with the file names the routines look for (empty files: nothing is parsed)."""
+    for split in splits:
+        (root / "annotations").mkdir(parents=True, exist_ok=True)
+        (root / "annotations" / f"captions_{split}.json").touch()
+        (root / split).mkdir(exist_ok=True)
+        if vqa:
+            (root / "vqa").mkdir(exist_ok=True)
+            (root / "vqa" / f"v2_OpenEnded_shapes_{split}_questions.json").touch()
+            (root / "vqa" / f"v2_shapes_{split}_annotations.json").touch()
+    return root
 
 
 def fill(tab: TrainingTab, dataset: Path | str, *, epochs: int = 2, max_steps: int | None = None) -> None:
@@ -138,15 +152,15 @@ def test_stop_keeps_a_valid_last_checkpoint_and_resume_continues_it(qtbot, tab, 
 
 
 def test_an_error_event_is_reported(qtbot, tab, shapes, tmp_path):
-    no_vqa = tmp_path / "captions-only"
-    (no_vqa / "annotations").mkdir(parents=True)
-    for name in ("captions_train.json", "captions_val.json"):
-        (no_vqa / "annotations" / name).write_bytes((shapes / "annotations" / name).read_bytes())
-    fill(tab, no_vqa)
+    broken = tmp_path / "broken-questions"
+    shutil.copytree(shapes, broken)
+    questions = next((broken / "vqa").glob("v2_OpenEnded_*_train_questions.json"))
+    questions.write_text("{", encoding="utf-8")  # the files are there (Start is on), the routine fails reading
+    fill(tab, broken)
     record = start_and_wait(qtbot, tab)
     assert record.status == "failed" and record.exit_code == 1
-    assert "no VQA questions" in record.error
-    assert tab.report.isVisible() and "no VQA questions" in tab.report.text()
+    assert questions.name in record.error
+    assert tab.report.isVisible() and questions.name in tab.report.text()
     assert "failed" in tab.run_list.tree.currentItem().text(1)
     assert tab.start_button.isEnabled() and not tab.is_running()
 
@@ -171,7 +185,8 @@ def test_options_that_cannot_work_are_refused_without_a_process(qtbot, tab, shap
     assert not tab.is_running() and "unrecognized" in tab.report.text()
     tab.form.extra.setText("")
     tab.form.dataset.setText(str(shapes / "nowhere"))
-    tab.start_button.click()
+    assert not tab.start_button.isEnabled() and "no such folder" in tab.start_button.toolTip()
+    tab.start_run()  # refused even if asked directly
     assert not tab.is_running() and "no such folder" in tab.report.text()
     assert not (data_dir / "runs").exists() or run_folders(data_dir) == []
 
@@ -318,22 +333,23 @@ def test_form_remembers_its_values_and_follows_the_routine(qtbot, settings, data
     form.lr.setValue(0.003)
     form.overfit_check.setChecked(True)
     form.overfit.setValue(16)
-    tab.set_dataset("/data/one")
-    assert form.dataset.text() == "/data/one"
-    tab.set_dataset("/data/two")  # still the app's choice: follows it
-    assert form.dataset.text() == "/data/two"
+    one, two, three, mine = (str(fake_root(data_dir.parent / name)) for name in ("one", "two", "three", "mine"))
+    tab.set_dataset(one)
+    assert form.dataset.text() == one
+    tab.set_dataset(two)  # still the app's choice: follows it
+    assert form.dataset.text() == two
     form.dataset.clear()
-    qtbot.keyClicks(form.dataset, "/mine")  # typed: the user's own choice wins
-    tab.set_dataset("/data/three")
-    assert form.dataset.text() == "/mine"
+    qtbot.keyClicks(form.dataset, mine)  # typed: the user's own choice wins
+    tab.set_dataset(three)
+    assert form.dataset.text() == mine
     tab.shutdown()
     again = make_tab(qtbot, settings)
     options = again.form.options(out="/o")
     assert (options.kind, options.model, options.epochs, options.lr, options.overfit, options.data) == (
-        "captioning", "rnn", 7, 0.003, 16, "/mine")
+        "captioning", "rnn", 7, 0.003, 16, mine)
     assert again.form.grounding.value() == 0.5 and not again.form.grounding.isEnabled()
-    again.set_dataset("/data/four")  # the choice is remembered as the user's
-    assert again.form.dataset.text() == "/mine"
+    again.set_dataset(str(fake_root(data_dir.parent / "four")))  # the choice is remembered as the user's
+    assert again.form.dataset.text() == mine
     assert all(w.toolTip() for w in (again.form.routine, again.form.dataset, again.form.lr, again.form.overfit,
                                      again.form.max_steps, again.form.threads, again.form.out, again.form.extra,
                                      again.form.grounding))

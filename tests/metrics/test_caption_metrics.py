@@ -266,9 +266,9 @@ def test_caption_results_checks_name_the_file_at_fault():
     references = {1: ["a dog"], 2: []}
     files = {"results_path": "r.json", "annotations_path": "c.json"}
     for results, message in [
-        ([CaptionResult(1, "a"), CaptionResult(1, "b")], "r.json: 1 image(s) have more than one caption: image_id 1"),
-        ([CaptionResult(9, "a")], "r.json: 1 image(s) are not in c.json: image_id 9"),
-        ([CaptionResult(2, "a")], "c.json: 1 result image(s) have no reference caption: image_id 2"),
+        ([CaptionResult(1, "a"), CaptionResult(1, "b")], "r.json: 1 image has more than one caption: image_id 1"),
+        ([CaptionResult(9, "a")], "r.json: 1 image is not in c.json: image_id 9"),
+        ([CaptionResult(2, "a")], "c.json: 1 result image has no reference caption: image_id 2"),
         ([], "r.json: no captions to evaluate: the results are empty"),
     ]:
         with pytest.raises(EvaluationError) as raised:

@@ -20,6 +20,7 @@ import sys
 
 from vqadesk.cli.options import add_json_option
 from vqadesk.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, VqadeskError
+from vqadesk.text.counts import plural
 
 
 class ConfirmationNeededError(VqadeskError):
@@ -125,7 +126,7 @@ def run_download(args: argparse.Namespace) -> int:
 
     plan = plan_download(args.reference)
     name = plan.reference.text
-    print(f"{name}: revision {plan.revision} (commit {plan.commit[:12]}), {len(plan.files)} files, "
+    print(f"{name}: revision {plan.revision} (commit {plan.commit[:12]}), {plural(len(plan.files), 'file')}, "
           f"{format_bytes(plan.total_bytes)}")
     if plan.complete:
         print("  every file is already in the Hugging Face cache")

@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 from vqadesk.cli.options import add_beam_option, add_kind_commands, add_model_options, load_model, positive_int
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import VqadeskError, list_ids
+from vqadesk.text.counts import noun_for, plural
 
 Item = TypeVar("Item")
 FORMATS = ("json", "jsonl", "csv", "coco")  # engine/torch_free/batch/exports.py's, without importing it here
@@ -146,7 +147,9 @@ def _run_official_vqa(args: argparse.Namespace) -> int:
         except EmptyQuestionError:
             empty.append(question.question_id)
     if empty:
-        raise VqadeskError(f"{args.questions}: {len(empty)} question(s) are empty: question_id {list_ids(empty)}")
+        are = noun_for(len(empty), "is", "are")
+        raise VqadeskError(f"{args.questions}: {plural(len(empty), 'question')} {are} empty: "
+                           f"question_id {list_ids(empty)}")
     paths = _image_paths(args.images, sorted({q.image_id for q in questions}), args.skip_unreadable,
                          asked_in=args.questions)
     # Grouped by image, so each batch encodes few images and the rest come from the cache.
@@ -162,7 +165,7 @@ def _run_official_vqa(args: argparse.Namespace) -> int:
     # In the questions file's order, which is easier to read against it.
     results = [VqaResult(q.question_id, by_question[q.question_id]) for q in questions if q.question_id in by_question]
     _write(args.out, write_vqa_results, results)
-    _summary(args, f"{len(results)} answers of {len(questions)} questions", predictor, started)
+    _summary(args, f"{plural(len(results), 'answer')} of {plural(len(questions), 'question')}", predictor, started)
     return 0
 
 
@@ -204,7 +207,7 @@ def _image_paths(images: Path, image_ids: Sequence[int], skip: bool, *, asked_in
             paths[image_id] = folder.folder / name
     if missing:
         message = (
-            f"{images}: no image file for {len(missing)} image id(s) asked about in {asked_in}: "
+            f"{images}: no image file for {plural(len(missing), 'image id')} asked about in {asked_in}: "
             f"image_id {list_ids(missing)} (expected names like *_%012d.jpg or %012d.png)"
         )
         if not skip:

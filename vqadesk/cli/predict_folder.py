@@ -53,6 +53,7 @@ from vqadesk.engine.torch_free.batch import (
 )
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import VqadeskError
+from vqadesk.text.counts import noun_for, plural
 
 _SUFFIXES = {"json": ".json", "coco": ".json", "jsonl": ".jsonl", "csv": ".csv"}
 VQA_QUESTIONS_PER_BATCH = 128  # the default chunk of a folder VQA run: photos x questions about this many
@@ -82,9 +83,10 @@ def run_folder(args: argparse.Namespace, kind: str) -> int:
     _notes(args, report, fmt)
     sidecars = write_sidecars(iter_results(progress)[1], overwrite=args.overwrite) if args.sidecar else None
     model = predictor.vqa_model or predictor.captioner_model
-    what = f"{report.rows} captions" if kind == CAPTIONS else f"{report.rows} answers"
+    what = plural(report.rows, "caption") if kind == CAPTIONS else plural(report.rows, "answer")
     images = survey.coco_named if fmt == "coco" else report.photos + report.failed
-    print(f"wrote {what} of {images} images to {out} ({fmt}; model {model} on {predictor.device_description}, "
+    print(f"wrote {what} of {plural(images, 'image')} to {out} ({fmt}; model {model} on "
+          f"{predictor.device_description}, "
           f"{finished.seconds:.1f} s this run, {time.perf_counter() - started:.1f} s in all)")
     if sidecars is not None:
         _sidecar_lines(sidecars)
@@ -159,7 +161,7 @@ def _run(args: argparse.Namespace, settings: BatchSettings, root: Path, survey: 
         try:
             for event in events:
                 if isinstance(event, Started) and event.already_done:
-                    bar.write(f"vqadesk: note: going on from {progress}: {event.already_done} photo(s) "
+                    bar.write(f"vqadesk: note: going on from {progress}: {plural(event.already_done, 'photo')} "
                               "already done", file=sys.stderr)
                 elif isinstance(event, PhotoFailed):
                     bar.write(f"vqadesk: warning: skipped {root / event.key}: {event.reason}", file=sys.stderr)
@@ -180,12 +182,13 @@ def _run(args: argparse.Namespace, settings: BatchSettings, root: Path, survey: 
 
 def _notes(args: argparse.Namespace, report: ExportReport, fmt: str) -> None:
     if report.failed:
-        print(f"vqadesk: warning: {report.failed} photo(s) could not be read (listed above); they have no results "
-              "and are tried again by the next run", file=sys.stderr)
+        print(f"vqadesk: warning: {plural(report.failed, 'photo')} could not be read (listed above); "
+              "they have no results and are tried again by the next run", file=sys.stderr)
     if fmt == "coco" and report.left_out:
         shown = ", ".join(report.left_out_examples)
         more = report.left_out - len(report.left_out_examples)
-        print(f"vqadesk: note: {report.left_out} image(s) in {args.images} have no COCO id in their name (or "
+        print(f"vqadesk: note: {plural(report.left_out, 'image')} in {args.images} "
+              f"{noun_for(report.left_out, 'has', 'have')} no COCO id in their name (or "
               f"repeat one): {shown}{f' and {more} more' if more > 0 else ''}; they are not in the coco results "
               "(--format json keeps them)", file=sys.stderr)
 
@@ -193,13 +196,14 @@ def _notes(args: argparse.Namespace, report: ExportReport, fmt: str) -> None:
 def _sidecar_lines(report: SidecarReport) -> None:
     for folder, reason in report.failed_folders.items():
         print(f"vqadesk: warning: {folder}: {reason}; its photos have no caption file", file=sys.stderr)
-    parts = [f"wrote {report.written} caption file(s) beside the photos"]
+    parts = [f"wrote {plural(report.written, 'caption file')} beside the photos"]
     if report.unchanged:
         parts.append(f"{report.unchanged} already up to date")
     if report.kept:
-        parts.append(f"{report.kept} existing one(s) with other text kept (--overwrite replaces them)")
+        parts.append(f"{plural(report.kept, 'existing one')} with other text kept (--overwrite replaces them)")
     if report.clashes:
-        parts.append(f"{report.clashes} photo(s) share a name with another photo's caption file and have none")
+        sharing = noun_for(report.clashes, "photo shares", "photos share")
+        parts.append(f"{report.clashes:,} {sharing} a name with another photo's caption file and have none")
     print("; ".join(parts))
 
 

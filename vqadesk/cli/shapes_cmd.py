@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vqadesk.text.counts import plural
+
 DEFAULT_SPLITS = ("train", "val")  # mirrors vqadesk.data.shapes.DEFAULT_SPLITS, kept import-free
 
 
@@ -59,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     for split in summary.splits:
         files = split.files
         print(
-            f"  {split.name}: {split.images} images, {split.objects} objects, "
-            f"{split.questions} questions, {split.captions} captions"
+            f"  {split.name}: {plural(split.images, 'image')}, {plural(split.objects, 'object')}, "
+            f"{plural(split.questions, 'question')}, {plural(split.captions, 'caption')}"
         )
         print(f"    images       {files.images_dir}/")
         print(f"    instances    {files.instances}")

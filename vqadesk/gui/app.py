@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication
 
 from vqadesk import __version__
 from vqadesk.errors import internal_error
+from vqadesk.gui.platform_check import check_xcb_libraries
 from vqadesk.gui.style import apply_theme
 from vqadesk.paths import user_data_dir
 
@@ -72,7 +73,10 @@ def run_gui(
     screenshot: str | None = None,
     quit_after: float | None = None,
 ) -> int:
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance()
+    if app is None:
+        check_xcb_libraries()  # one line naming what is missing, rather than Qt's abort
+        app = QApplication(sys.argv[:1])
     app.setApplicationName("vqadesk")
     app.setApplicationVersion(__version__)
     settings = open_settings()

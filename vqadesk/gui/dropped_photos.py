@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject
 from vqadesk.data.dataset import DatasetSplit, open_photos
 from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.errors import VqadeskError
+from vqadesk.text.counts import plural
 
 if TYPE_CHECKING:
     from vqadesk.gui.main_window import MainWindow
@@ -61,8 +62,8 @@ class DroppedPhotos(QObject):
             context = window.context
             if context is not None and str(context.path) in self.captions:
                 window.caption_panel.show_prediction(context, self.captions[str(context.path)])
-            window.statusBar().showMessage(f"Captioned {len(paths)} dropped photo(s)", 8000)
+            window.statusBar().showMessage(f"Captioned {plural(len(paths), 'dropped photo')}", 8000)
 
-        window.statusBar().showMessage(f"Captioning {len(paths)} dropped photo(s)…")
+        window.statusBar().showMessage(f"Captioning {plural(len(paths), 'dropped photo')}…")
         window.inference.submit("caption-dropped", PoolApi.caption_many, paths, beam_size=beam, on_done=done,
                                 on_error=lambda message: window.statusBar().showMessage(message))

@@ -63,6 +63,7 @@ from vqadesk.gui.steady_tabs import SteadyTabWidget
 from vqadesk.gui.style import apply_theme
 from vqadesk.gui.training_slot import TrainingTabSlot
 from vqadesk.gui.window_menus import build_menus, build_status_bar
+from vqadesk.text.counts import plural
 
 SIDE_TABS = ("Ask", "Caption", "Batch", "Compare", "Models", "History")
 BATCH_WIDTH = 600  # the side tabs' width while the Batch tab shows (its table), taken from the browser first
@@ -274,7 +275,8 @@ class MainWindow(QMainWindow):
         # read when the user switches to them, in a pool thread.
         opened = dataset.open_splits
         splits = ", ".join(
-            f"{name}: {len(s.image_ids):,} images, {s.question_count:,} questions" for name, s in opened.items()
+            f"{name}: {plural(len(s.image_ids), 'image')}, {plural(s.question_count, 'question')}"
+            for name, s in opened.items()
         )
         self.statusBar().showMessage(f"{dataset.name} — {splits}", 10000)
         self.ask_panel.set_completions([text for s in opened.values() for text in s.question_texts()])

@@ -22,6 +22,7 @@ from vqadesk.metrics.bleu import corpus_bleu
 from vqadesk.metrics.caption_tokenize import tokenize_for_evaluation
 from vqadesk.metrics.cider import CiderCorpus, corpus_cider
 from vqadesk.metrics.results_io import CaptionResult, by_id
+from vqadesk.text.counts import noun_for, plural
 
 __all__ = [
     "CaptionEvaluation",
@@ -52,6 +53,11 @@ class CaptionEvaluation:
     def scores(self) -> dict[str, float]:
         """``{"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr"}``."""
         return dict(zip(METRIC_NAMES, (*self.bleu, self.cider)))
+
+
+def _verbs(count: int) -> tuple[str, str]:
+    """"is"/"are" and "has"/"have" agreeing with ``count``."""
+    return noun_for(count, "is", "are"), noun_for(count, "has", "have")
 
 
 def evaluate_captions(
@@ -105,16 +111,20 @@ def _check_candidates(
         raise EvaluationError(f"{files.results}: {message}" if files else message)
     unknown = [image_id for image_id in candidates if image_id not in references]
     if unknown:
+        are, have = _verbs(len(unknown))
         raise EvaluationError(
-            f"{files.results}: {len(unknown)} image(s) are not in {files.annotations}: image_id {list_ids(unknown)}"
-            if files else f"{len(unknown)} result image(s) have no reference captions: image_id {list_ids(unknown)}"
+            f"{files.results}: {plural(len(unknown), 'image')} {are} not in {files.annotations}: "
+            f"image_id {list_ids(unknown)}"
+            if files else f"{plural(len(unknown), 'result image')} {have} no reference captions: "
+                          f"image_id {list_ids(unknown)}"
         )
     uncaptioned = [image_id for image_id in candidates if not references[image_id]]
     if uncaptioned:
+        count, have = len(uncaptioned), _verbs(len(uncaptioned))[1]
         raise EvaluationError(
-            f"{files.annotations}: {len(uncaptioned)} result image(s) have no reference caption: "
+            f"{files.annotations}: {plural(count, 'result image')} {have} no reference caption: "
             f"image_id {list_ids(uncaptioned)}"
-            if files else f"{len(uncaptioned)} image(s) have an empty reference list: image_id {list_ids(uncaptioned)}"
+            if files else f"{plural(count, 'image')} {have} an empty reference list: image_id {list_ids(uncaptioned)}"
         )
 
 
@@ -146,7 +156,8 @@ def evaluate_caption_results(
     candidates, repeated = by_id(results, lambda result: result.image_id, lambda result: result.caption)
     if repeated:
         raise EvaluationError(
-            f"{results_path}: {len(repeated)} image(s) have more than one caption: image_id {list_ids(repeated)}"
+            f"{results_path}: {plural(len(repeated), 'image')} {_verbs(len(repeated))[1]} more than one caption: "
+            f"image_id {list_ids(repeated)}"
         )
     _check_candidates(references, candidates, _Files(results_path, annotations_path))
     return _score(references, candidates)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vqadesk.text.counts import plural
+
 if TYPE_CHECKING:
     from vqadesk.metrics.captions import CaptionEvaluation
     from vqadesk.metrics.vqa_accuracy import VqaEvaluation
@@ -17,17 +19,17 @@ def format_vqa_evaluation(evaluation: VqaEvaluation) -> str:
     Printed by ``vqadesk evaluate vqa`` and ``python -m training.evaluate``.
     """
     lines = [
-        f"VQA accuracy ({evaluation.rules} rules), {evaluation.num_questions} questions",
+        f"VQA accuracy ({evaluation.rules} rules), {plural(evaluation.num_questions, 'question')}",
         f"  overall  {evaluation.overall:6.2f}",
         "Per answer type:",
     ]
     for name, accuracy in evaluation.per_answer_type.items():
-        lines.append(f"  {name:<24} {accuracy:6.2f}  ({evaluation.answer_type_counts[name]} questions)")
+        lines.append(f"  {name:<24} {accuracy:6.2f}  ({plural(evaluation.answer_type_counts[name], 'question')})")
     worst = sorted(evaluation.per_question_type.items(), key=lambda item: (item[1], item[0]))
     shown = worst[:_WORST_QUESTION_TYPES]
     lines.append(f"Worst question types ({len(shown)} of {len(worst)}):")
     for name, accuracy in shown:
-        lines.append(f"  {name:<24} {accuracy:6.2f}  ({evaluation.question_type_counts[name]} questions)")
+        lines.append(f"  {name:<24} {accuracy:6.2f}  ({plural(evaluation.question_type_counts[name], 'question')})")
     return "\n".join(lines)
 
 

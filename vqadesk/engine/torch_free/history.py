@@ -34,6 +34,7 @@ from vqadesk.data.images import load_image
 from vqadesk.engine.torch_free.predictions import CENTRE_SQUARE, WHOLE_IMAGE
 from vqadesk.errors import VqadeskError
 from vqadesk.jsonio import write_json_atomic
+from vqadesk.text.counts import plural
 
 FORMAT_NAME = "vqadesk.history"
 REPORT_IMAGE_SIDE = 256
@@ -108,7 +109,7 @@ def export_csv(entries: Sequence[HistoryEntry], path: str | os.PathLike[str]) ->
 def export_html(entries: Sequence[HistoryEntry], path: str | os.PathLike[str]) -> None:
     """A self-contained report: unreadable images are named, not fatal."""
     cards = [_html_card(entry) for entry in entries]
-    document = _HTML_PAGE.format(count=len(entries), cards="\n".join(cards))
+    document = _HTML_PAGE.format(asked=plural(len(entries), "question"), cards="\n".join(cards))
     _guard(path, lambda: _write_text_atomic(path, lambda handle: handle.write(document)))
 
 
@@ -208,7 +209,7 @@ td {{ padding: 2px 8px; }} td:nth-child(2) {{ width: 50%; }}
 .bar {{ background: #3c82dc; height: 12px; }}
 .missing {{ color: #b00020; }}
 </style></head><body>
-<h1>vqadesk — {count} question(s) asked</h1>
+<h1>vqadesk — {asked} asked</h1>
 {cards}
 </body></html>
 """

@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from vqadesk.engine.checkpoints.run_folder import LOCK_FILE
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import VqadeskError
 from vqadesk.jsonio import write_json_atomic
@@ -152,7 +153,51 @@ def check_arguments(kind: str, arguments: list[str]) -> None:
 
 
 def with_resume(arguments: list[str]) -> list[str]:
-    return arguments if "--resume" in arguments else [*arguments, "--resume"]
+    """The run's arguments to continue it: ``--resume``, without the ``--overwrite`` that started it afresh."""
+    kept = [argument for argument in arguments if argument != "--overwrite"]
+    return kept if "--resume" in kept else [*kept, "--resume"]
+
+
+def run_folder_in_use(folder: str | os.PathLike[str]) -> bool:
+    """Whether a live training run holds ``folder``'s run lock (``engine/checkpoints/run_folder.py``).
+
+    Asked by taking a shared lock without waiting and dropping it at once: it fails only while a
+    routine holds its exclusive lock. (A routine starting in that same microsecond is refused with
+    its own one-line message, never corrupted.) Windows: byte-range locks, as the routine takes.
+    """
+    path = Path(folder) / LOCK_FILE
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError:
+        return False  # no lock file: no run has ever held this folder
+    with handle:
+        try:
+            if os.name == "nt":  # pragma: no cover - exercised on Windows only
+                import msvcrt
+
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBRLCK, 1)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        except OSError:
+            return True
+    return False
+
+
+def holds_a_run(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` holds a run's checkpoints or record (a fresh run there needs Resume or Overwrite)."""
+    folder = Path(folder)
+    return any((folder / name).exists() for name in ("last.json", "best.json", "last.safetensors", RUN_FILE))
+
+
+def clear_run_files(folder: str | os.PathLike[str]) -> None:
+    """Remove the app's files of an old run in ``folder`` (record, events, log, probe answers) before a
+    run started there with ``--overwrite``; the routine removes the checkpoints under its lock."""
+    for name in (RUN_FILE, EVENTS_FILE, LOG_FILE, PROBE_FILE):
+        (Path(folder) / name).unlink(missing_ok=True)
 
 
 @dataclass

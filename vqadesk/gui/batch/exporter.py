@@ -24,6 +24,7 @@ from vqadesk.engine.torch_free.batch.records import CAPTIONS
 from vqadesk.engine.torch_free.batch.sidecars import SidecarReport
 from vqadesk.engine.torch_free.batch_app_jobs import export_job, sidecars_job
 from vqadesk.gui.background.inference import InferenceClient
+from vqadesk.text.counts import plural
 
 # The file dialog's filters: (filter, format, suffix).
 FORMAT_FILTERS = (
@@ -116,12 +117,12 @@ class BatchExporter(QObject):
                             on_error=lambda message: self.sig_said.emit(lead + message, "error"))
 
     def _exported(self, report: ExportReport, lead: str = "") -> None:
-        parts = [f"{report.rows:,} rows"]
+        parts = [plural(report.rows, "row")]
         if report.failed:
             parts.append(f"{report.failed:,} failed")
         if report.left_out:
             examples = ", ".join(report.left_out_examples)
-            parts.append(f"{report.left_out:,} photos left out (no COCO id: {examples})")
+            parts.append(f"{plural(report.left_out, 'photo')} left out (no COCO id: {examples})")
         self.sig_said.emit(f"{lead}Saved {report.out.name} ({report.format}): {', '.join(parts)}", "")
         self.sig_exported.emit(report)
 

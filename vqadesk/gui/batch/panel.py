@@ -49,6 +49,7 @@ from vqadesk.gui.batch.runner import BatchRunner
 from vqadesk.gui.batch.setup_form import BatchSetupForm, command_line
 from vqadesk.gui.batch.sources import FOLDER
 from vqadesk.gui.style import message_style
+from vqadesk.text.counts import plural
 
 MAX_HEATMAPS = 5000  # attention maps kept for the rows made this session (a few KB each)
 
@@ -218,7 +219,7 @@ class BatchPanel(QWidget):
         self.progress.setValue(min(started.already_done, total))
         self.model.add([*earlier.rows, *earlier.failed])
         resumed = f" ({started.already_done:,} done in an earlier run)" if started.already_done else ""
-        self._say(f"{total:,} photos{resumed}; {self._doing()}…")
+        self._say(f"{plural(total, 'photo')}{resumed}; {self._doing()}…")
 
     # -- the running job ----------------------------------------------------------------------------------
 
@@ -240,7 +241,7 @@ class BatchPanel(QWidget):
         if event.total:
             self.progress.setRange(0, event.total)
         self.progress.setValue(event.done)
-        parts = [f"{event.done:,} of {event.total:,} photos" if event.total else f"{event.done:,} photos",
+        parts = [f"{event.done:,} of {plural(event.total, 'photo')}" if event.total else plural(event.done, "photo"),
                  f"{event.photos_per_s:.1f} photos/s"]
         if event.eta_s is not None:
             parts.append(f"about {format_duration(event.eta_s)} left")
@@ -284,7 +285,7 @@ class BatchPanel(QWidget):
         self.cancel_button.setEnabled(active)
         self.export_button.setEnabled(self.exporter.progress_file is not None and state != states.STARTING)
         if state == states.PAUSED:
-            self._say(f"Paused: {self.progress.value():,} of {self.progress.maximum():,} photos done. "
+            self._say(f"Paused: {self.progress.value():,} of {plural(self.progress.maximum(), 'photo')} done. "
                       "Resume goes on; the results so far can be reviewed and exported.")
         elif state == states.PAUSING:
             self._say("Pausing: the chunk being predicted finishes first…")
@@ -311,7 +312,7 @@ class BatchPanel(QWidget):
         failed, edited = self.model.failed_count(), self.model.edited_count()
         extra = ", ".join(part for part in (f"{failed:,} failed" if failed else "",
                                              f"{edited:,} edited" if edited else "") if part)
-        rows = f"{shown:,} of {total:,} rows" if shown != total else f"{total:,} rows"
+        rows = f"{shown:,} of {plural(total, 'row')}" if shown != total else plural(total, "row")
         self.count_label.setText(f"{rows} ({extra})" if extra else rows)
 
     def _row_selected(self, selected: QItemSelection, _deselected: QItemSelection) -> None:

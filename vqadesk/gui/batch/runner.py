@@ -39,6 +39,7 @@ from vqadesk.errors import VqadeskError
 from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.background.workers import BackgroundTasks
 from vqadesk.gui.batch.sources import BatchSource
+from vqadesk.text.counts import plural
 
 CHANNEL = "batch"
 # The runner's states, as the panel shows them.
@@ -212,7 +213,8 @@ class BatchRunner(QObject):
         self._in_flight = False
         failed = f", {finished.failed} failed (listed with their reason)" if finished.failed else ""
         self._set_state(FINISHED)
-        self.sig_stopped.emit(FINISHED, f"Finished: {finished.done:,} photos have results{failed}; "
+        self.sig_stopped.emit(FINISHED, f"Finished: {plural(finished.done, 'photo')} "
+                                        f"{'has' if finished.done == 1 else 'have'} results{failed}; "
                                         f"this run took {finished.seconds:.0f} s.")
 
     def _stop(self, state: str, message: str) -> None:

@@ -38,8 +38,10 @@ from vqadesk.data.dataset import DatasetSplit
 from vqadesk.engine.torch_free.batch.records import CAPTIONS, VQA, BatchSettings
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.gui.batch.sources import FOLDER, SELECTION, SPLIT, BatchSource
+from vqadesk.gui.count_suffix import agree_suffix
 from vqadesk.gui.explore.hub_models import short_model_name
 from vqadesk.paths import user_data_dir
+from vqadesk.text.counts import plural
 
 MAX_CAPTIONS = 5
 RESULTS_FOLDER = "batches"
@@ -86,7 +88,7 @@ class BatchSetupForm(QWidget):
         self.beam.setPrefix("beam ")
         self.beam.setToolTip("Beam width: 1 is greedy decoding; wider beams search more captions")
         self.count = QSpinBox(minimum=1, maximum=MAX_CAPTIONS, value=1)
-        self.count.setSuffix(" caption(s) per photo")
+        agree_suffix(self.count, "caption", " per photo")
         self.caption_options = caption_options = QWidget()
         caption_row = QHBoxLayout(caption_options)
         caption_row.setContentsMargins(0, 0, 0, 0)
@@ -235,11 +237,11 @@ class BatchSetupForm(QWidget):
         self.source_box.clear()
         self.source_box.addItem("A folder of photos", FOLDER)
         if self._split is not None:
-            self.source_box.addItem(f"The open split: {self._split.name} ({len(self._split.image_ids):,} photos)",
-                                    SPLIT)
+            photos = plural(len(self._split.image_ids), "photo")
+            self.source_box.addItem(f"The open split: {self._split.name} ({photos})", SPLIT)
         if self._selection is not None:
             split, ids = self._selection
-            self.source_box.addItem(f"The browser's selection: {len(ids):,} photo(s) of {split.name}", SELECTION)
+            self.source_box.addItem(f"The browser's selection: {plural(len(ids), 'photo')} of {split.name}", SELECTION)
         index = self.source_box.findData(current)
         self.source_box.setCurrentIndex(max(index, 0))
         self.source_box.blockSignals(False)

@@ -19,6 +19,7 @@ from pathlib import Path
 from vqadesk.data.dataset import DatasetSplit
 from vqadesk.engine.torch_free.batch.photos import Photo, count_photos, iter_photos
 from vqadesk.errors import VqadeskError
+from vqadesk.text.counts import plural
 
 FOLDER, SPLIT, SELECTION = "folder", "split", "selection"
 
@@ -48,8 +49,8 @@ class BatchSource:
         if self.split is None:
             return f"the folder {self.root.name or self.root}" + (" (and its subfolders)" if self.recursive else "")
         if self.image_ids is None:
-            return f"the split {self.split.name} ({len(self.split.image_ids):,} photos)"
-        return f"{len(self.image_ids):,} selected photo(s) of {self.split.name}"
+            return f"the split {self.split.name} ({plural(len(self.split.image_ids), 'photo')})"
+        return f"{plural(len(self.image_ids), 'selected photo')} of {self.split.name}"
 
     def count(self) -> int:
         """How many photos (a folder is listed by name: the job's thread calls this)."""

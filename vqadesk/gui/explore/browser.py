@@ -28,6 +28,7 @@ from vqadesk.errors import VqadeskError
 from vqadesk.gui.background.split_process import open_split_via_child
 from vqadesk.gui.background.thumbnails import LazyThumbnails
 from vqadesk.gui.background.workers import BackgroundTasks
+from vqadesk.text.counts import plural
 
 THUMBNAIL_SIZE = 96
 
@@ -237,7 +238,7 @@ class BrowserPanel(QWidget):
         ids = split.filter_image_ids(self.filter_edit.text()) if split else []
         self.model.set_images(split, ids)
         total = len(split.image_ids) if split else 0
-        shown = f"{len(ids):,} of {total:,} images" if len(ids) != total else f"{total:,} images"
+        shown = f"{len(ids):,} of {plural(total, 'image')}" if len(ids) != total else plural(total, "image")
         self.count_label.setText(shown if split else "No dataset")
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:

@@ -39,6 +39,7 @@ from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.pool_api import PoolApi
 from vqadesk.engine.torch_free.predictions import CaptionPrediction
 from vqadesk.gui.background.inference import InferenceClient
+from vqadesk.gui.count_suffix import agree_suffix
 from vqadesk.gui.explore.hub_models import short_model_name
 from vqadesk.gui.explore.image_context import ImageContext
 from vqadesk.gui.explore.shapes_notice import ShapesOnlyNotice
@@ -76,7 +77,7 @@ class CaptionPanel(QWidget):
         self.beam.setPrefix("beam ")
         self.beam.setToolTip("Beam width: 1 is greedy decoding; wider beams search more captions")
         self.count = QSpinBox(minimum=1, maximum=MAX_CAPTIONS, value=1)
-        self.count.setSuffix(" caption(s)")
+        agree_suffix(self.count, "caption")
         self.count.setToolTip("How many distinct captions to show (the best beams)")
         self.generate_button = QPushButton("Caption")
         self.generate_button.setToolTip("Caption this image (Ctrl+Shift+C)")

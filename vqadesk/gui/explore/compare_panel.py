@@ -29,6 +29,7 @@ from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.explore.chart_holder import ChartHolder
 from vqadesk.gui.explore.image_context import ImageContext, question_problem
 from vqadesk.gui.style import message_style
+from vqadesk.text.counts import plural
 
 if TYPE_CHECKING:
     from vqadesk.engine.torch_free.pool_records import ComparedAnswer
@@ -130,7 +131,7 @@ class ComparePanel(QWidget):
         context, top_k = self.context, self.top_k.value()
         paths = [path for _name, path in chosen]
         names = {path: name for name, path in chosen}
-        self._say(f"Asking {len(paths)} models…")
+        self._say(f"Asking {plural(len(paths), 'model')}…")
         self.inference.submit(
             "compare", PoolApi.compare, paths, context.path, text, top_k=top_k,
             on_done=lambda results, c=context: self._compared(c, results, names),

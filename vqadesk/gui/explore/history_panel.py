@@ -26,6 +26,7 @@ from vqadesk.errors import VqadeskError
 from vqadesk.gui.explore.image_context import ImageContext, find_question
 from vqadesk.gui.style import message_style
 from vqadesk.metrics.vqa_accuracy import answer_accuracy
+from vqadesk.text.counts import plural
 
 EXPORTERS = {".json": export_json, ".csv": export_csv, ".html": export_html}
 FILTERS = "JSON (*.json);;CSV (*.csv);;HTML report with images (*.html)"
@@ -103,7 +104,7 @@ class HistoryPanel(QWidget):
         self.table.scrollToBottom()
         self.export_button.setEnabled(True)
         self.clear_button.setEnabled(True)
-        self._say(f"{len(self.entries)} question(s) this session.")
+        self._say(f"{plural(len(self.entries), 'question')} this session.")
 
     def clear(self) -> None:
         self.entries.clear()
@@ -134,7 +135,7 @@ class HistoryPanel(QWidget):
         except VqadeskError as exc:
             self._say(str(exc), "error")
             return False
-        self._say(f"Exported {len(self.entries)} question(s) to {path}")
+        self._say(f"Exported {plural(len(self.entries), 'question')} to {path}")
         self.sig_exported.emit(path)
         return True
 

@@ -1,4 +1,10 @@
-"""The question field: Enter asks, Up/Down walk the history, typing completes from the dataset."""
+"""The question field: Enter asks, Up/Down walk the history, typing completes from the dataset.
+
+Enter asks in one press whether or not the completion popup is open: with a
+completion highlighted it asks that one, else what is typed. (QLineEdit
+ignores Enter while the popup shows, and the completer then only closes it,
+so without ``_enter_in_popup`` a second Enter was needed.)
+"""
 
 from __future__ import annotations
 
@@ -48,16 +54,29 @@ class QuestionEdit(QLineEdit):
         self._draft = ""
 
     def _submit(self) -> None:
-        popup = self.completer().popup()
-        if popup.isVisible():
-            return  # Enter picked a completion; the next Enter asks
         text = self.text()
         if text.strip():
             self.remember(text)
         self.sig_submitted.emit(text)
 
+    def _enter_in_popup(self) -> None:
+        """Enter while the popup shows (the completer forwards it here): take the highlighted
+        completion, if any, close the popup and ask."""
+        completer = self.completer()
+        popup = completer.popup()
+        index = popup.currentIndex()
+        chosen = completer.completionModel().data(index) if index.isValid() else None
+        popup.hide()
+        if chosen:
+            self.setText(str(chosen))
+        self._submit()
+
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
         popup = self.completer().popup()
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and popup.isVisible():
+            self._enter_in_popup()
+            event.accept()  # the completer, seeing it accepted, does nothing more
+            return
         if event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down) and not popup.isVisible() and self.history:
             if self._position == len(self.history):
                 self._draft = self.text()

@@ -5,11 +5,19 @@ Every field has a tooltip and is remembered in QSettings under ``training/``
 models) -- except the output folder, so that a new run never lands in an
 old run's folder by accident. ``options(out)`` turns the fields into the Qt-free
 ``TrainingOptions`` whose ``arguments()`` is the routine's command line.
+
+Under the splits a note says whether the dataset holds what the routine needs
+for them (``training_data.dataset_problem``: file names only); the tab keeps
+Start off until it does. The app's open dataset fills the field only when it
+has the splits (a folder of photos has none): else the built-in Shapes world,
+which has them, is offered.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -17,14 +25,17 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QSpinBox,
     QToolButton,
     QWidget,
 )
 
+from vqadesk.data.default_dataset import default_shapes_root
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.training_config import CAPTION_CELLS, OPTIMIZERS, VQA_MODELS
+from vqadesk.engine.torch_free.training_data import dataset_problem
 from vqadesk.engine.torch_free.training_runs import TrainingOptions
 
 GROUP = "training"
@@ -56,7 +67,9 @@ def _optional_spin(check: QCheckBox, spin: QSpinBox) -> QHBoxLayout:
 
 
 class TrainingForm(QWidget):
-    """The fields, saved to the settings on every edit."""
+    """The fields, saved to the settings on every edit; ``sig_changed`` after each."""
+
+    sig_changed = Signal()
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -75,6 +88,8 @@ class TrainingForm(QWidget):
         self.dataset_button = QToolButton(text="…", toolTip="Choose the dataset folder")
         self.train_split = QLineEdit(placeholderText="train", toolTip="Name of the training split (--train-split)")
         self.val_split = QLineEdit(placeholderText="val", toolTip="Name of the validation split (--val-split)")
+        self.data_note = QLabel(wordWrap=True)
+        self.data_note.setTextFormat(Qt.TextFormat.PlainText)
         self.model = QComboBox()
         self.question_encoder = QComboBox(
             toolTip="VQA lstm/attention models: the question encoder (--question-encoder)")
@@ -110,6 +125,11 @@ class TrainingForm(QWidget):
                              "runs folder, named by date and routine")
         self.out.setPlaceholderText("new run folder")
         self.out_button = QToolButton(text="…", toolTip="Choose an (empty) output folder")
+        self.overwrite = QCheckBox(
+            "Overwrite an old run",
+            toolTip="The chosen output folder holds a finished or stopped run: delete its checkpoints and start "
+                    "afresh (--overwrite; asked first). Without it such a folder is refused: select that run and "
+                    "Resume instead. Never remembered.")
 
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
@@ -120,6 +140,7 @@ class TrainingForm(QWidget):
         splits.addWidget(self.train_split)
         splits.addWidget(self.val_split)
         form.addRow("Train / val", splits)
+        form.addRow("", self.data_note)
         form.addRow("Model", self.model)
         form.addRow("Question enc.", self.question_encoder)
         form.addRow("Grounding", self.grounding)
@@ -134,10 +155,11 @@ class TrainingForm(QWidget):
         form.addRow("Threads", self.threads)
         form.addRow("Extra args", self.extra)
         form.addRow("Output", _path_row(self.out, self.out_button))
+        form.addRow("", self.overwrite)
         for row in range(form.rowCount()):
             label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
             field = form.itemAt(row, QFormLayout.ItemRole.FieldRole)
-            if label and label.widget() and field:
+            if label and label.widget() and field and (field.widget() or field.layout()):
                 tip_owner = field.widget() or field.layout().itemAt(0).widget()
                 label.widget().setToolTip(tip_owner.toolTip())
 
@@ -190,11 +212,29 @@ class TrainingForm(QWidget):
             extra=self.extra.text().strip(),
         )
 
+    def data_problem(self) -> str | None:
+        """Why the routine cannot train on the chosen dataset and splits, or None."""
+        options = self.options(out="")
+        return dataset_problem(self.kind, options.data, (options.train_split, options.val_split), options.extra)
+
     def set_dataset(self, path: str | None) -> None:
-        """The app's open dataset: fills the field unless the user chose another one."""
-        if path and (not self._dataset_chosen or not self.dataset.text().strip()):
+        """The app's open dataset: fills the field unless the user chose another one, and only when it
+        has the chosen splits (a folder of photos has none); else the Shapes world, when the field has
+        no usable dataset yet."""
+        if not path or (self._dataset_chosen and self.dataset.text().strip()):
+            return
+        if self._problem_with(path) is None:
             self.dataset.setText(path)
             self._dataset_chosen = False
+        elif self.data_problem() is not None:
+            shapes = str(default_shapes_root())
+            if self._problem_with(shapes) is None:
+                self.dataset.setText(shapes)
+                self._dataset_chosen = False
+
+    def _problem_with(self, path: str) -> str | None:
+        options = self.options(out="")
+        return dataset_problem(self.kind, path, (options.train_split, options.val_split), options.extra)
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -219,6 +259,10 @@ class TrainingForm(QWidget):
         finally:
             self._loading = False
         self._update_enabled()
+        shapes = str(default_shapes_root())
+        if not self.dataset.text().strip() and self._problem_with(shapes) is None:
+            self.dataset.setText(shapes)  # a first run: the Shapes world, which has train and val
+        self._show_data_problem()
 
     def save_settings(self) -> None:
         s = self._settings
@@ -273,6 +317,17 @@ class TrainingForm(QWidget):
         self._update_enabled()
         if not self._loading:
             self.save_settings()
+            self._show_data_problem()
+            self.sig_changed.emit()
+
+    def _show_data_problem(self) -> None:
+        problem = self.data_problem()
+        options = self.options(out="")
+        # The note sits under the dataset field: the folder's path is left to the tooltip.
+        short = problem.removeprefix(f"{Path(options.data).expanduser()}: ") if problem else ""
+        self.data_note.setText(f"✗ {short}" if problem else
+                               f"✓ has {options.train_split} and {options.val_split} for {self.kind.value}")
+        self.data_note.setToolTip(problem or "")
 
     def _dataset_edited(self) -> None:
         self._dataset_chosen = True

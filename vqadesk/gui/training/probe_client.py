@@ -26,6 +26,7 @@ from vqadesk.engine.torch_free.training_runs import (
     snapshot_checkpoint,
 )
 from vqadesk.gui.training.probe import ProbePanel, epoch_text
+from vqadesk.text.counts import plural
 
 SNAPSHOTS = "probe-snapshots"
 
@@ -58,7 +59,8 @@ class ProbeClient(QObject):
         self._shown = folder
         answers = self._history.get(folder, []) if folder else []
         self.panel.show_answers(answers)
-        self.panel.show_status(f"{len(answers)} checkpoint(s) of this run answered the probe." if answers else "")
+        answered = f"{plural(len(answers), 'checkpoint')} of this run answered the probe."
+        self.panel.show_status(answered if answers else "")
 
     def pending(self, folder: str) -> int:
         return self._pending.get(folder, 0)

@@ -14,6 +14,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from vqadesk.engine.torch_free.training_runs import RunRecord
+from vqadesk.text.counts import plural
 
 FOLDER_ROLE = Qt.ItemDataRole.UserRole
 FAILED = ("failed", "killed")
@@ -134,9 +135,13 @@ class RunList(QWidget):
             self.sig_checked_changed.emit()
 
 
+def _epochs(value) -> str:
+    return plural(value, "epoch") if isinstance(value, int) else f"{value or '?'} epochs"
+
+
 def _tooltip(record: RunRecord) -> str:
     options = record.options
-    parts = [record.name, f"{record.kind} · {options.get('model', '?')} · {options.get('epochs', '?')} epochs",
+    parts = [record.name, f"{record.kind} · {options.get('model', '?')} · {_epochs(options.get('epochs'))}",
              f"started {record.started}" + (f", finished {record.finished}" if record.finished else ""),
              str(record.folder)]
     if record.error:

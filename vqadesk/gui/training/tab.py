@@ -39,9 +39,12 @@ from vqadesk.engine.torch_free.training_runs import (
     RunOptionsError,
     RunRecord,
     check_arguments,
+    clear_run_files,
+    holds_a_run,
     list_runs,
     new_run_folder,
     resumed_record,
+    run_folder_in_use,
     runs_root,
     start_record,
 )
@@ -152,6 +155,7 @@ class TrainingTab(QWidget):
             (self.use_button.clicked, self._use_model),
             (self.delete_button.clicked, self.delete_current_run),
             (self.form.routine.currentIndexChanged, self._on_form_changed),
+            (self.form.sig_changed, self._update_buttons),
             (self.run_list.sig_current_changed, self._on_current_run),
             (self.run_list.sig_checked_changed, self._display_soon),
             (self.files.sig_loaded, self._on_files_loaded),
@@ -246,33 +250,53 @@ class TrainingTab(QWidget):
         kind, chosen_out = self.form.kind, self.form.out.text().strip()
         try:
             options = self.form.options(out=chosen_out or "<new run folder>")
-            if not options.data:
-                raise RunOptionsError("choose a dataset folder")
-            if not Path(options.data).is_dir():
-                raise RunOptionsError(f"{options.data}: no such folder")
+            problem = self.form.data_problem()
+            if problem is not None:
+                raise RunOptionsError(problem)
             check_arguments(kind, options.arguments()[2:])  # refused now, not after torch's import
-            folder = self._output_folder(chosen_out, kind)
+            folder, overwrite = self._output_folder(chosen_out, kind)
         except (RunOptionsError, OSError) as exc:
             self.status.show_report("Cannot start", str(exc))
             return
+        if folder is None:
+            return  # the overwrite was not confirmed
         options = self.form.options(out=str(folder))
-        self._launch(start_record(folder, options, options.arguments(), sys.executable), None)
+        arguments = [*options.arguments(), "--overwrite"] if overwrite else options.arguments()
+        self._launch(start_record(folder, options, arguments, sys.executable), None)
 
-    def _output_folder(self, chosen: str, kind: str) -> Path:
+    def _output_folder(self, chosen: str, kind: str) -> tuple[Path | None, bool]:
+        """The run's folder and whether the routine must ``--overwrite`` an old run there; the same rules
+        as the routine's (``engine/training/run_start.py``): a folder a live run holds is refused, one
+        with an old run needs Resume or a confirmed Overwrite. ``(None, _)``: the user said no."""
         if not chosen:
-            return new_run_folder(runs_root(), kind)
+            return new_run_folder(runs_root(), kind), False
         folder = Path(chosen).expanduser()
-        if (folder / "last.json").exists() or (folder / "run.json").exists():
-            raise RunOptionsError(f"{folder} already holds a run: select it and Resume, or choose an empty folder")
+        if str(folder) == self._live_folder() or run_folder_in_use(folder):
+            raise RunOptionsError(f"{folder}: another training run is writing to this folder; wait for it to "
+                                  "finish or choose another output folder")
+        overwrite = holds_a_run(folder)
+        if overwrite and not self.form.overwrite.isChecked():
+            raise RunOptionsError(f"{folder} already holds a run: select it and Resume, tick \"Overwrite an old "
+                                  "run\" to delete its checkpoints and start afresh, or choose an empty folder")
+        if overwrite:
+            if not self.confirm("Overwrite the run?", f"Delete the checkpoints, curves and log of the run in "
+                                f"{folder} and start a new run there?"):
+                return None, True
+            clear_run_files(folder)
+            self.form.overwrite.setChecked(False)  # one confirmed overwrite, not a standing order
         folder.mkdir(parents=True, exist_ok=True)
         if folder.resolve().parent != runs_root().resolve():
             # Runs outside the runs folder are remembered so the list still finds them.
             self.settings.setValue(EXTERNAL_RUNS_KEY, [*dict.fromkeys([*self._external_runs(), str(folder)])])
-        return folder
+        return folder, overwrite
 
     def resume_run(self) -> None:
         record = self.run_list.current_record()
         if self.is_running() or record is None or not record.can_resume():
+            return
+        if run_folder_in_use(record.folder):  # e.g. the same run resumed from a terminal
+            self.status.show_report("Cannot resume", f"{record.folder}: another training run is writing to this "
+                                    "folder; wait for it to finish")
             return
         resumed = resumed_record(record, sys.executable)
         self.start_button.setEnabled(False)
@@ -457,7 +481,10 @@ class TrainingTab(QWidget):
     def _update_buttons(self) -> None:
         running = self.is_running()
         record = self.run_list.current_record()
-        self.start_button.setEnabled(not running)
+        problem = self.form.data_problem()
+        self.start_button.setEnabled(not running and problem is None)
+        self.start_button.setToolTip(f"Cannot start: {problem}" if problem and not running
+                                     else "Start a new run with these options")
         self.stop_button.setEnabled(running and not self.process.stop_requested)
         can_resume = not running and record is not None and record.can_resume()
         self.resume_button.setEnabled(can_resume)
