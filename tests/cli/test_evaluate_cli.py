@@ -98,7 +98,7 @@ def test_vqa_table(run, vqa_files):
     assert "43.33" in out
     lines = out.splitlines()
     worst = lines[lines.index(next(line for line in lines if line.startswith("Worst question types"))) + 1]
-    assert "what color is the" in worst and "(1 questions)" in worst
+    assert "what color is the" in worst and "(1 question)" in worst
 
 
 def test_vqa_legacy_rules(run, vqa_files):
