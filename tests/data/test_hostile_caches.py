@@ -8,14 +8,13 @@ a decompression bomb in the thumbnail cache, FIFOs and ``/dev/urandom`` as image
 from __future__ import annotations
 
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.support.hostile_files import png_header_only
 from vqadesk.data import array_cache, thumbnails
 from vqadesk.data.array_cache import ARRAYS, CACHE_FOLDER, ENTRY, cached_arrays
 from vqadesk.data.images import load_image
@@ -92,14 +91,6 @@ def test_a_user_data_folder_that_cannot_be_made_is_one_readable_line(tmp_path, m
         user_data_dir()
     assert isinstance(caught.value, OSError)
     assert str(caught.value).startswith(f"{blocker / 'data'}: vqadesk's user data folder cannot be created (")
-
-
-def png_header_only(path: Path, width: int, height: int) -> None:
-    """A PNG whose header claims ``width`` x ``height`` and holds no pixels: a decompression bomb's shape."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunk = b"IHDR" + header
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(header)) + chunk
-                     + struct.pack(">I", zlib.crc32(chunk)) + b"\x00" * 16)
 
 
 @pytest.mark.parametrize("claimed", [(30_000, 30_000), (500, 500)])

@@ -8,7 +8,6 @@ FIFO); ``--out`` is a file, under a file, or on a disk too full for one checkpoi
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import hostile_files
 from vqadesk.data.shapes import write_shapes_dataset
 from vqadesk.engine.torch_free.training_config import TrainingConfig
 from vqadesk.engine.training import out_folder
@@ -63,13 +63,11 @@ def first_question(field: str, value):
 
 
 def five_thousand_digits(path: Path, document: dict) -> None:
-    text = json.dumps(document)
-    path.write_text(text.replace('"question_id": ', '"question_id": ' + "9" * 5000 + ", \"x\": ", 1))
+    hostile_files.five_thousand_digits(path, "question_id")
 
 
 def fifo(path: Path, document: dict) -> None:
-    path.unlink()
-    os.mkfifo(path)
+    hostile_files.fifo(path)
 
 
 def lone_surrogate_caption(path: Path, document: dict) -> None:

@@ -63,7 +63,7 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     process-wide setting.
     """
     path = Path(path)
-    _check_is_readable_file(path)
+    check_image_file(path)
     with _pillow_errors(path, max_pixels), Image.open(path) as image:
         _check_pixel_count(path, image.size, max_pixels)
         image.load()  # the first frame only, for animated files
@@ -78,7 +78,7 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     matches what ``load_image`` returns.
     """
     path = Path(path)
-    _check_is_readable_file(path)
+    check_image_file(path)
     with _pillow_errors(path, DEFAULT_MAX_PIXELS), Image.open(path) as image:
         width, height = image.size
         orientation = _header_orientation(image)
@@ -120,8 +120,12 @@ def _pillow_errors(path: Path, max_pixels: int) -> Iterator[None]:
 # -- checks before decoding ---------------------------------------------------
 
 
-def _check_is_readable_file(path: Path) -> None:
-    """Name the common mistakes before Pillow turns them into vaguer errors."""
+def check_image_file(path: Path) -> None:
+    """Name the common mistakes before Pillow turns them into vaguer errors.
+
+    Also the check before anything else opens an image file (hashing it for a
+    cache key): a FIFO would block the reader and ``/dev/urandom`` never ends.
+    """
     try:
         stat = path.stat()
     except FileNotFoundError:

@@ -11,20 +11,23 @@ screenshot shows every panel at work.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 
 from vqadesk import __version__
 from vqadesk.errors import internal_error
 from vqadesk.gui.platform_check import check_xcb_libraries
 from vqadesk.gui.style import apply_theme
-from vqadesk.paths import user_data_dir
+from vqadesk.paths import UserDataError, user_data_dir
 
 # After the first answer is on screen, give thumbnails a moment to fill in
 # before the screenshot is taken.
@@ -45,6 +48,28 @@ def open_settings() -> QSettings:
         path.replace(path.with_suffix(".ini.broken"))
         settings = QSettings(str(path), QSettings.Format.IniFormat)
     return settings
+
+
+def open_settings_or_note() -> tuple[QSettings, str | None]:
+    """``open_settings()``, or, when the user data folder cannot be made, settings kept for this
+    session only (in a temporary folder) and the one line that says why."""
+    try:
+        return open_settings(), None
+    except UserDataError as exc:
+        folder = tempfile.mkdtemp(prefix="vqadesk-settings-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        settings = QSettings(str(Path(folder) / "settings.ini"), QSettings.Format.IniFormat)
+        return settings, f"{exc} (settings are kept for this session only)"
+
+
+def show_startup_problem(window: QMainWindow, problem: str) -> QLabel:
+    """``problem`` on stderr and, for as long as the window lives, at the right of its status bar."""
+    print(f"vqadesk: warning: {problem}", file=sys.stderr)
+    label = QLabel(problem)
+    label.setObjectName("startup-problem")
+    label.setToolTip(problem)
+    window.statusBar().addPermanentWidget(label)
+    return label
 
 
 def _report_slot_errors_in(window) -> None:
@@ -79,7 +104,7 @@ def run_gui(
         app = QApplication(sys.argv[:1])
     app.setApplicationName("vqadesk")
     app.setApplicationVersion(__version__)
-    settings = open_settings()
+    settings, startup_problem = open_settings_or_note()
     apply_theme(app, str(settings.value("view/theme", "system")))
 
     from vqadesk.gui.main_window import MainWindow
@@ -88,6 +113,8 @@ def run_gui(
     # last resized the window to.
     window = MainWindow(settings, restore_geometry=screenshot is None)
     window.show()
+    if startup_problem:
+        show_startup_problem(window, startup_problem)
     _report_slot_errors_in(window)
     if os.environ.get("VQADESK_REPORT_STARTUP"):  # benchmarks/bench_gui_startup.py reads these
         QTimer.singleShot(0, lambda: _report_time("window_shown"))

@@ -11,6 +11,7 @@ nothing.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 SHAPES_DESCRIPTION = "vqadesk Shapes world"
@@ -20,9 +21,11 @@ _HEAD_BYTES = 4096
 def is_shapes_file(path: str | os.PathLike[str]) -> bool:
     """Whether the COCO file at ``path`` was written by the Shapes world's writer."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False  # a FIFO would block the read (the window's thread), a device never end it
         with open(path, "rb") as handle:
             head = handle.read(_HEAD_BYTES)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL byte in the name
         return False
     return (f'"description": "{SHAPES_DESCRIPTION}'.encode() in head
             or f'"description":"{SHAPES_DESCRIPTION}'.encode() in head)

@@ -30,7 +30,7 @@ from typing import Generic, TypeVar
 
 from PIL import Image
 
-from vqadesk.data.images import load_image
+from vqadesk.data.images import check_image_file, load_image
 from vqadesk.errors import ImageLoadError
 
 DEFAULT_MAX_ENTRIES = 64
@@ -97,6 +97,7 @@ def image_key(image: str | os.PathLike[str] | Image.Image) -> str:
         digest.update(image.tobytes())
         return digest.hexdigest()
     path = Path(image)
+    check_image_file(path)  # before opening: a FIFO would hang the hash, /dev/urandom never end it
     try:
         with open(path, "rb") as handle:
             return "file:" + hashlib.file_digest(handle, "sha256").hexdigest()
