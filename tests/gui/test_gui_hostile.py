@@ -65,9 +65,7 @@ SPOILERS = {"fifo": (INSTANCES, spoil_fifo), "5000-digits": (INSTANCES, spoil_di
 
 
 @pytest.mark.parametrize("kind", [
-    pytest.param("fifo", marks=pytest.mark.xfail(
-        reason="the opener skips a FIFO annotation file silently (opens the split without it), no message yet")),
-    "5000-digits", "surrogate"])
+    "fifo", "5000-digits", "surrogate"])
 def test_a_hostile_annotation_file_is_one_readable_line_and_the_app_carries_on(
         qtbot, window, shapes_root, tmp_path, kind):
     open_and_wait(qtbot, window, shapes_root)

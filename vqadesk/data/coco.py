@@ -445,7 +445,9 @@ def dataset_root_files(root: PathLike, split: str) -> tuple[list[Path], Path]:
     root = Path(root)
     annotations = root / "annotations"
     files = [annotations / f"{kind}_{split}.json" for kind in ("captions", "instances")]
-    files = [path for path in files if path.is_file()]
+    # Any entry by that name counts, not only regular files: a FIFO, a device or a broken link is
+    # then refused by the reader with its name, instead of the split opening without it unsaid.
+    files = [path for path in files if os.path.lexists(path)]
     if not files:
         raise DataFormatError(
             annotations,
