@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.support.cli_runs import assert_one_line_error, run
 from tests.support.inference_models import TinyModels, tiny_models
 from vqadesk.cli.main import main
 from vqadesk.engine.torch_free import model_registry
@@ -30,21 +31,6 @@ def models(tmp_path_factory) -> TinyModels:
 @pytest.fixture
 def image(models) -> Path:
     return models.images()[0]
-
-
-def run(capsys, *argv: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 1
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("vqadesk: error: "), err
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def questions_file(models: TinyModels) -> Path:

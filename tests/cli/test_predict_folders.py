@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli_runs import assert_one_line_error, run
 from tests.support.inference_models import TinyModels, tiny_models
 from vqadesk.cli import predict_cmd
 from vqadesk.cli.main import main
@@ -29,20 +30,6 @@ ODD_NAMES = ["holiday photo.png", "IMG_1234.png", "Ünïcødé 写真.png", "201
 @pytest.fixture(scope="session")
 def models(tmp_path_factory) -> TinyModels:
     return tiny_models(tmp_path_factory)
-
-
-def run(capsys, *argv: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 1
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("vqadesk: error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def odd_folder(models: TinyModels, folder: Path, names: list[str] = ODD_NAMES) -> Path:

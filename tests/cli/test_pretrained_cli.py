@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli_runs import assert_one_line_error, run
 from tests.support.hf_cache_layout import put_in_cache
 from tests.support.real_coco import VAL, photo_files, write_real_root
 from tests.support.tiny_captioners import build_blip
@@ -35,21 +36,6 @@ def tiny(tmp_path_factory) -> TinyVqaModels:
 @pytest.fixture(scope="session")
 def photo(coco_real) -> Path:
     return photo_files(coco_real)[SKATEBOARDER]
-
-
-def run(capsys, *argv: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 1
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("vqadesk: error: "), err
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 # -- ask --json ----------------------------------------------------------------------------------
