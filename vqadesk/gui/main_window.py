@@ -47,6 +47,7 @@ from vqadesk.gui.background.workers import BackgroundTasks
 from vqadesk.gui.batch.panel import BatchPanel
 from vqadesk.gui.dropped_photos import DroppedPhotos
 from vqadesk.gui.drops import classify_drop
+from vqadesk.gui.evaluate_slot import EvaluateTabSlot
 from vqadesk.gui.explore.ask_panel import AskPanel
 from vqadesk.gui.explore.browser import BrowserPanel
 from vqadesk.gui.explore.caption_panel import CaptionPanel
@@ -154,8 +155,9 @@ class MainWindow(QMainWindow):
         self.tabs = SteadyTabWidget()
         self.tabs.addTab(self.explore_splitter, "Explore")
         self.training_slot = TrainingTabSlot(self.tabs, settings, self.inference, self.browser.model.is_busy, self)
+        self.evaluate_slot = EvaluateTabSlot(self.tabs, self.models_panel.entries, self)
         self.tabs.setDocumentMode(True)
-        self.tabs.currentChanged.connect(lambda index: self.build_training_tab() if index == 1 else None)
+        self.tabs.currentChanged.connect(self._main_tab_changed)
         self.setCentralWidget(self.tabs)
 
         self.startup = StartupSequence(self)
@@ -191,6 +193,8 @@ class MainWindow(QMainWindow):
             lambda: window_settings.save_view(self.settings, self.overlays.colormap.currentText(),
                                               self.overlays.opacity.value()))
         self.training_slot.sig_installed.connect(self._training_tab_installed)
+        self.evaluate_slot.sig_installed.connect(self._evaluate_tab_installed)
+        self.models_panel.sig_model_added.connect(lambda *_: self.evaluate_slot.models_changed())
         self._sizes_before_batch: list[int] | None = None  # the Explore columns before the Batch tab widened them
         self._sizes_in_batch: list[int] = []
         self.side_tabs.currentChanged.connect(self._side_tab_changed)
@@ -215,6 +219,24 @@ class MainWindow(QMainWindow):
     def build_training_tab(self) -> None:
         """The Training tab now: made already while the window was idle, or its remaining pieces made here."""
         self.training_slot.build_now()
+
+    def _main_tab_changed(self, index: int) -> None:
+        if index == 1:
+            self.build_training_tab()
+        elif index == 2:
+            self.evaluate_slot.shown()
+
+    @property
+    def evaluate_tab(self):
+        """The Evaluate tab, made now if it was not yet."""
+        return self.evaluate_slot.build_now()
+
+    def show_evaluate_tab(self) -> None:
+        self.tabs.setCurrentIndex(2)
+
+    def _evaluate_tab_installed(self, tab) -> None:
+        tab.sig_status.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.watch_drops()
 
     def _training_tab_installed(self, tab) -> None:
         tab.sig_use_model.connect(self.active_models.use_trained)
@@ -269,6 +291,7 @@ class MainWindow(QMainWindow):
         if not dataset.is_loose_photos:
             window_settings.remember_dataset(self.settings, str(dataset.root))
             self.training_slot.set_dataset(str(dataset.root))
+            self.evaluate_slot.set_dataset(str(dataset.root), dataset.split_names, dataset.first_split)
         self.setWindowTitle(f"vqadesk — {dataset.name}")
         self.browser.set_dataset(dataset)
         # Only the splits opened so far: the others (train2014 beside val2014) are
@@ -534,6 +557,7 @@ class MainWindow(QMainWindow):
                 return
         window_settings.save_window(self)
         self.training_slot.shutdown()
+        self.evaluate_slot.shutdown()  # a running evaluation is cancelled: its partial folder is removed
         self.inference.shutdown()
         stop_children()  # splits still being parsed in child processes
         self.caption_panel.shutdown()

@@ -126,7 +126,9 @@ def _view_menu(window: MainWindow) -> None:
     explore.triggered.connect(lambda: window.tabs.setCurrentIndex(0))
     training = QAction("&Training tab", window, shortcut=QKeySequence("Ctrl+2"))
     training.triggered.connect(lambda: window.tabs.setCurrentIndex(1))
-    view_menu.addActions([explore, training])
+    evaluate = QAction("E&valuate tab", window, shortcut=QKeySequence("Ctrl+3"))
+    evaluate.triggered.connect(window.show_evaluate_tab)
+    view_menu.addActions([explore, training, evaluate])
 
 
 def show_about(window: MainWindow) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -102,7 +103,8 @@ class MistakesBrowser(QWidget):
         self.view.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
+        header.setDefaultSectionSize(90)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the question or caption
         header.setSortIndicatorShown(True)
 
         self.viewer = ImageViewer()
@@ -131,24 +133,21 @@ class MistakesBrowser(QWidget):
         self.word_box.currentIndexChanged.connect(self._word_chosen)
 
     def _build_layout(self) -> None:
-        filters = QHBoxLayout()
-        filters.setContentsMargins(0, 0, 0, 0)
-        for label, widget in (("Question type", self.question_type), ("Answer type", self.answer_type),
-                              ("Answer", self.answer)):
-            filters.addWidget(QLabel(label))
-            filters.addWidget(widget, 1)
-        second = QHBoxLayout()
-        second.setContentsMargins(0, 0, 0, 0)
-        second.addWidget(QLabel("Confidence"))
-        second.addWidget(self.min_confidence)
-        second.addWidget(self.confident_first)
-        second.addWidget(self.search, 1)
-        second.addWidget(self.count_label)
         self.filter_box = QWidget()
-        column = QVBoxLayout(self.filter_box)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addLayout(filters)
-        column.addLayout(second)
+        grid = QGridLayout(self.filter_box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        for row, column, label, widget in ((0, 0, "Question type", self.question_type),
+                                           (0, 2, "Answer type", self.answer_type),
+                                           (1, 0, "Answer", self.answer), (1, 2, "Confidence", self.min_confidence)):
+            grid.addWidget(QLabel(label), row, column)
+            grid.addWidget(widget, row, column + 1)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.confident_first)
+        search_row.addWidget(self.search, 1)
+        search_row.addWidget(self.count_label)
+        grid.addLayout(search_row, 2, 0, 1, 4)
 
         left = QWidget()
         left_column = QVBoxLayout(left)
@@ -167,6 +166,7 @@ class MistakesBrowser(QWidget):
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([560, 360])
         splitter.setChildrenCollapsible(False)
         QVBoxLayout(self).addWidget(splitter)
         self.layout().setContentsMargins(0, 0, 0, 0)
