@@ -59,6 +59,7 @@ def test_names_and_root(user_data):
 def test_open_vqa_evaluation(vqa_folder, coco_real):
     evaluation = open_evaluation(vqa_folder)
     assert evaluation.kind == "vqa" and evaluation.manifest.count == 42
+    assert evaluation.manifest.attention_region == "centre-square"  # absent: the own models' region
     assert evaluation.metrics["overall"] == evaluation.manifest.headline_value
     rows = evaluation.rows
     assert len(rows) == 42 and rows.by_id(785000).image_id == 785
@@ -112,6 +113,7 @@ def test_list_newest_first_with_damaged_and_partial_folders(tmp_path, coco_real)
     (lambda d: d["headline"].update(value="high"), "field 'headline.value': expected a number, got a string"),
     (lambda d: d.update(has_maps="yes"), "field 'has_maps': expected true or false"),
     (lambda d: d.update(precision="int4"), "field 'precision': expected one of fp32, bf16, fp16"),
+    (lambda d: d.update(attention_region="left"), "field 'attention_region': expected centre-square or whole-image"),
 ])
 def test_malformed_manifest_names_the_field(vqa_folder, change, message):
     edit_json(vqa_folder / "evaluation.json", change)
