@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from vqadesk.engine.inference.predictor import Predictor
-from vqadesk.engine.torch_free.evaluation_folder import PartialFolder, evaluations_root, folder_name
+from vqadesk.engine.torch_free.evaluation_folder import PartialFolder
 from vqadesk.engine.torch_free.evaluation_items import VqaItems, split_items
 from vqadesk.engine.torch_free.evaluation_model import evaluated_model
 from vqadesk.engine.torch_free.evaluation_records import CaptionRecords, VqaRecords
+from vqadesk.engine.torch_free.evaluations import FORMAT, MANIFEST_FILE, VERSION, evaluations_root, folder_name
 from vqadesk.engine.torch_free.model_kind import ModelKind
 
 PathLike = str | os.PathLike[str]
@@ -39,8 +40,6 @@ VQA_BATCH = 64  # questions per ask_many: one progress event each
 CAPTION_BATCH = 16  # images per caption_many (beam search over all of them)
 TOP_K = 5
 BEAM_SIZE = 3
-FORMAT = "vqadesk-evaluation"
-VERSION = 1
 
 
 def run_evaluation(
@@ -75,8 +74,8 @@ def run_evaluation(
     root = Path(dataset).resolve()
     records = VqaRecords(items, root) if is_vqa else CaptionRecords(items, root)
     batch = batch_size or (VQA_BATCH if is_vqa else CAPTION_BATCH)
-    folder = PartialFolder(Path(out_root) if out_root is not None else evaluations_root(),
-                           folder_name(created, model.label, split))
+    out = Path(out_root) if out_root is not None else evaluations_root()
+    folder = PartialFolder(out / folder_name(created, model.label, split))
     try:
         resolved_precision = "fp32"
         for start in range(0, total, batch):
@@ -95,7 +94,7 @@ def run_evaluation(
         metrics = records.write(folder)
         headline = records.headline(metrics)
         seconds = round(time.perf_counter() - started, 3)
-        folder.write_json("evaluation.json", {
+        folder.write_json(MANIFEST_FILE, {
             "format": FORMAT, "version": VERSION, "kind": model.kind.value,
             "model": {"reference": model.reference, "label": model.label},
             "dataset": str(root), "split": split, "subset": chosen.subset, "count": total,

@@ -1,8 +1,10 @@
 """Making an evaluation folder: written whole in a hidden ``.partial`` sibling, then renamed into place.
 
-``<evaluations root>/<YYYYmmdd-HHMMSS>-<model slug>-<split>/`` (the root: ``evaluations/`` in the
-user data folder unless given) is made as ``.<name>.partial/`` and renamed when every file is
-written, so a folder without ``.partial`` is always whole (docs/evaluate.md lists its files).
+``<evaluations root>/<YYYYmmdd-HHMMSS>-<model slug>-<split>/`` (the store's ``folder_name``; the
+root: ``evaluations/`` in the user data folder unless given) is made as ``.<name>.partial/``
+(the store's ``partial_folder``) and renamed when every file is written, so a folder without
+``.partial`` is always whole (docs/evaluate.md lists its files). A name already taken (two
+evaluations in one second) gets ``-2``, ``-3``...
 
 While a ``PartialFolder`` is open its process holds an OS lock on ``.lock`` inside it (``flock``
 on POSIX, ``msvcrt.locking`` on Windows; the OS drops it when the process dies, however it
@@ -19,39 +21,21 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import shutil
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from vqadesk.engine.torch_free.evaluations import PARTIAL_SUFFIX, partial_folder
 from vqadesk.errors import VqadeskError
 from vqadesk.jsonio import atomic_file, write_json_atomic
-from vqadesk.paths import user_data_dir
 
-PARTIAL_SUFFIX = ".partial"
 LOCK_NAME = ".lock"
 _UNLOCKED_GRACE_S = 60.0
-_SLUG = re.compile(r"[^a-z0-9]+")
 
 
 class EvaluationWriteError(VqadeskError):
     """The evaluation folder could not be written (full disk, no permission...)."""
-
-
-def evaluations_root() -> Path:
-    """``<user data folder>/evaluations``: where the app and ``vqadesk evaluations`` keep them."""
-    return user_data_dir() / "evaluations"
-
-
-def slug(text: str) -> str:
-    """``"hf:Salesforce/blip-vqa-base"`` -> ``"hf-salesforce-blip-vqa-base"`` (at most 40 characters)."""
-    return _SLUG.sub("-", text.lower()).strip("-")[:40].strip("-") or "model"
-
-
-def folder_name(created: datetime, label: str, split: str) -> str:
-    return f"{created.astimezone(UTC):%Y%m%d-%H%M%S}-{slug(label)}-{slug(split)}"
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -61,17 +45,27 @@ def describe_os_error(exc: OSError) -> str:
 
 
 class PartialFolder:
-    """``.<name>.partial`` under ``root``, locked for this process until ``finish`` or ``discard``."""
+    """``.<name>.partial`` beside ``final``, locked for this process until ``finish`` or ``discard``."""
 
-    def __init__(self, root: Path, name: str):
-        self.root = root
-        self.name = name
-        self.path = root / f".{name}{PARTIAL_SUFFIX}"
+    def __init__(self, final: Path):
+        self.root = final.parent
+        self.name = final.name
+        self.path = partial_folder(final)
         self._lock: IO[bytes] | None = None
+        self._made = False
         try:
-            root.mkdir(parents=True, exist_ok=True)
-            remove_abandoned(root)
-            self.path.mkdir()
+            self.root.mkdir(parents=True, exist_ok=True)
+            remove_abandoned(self.root)
+            number = 2
+            while True:  # another run of the same model on the same split in the same second
+                try:
+                    self.path.mkdir()
+                    break
+                except FileExistsError:
+                    self.name = f"{final.name}-{number}"
+                    self.path = partial_folder(self.root / self.name)
+                    number += 1
+            self._made = True
             self._lock = open(self.path / LOCK_NAME, "a+b")  # noqa: SIM115 - held until finish/discard
             _lock(self._lock)
         except OSError as exc:
@@ -100,6 +94,8 @@ class PartialFolder:
         while final.exists():
             final = self.root / f"{self.name}-{number}"
             number += 1
+        if os.name == "nt":  # pragma: no cover - Windows cannot rename a folder holding an open file
+            self._unlock()
         try:
             os.replace(self.path, final)
         except OSError as exc:
@@ -113,7 +109,8 @@ class PartialFolder:
     def discard(self) -> None:
         """Remove the partial folder (a cancelled or failed run); harmless when already gone."""
         self._unlock()
-        shutil.rmtree(self.path, ignore_errors=True)
+        if self._made:
+            shutil.rmtree(self.path, ignore_errors=True)
 
     def _guarded(self, write, name: str) -> None:
         try:

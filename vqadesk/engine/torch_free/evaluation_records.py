@@ -19,11 +19,15 @@ from typing import Any
 
 from vqadesk.engine.torch_free.evaluation_folder import PartialFolder
 from vqadesk.engine.torch_free.evaluation_items import CaptionItems, VqaItems, relative_image
-from vqadesk.engine.torch_free.evaluation_maps import MAPS_FILE, MapsWriter
+from vqadesk.engine.torch_free.evaluation_maps import MapsWriter
+from vqadesk.engine.torch_free.evaluations import MAPS_FILE, METRICS_FILE, RESULTS_FILE, ROWS_FILE
 from vqadesk.engine.torch_free.predictions import CaptionPrediction, VqaPrediction
+from vqadesk.metrics.analysis.documents import caption_analysis, caption_document, vqa_analysis, vqa_document
 from vqadesk.metrics.captions import evaluate_caption_results, read_reference_captions
-from vqadesk.metrics.results_io import CaptionResult
+from vqadesk.metrics.results_io import CaptionResult, VqaResult, write_caption_results, write_vqa_results
 from vqadesk.metrics.vqa_accuracy import evaluate_vqa
+
+QUESTIONS_FILE = "questions.json"
 
 VQA_HEADLINE = "VQA accuracy"
 CAPTION_HEADLINE = "CIDEr-D"
@@ -35,43 +39,46 @@ class VqaRecords:
     def __init__(self, items: VqaItems, root) -> None:
         self.items = items
         self.root = root
-        self.predictions: list[tuple[str, float, list[list[Any]], int | None]] = []
+        self.predictions: list[tuple[str, float, list[list[Any]]]] = []
         self.maps = MapsWriter()
 
     def add(self, predictions: Sequence[VqaPrediction]) -> None:
         for prediction in predictions:
             question_id = self.items.question_ids[len(self.predictions)]
-            top_k = [[answer.text, round(float(answer.prob), 6)] for answer in prediction.answers]
-            index = None if prediction.attention is None else self.maps.add(prediction.attention, question_id)
-            self.predictions.append((prediction.best.text, float(prediction.best.prob), top_k, index))
+            # Probabilities to 6 decimals: the results file's "score" is what the calibration reads.
+            top_k = [[answer.text, _probability(answer.prob)] for answer in prediction.answers]
+            if prediction.attention is not None:
+                self.maps.add(f"q{question_id}", prediction.attention)
+            self.predictions.append((prediction.best.text, top_k[0][1], top_k))
 
     def write(self, folder: PartialFolder) -> dict[str, Any]:
         """Write the files; the metrics document (``metrics.json``)."""
         items = self.items
-        results = [{"question_id": qid, "answer": answer, "score": round(score, 6)}
-                   for qid, (answer, score, _, _) in zip(items.question_ids, self.predictions)]
+        results = [VqaResult(qid, answer, score)
+                   for qid, (answer, score, _) in zip(items.question_ids, self.predictions)]
         annotations = dict(zip(items.question_ids, items.annotations))
-        evaluation = evaluate_vqa(items.question_ids, annotations, {r["question_id"]: r["answer"] for r in results})
-        metrics = evaluation.to_official_json()
-        folder.write_json("questions.json", {
+        evaluation = evaluate_vqa(items.question_ids, annotations, results)
+        analysis, _ = vqa_analysis(evaluation, items.question_ids, annotations, results)
+        metrics = vqa_document(evaluation, analysis)
+        folder.write_json(QUESTIONS_FILE, {
             "info": {"description": f"the questions evaluated, from {items.questions_path}"},
             "task_type": "Open-Ended", "data_type": "mscoco", "data_subtype": "evaluated",
             "questions": [{"question_id": qid, "image_id": image_id, "question": text}
                           for qid, image_id, text in zip(items.question_ids, items.image_ids, items.questions)],
         })
-        folder.write_json("results.json", results)
-        folder.write_json("metrics.json", metrics)
+        folder.write_with(RESULTS_FILE, lambda path: write_vqa_results(path, results))
+        folder.write_json(METRICS_FILE, metrics)
         lines = []
-        for position, (qid, (answer, score, top_k, index)) in enumerate(zip(items.question_ids, self.predictions)):
+        for position, (qid, (answer, score, top_k)) in enumerate(zip(items.question_ids, self.predictions)):
             annotation = items.annotations[position]
             lines.append(json.dumps({
                 "question_id": qid, "image_id": items.image_ids[position], "question": items.questions[position],
                 "question_type": annotation.question_type, "answer_type": annotation.answer_type,
-                "answer": answer, "score": round(score, 6), "top_k": top_k,
+                "answer": answer, "score": score, "top_k": top_k,
                 "accuracy": evaluation.per_question[qid], "human_answers": list(annotation.answers),
-                "image": relative_image(items.images[position], self.root), "map": index,
+                "image": relative_image(items.images[position], self.root),
             }, ensure_ascii=False))
-        folder.write_lines("rows.jsonl", lines)
+        folder.write_lines(ROWS_FILE, lines)
         if len(self.maps):
             folder.write_with(MAPS_FILE, self.maps.write)
         return metrics
@@ -87,39 +94,38 @@ class CaptionRecords:
     def __init__(self, items: CaptionItems, root) -> None:
         self.items = items
         self.root = root
-        self.captions: list[tuple[str, list[int] | None]] = []
+        self.captions: list[str] = []
         self.maps = MapsWriter()
 
     def add(self, predictions: Sequence[CaptionPrediction]) -> None:
         for prediction in predictions:
             image_id = self.items.image_ids[len(self.captions)]
             best = prediction.best
-            span = None
-            if best.words and all(word.attention is not None for word in best.words):
-                first = len(self.maps)
+            # The store finds word k's map as the k-th word of the caption split on spaces.
+            words_match = [word.word for word in best.words] == best.text.split(" ")
+            if best.words and words_match and all(word.attention is not None for word in best.words):
                 for index, word in enumerate(best.words):
-                    self.maps.add(word.attention, image_id, index)
-                span = [first, len(self.maps)]
-            self.captions.append((best.text, span))
+                    self.maps.add(f"i{image_id}:{index}", word.attention)
+            self.captions.append(best.text)
 
     def write(self, folder: PartialFolder) -> dict[str, Any]:
         items = self.items
-        results = [CaptionResult(image_id, caption) for image_id, (caption, _) in zip(items.image_ids, self.captions)]
+        results = [CaptionResult(image_id, caption) for image_id, caption in zip(items.image_ids, self.captions)]
         references = read_reference_captions(items.captions_path)  # as `vqadesk evaluate captions` reads them
-        evaluation = evaluate_caption_results(references, results, results_path="results.json",
+        evaluation = evaluate_caption_results(references, results, results_path=RESULTS_FILE,
                                               annotations_path=items.captions_path)
-        metrics = evaluation.scores()
-        folder.write_json("results.json", [{"image_id": r.image_id, "caption": r.caption} for r in results])
-        folder.write_json("metrics.json", metrics)
+        metrics = caption_document(evaluation, caption_analysis(evaluation))
+        folder.write_with(RESULTS_FILE, lambda path: write_caption_results(path, results))
+        folder.write_json(METRICS_FILE, metrics)
         lines = []
-        for position, (image_id, (caption, span)) in enumerate(zip(items.image_ids, self.captions)):
+        for position, (image_id, caption) in enumerate(zip(items.image_ids, self.captions)):
             lines.append(json.dumps({
                 "image_id": image_id, "caption": caption,
                 "cider": evaluation.per_image_cider[image_id], "bleu4": evaluation.per_image_bleu[image_id][3],
                 "references": items.references[position],
-                "image": relative_image(items.images[position], self.root), "map": span,
+                "image": relative_image(items.images[position], self.root),
             }, ensure_ascii=False))
-        folder.write_lines("rows.jsonl", lines)
+        folder.write_lines(ROWS_FILE, lines)
         if len(self.maps):
             folder.write_with(MAPS_FILE, self.maps.write)
         return metrics
@@ -127,3 +133,8 @@ class CaptionRecords:
     @staticmethod
     def headline(metrics: dict[str, Any]) -> dict[str, Any]:
         return {"name": CAPTION_HEADLINE, "value": metrics["CIDEr"]}
+
+
+def _probability(value: float) -> float:
+    """A softmax probability to 6 decimals, inside [0, 1] (the results reader checks the range)."""
+    return min(max(round(float(value), 6), 0.0), 1.0)
