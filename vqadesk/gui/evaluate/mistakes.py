@@ -53,7 +53,7 @@ def load_detail(image_path: Path, evaluation, row) -> tuple[QImage, object, str]
     """Pool thread: the row's photo and its stored map(s) (None when the evaluation has none)."""
     image = pil_to_qimage(load_image(image_path))
     maps = evaluation.map_for(row) if evaluation is not None else None
-    return image, maps, getattr(evaluation, "map_region", CENTRE_SQUARE)
+    return image, maps, evaluation.manifest.attention_region if evaluation is not None else CENTRE_SQUARE
 
 
 class MistakesBrowser(QWidget):
@@ -67,6 +67,7 @@ class MistakesBrowser(QWidget):
         self.ids: frozenset[int] | None = None  # a comparison's list, or None: the wrong ones
         self._request = 0
         self._word_maps: dict[int, np.ndarray] = {}
+        self._region = CENTRE_SQUARE  # what the shown evaluation's maps cover
         self.filters = Filters()
 
         self.title = QLabel("Open an evaluation to browse its mistakes.")
@@ -133,8 +134,8 @@ class MistakesBrowser(QWidget):
         self.word_box.currentIndexChanged.connect(self._word_chosen)
 
     def _build_layout(self) -> None:
-        self.filter_box = QWidget()
-        grid = QGridLayout(self.filter_box)
+        self.vqa_filters = QWidget()  # hidden for captions, which have no types nor answers
+        grid = QGridLayout(self.vqa_filters)
         grid.setContentsMargins(0, 0, 0, 0)
         for row, column, label, widget in ((0, 0, "Question type", self.question_type),
                                            (0, 2, "Answer type", self.answer_type),
@@ -144,10 +145,15 @@ class MistakesBrowser(QWidget):
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
         search_row = QHBoxLayout()
+        search_row.setContentsMargins(0, 0, 0, 0)
         search_row.addWidget(self.confident_first)
         search_row.addWidget(self.search, 1)
         search_row.addWidget(self.count_label)
-        grid.addLayout(search_row, 2, 0, 1, 4)
+        self.filter_box = QWidget()
+        filter_column = QVBoxLayout(self.filter_box)
+        filter_column.setContentsMargins(0, 0, 0, 0)
+        filter_column.addWidget(self.vqa_filters)
+        filter_column.addLayout(search_row)
 
         left = QWidget()
         left_column = QVBoxLayout(left)
@@ -177,8 +183,8 @@ class MistakesBrowser(QWidget):
         """Browse ``evaluation``'s mistakes (``table``: its columns, made in a pool thread)."""
         self.evaluation, self.table, self.ids = evaluation, table, None
         vqa = table is not None and table.kind == "vqa"
-        for widget in (self.question_type, self.answer_type, self.answer, self.min_confidence, self.confident_first):
-            widget.setEnabled(vqa)
+        self.vqa_filters.setVisible(vqa)
+        self.confident_first.setVisible(vqa)
         self.filter_box.setVisible(table is not None)
         self.search.setPlaceholderText("Search questions and answers…" if vqa else "Search captions…")
         self._fill(self.question_type, table.question_types if vqa else [])
@@ -305,7 +311,7 @@ class MistakesBrowser(QWidget):
             if maps is not None:
                 self.viewer.show_heatmap(np.asarray(maps, dtype=np.float32), f"“{record.answer}”", region)
             return
-        self._word_maps = dict(maps or {})
+        self._word_maps = {} if maps is None else dict(enumerate(maps))  # (words, h, w)
         words = record.caption.split()
         self.word_box.blockSignals(True)
         self.word_box.clear()
@@ -320,7 +326,7 @@ class MistakesBrowser(QWidget):
         word = self.word_box.itemData(index)
         if word in self._word_maps:
             self.viewer.show_heatmap(np.asarray(self._word_maps[word], dtype=np.float32),
-                                     self.word_box.itemText(index), getattr(self, "_region", CENTRE_SQUARE))
+                                     self.word_box.itemText(index), self._region)
 
     def _detail_failed(self, request: int, message: str) -> None:
         if request == self._request:

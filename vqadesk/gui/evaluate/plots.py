@@ -191,7 +191,7 @@ class Histogram(_Chart):
                 if count:
                     painter.drawText(QRectF(x, area.bottom() - height - ROW_HEIGHT, width, ROW_HEIGHT),
                                      Qt.AlignmentFlag.AlignCenter, str(count))
-                if index % max(1, len(self.counts) // 5) == 0:
-                    painter.drawText(QRectF(x - 20, area.bottom() + 2, 60, ROW_HEIGHT),
-                                     Qt.AlignmentFlag.AlignLeft, f"{self.edges[index]:g}")
+                if index % max(1, len(self.counts) // 5) == 0:  # about five edge values along the bottom
+                    painter.drawText(QRectF(max(x - 20, area.left()), area.bottom() + 2, 60, ROW_HEIGHT),
+                                     Qt.AlignmentFlag.AlignLeft, f"{self.edges[index]:.3g}")
         painter.end()

@@ -6,7 +6,7 @@ total}``, ``done {folder}``, ``error {message}``: the contract of
 parses them as they arrive (``EventLineParser``, the Training tab's parser) and
 calls plain Python listeners on the GUI thread (see ``training/process.py`` for
 why not a signal per event). ``Cancel`` is SIGTERM: the routine stops between
-batches and removes its ``.partial`` folder; one still alive after
+batches, removes its ``.partial`` folder and says ``cancelled``; one still alive after
 ``STOP_GRACE_MS`` is killed (its ``.partial`` is removed by the next run).
 
 ``Progress`` turns the events into the bar's value and an ETA from the rate so
@@ -37,7 +37,8 @@ class Progress:
     total: int = 0
     done: int = 0
     started: float = field(default_factory=time.monotonic)
-    first_progress: tuple[float, int] | None = None  # (time, done) of the first progress event: the rate excludes loading
+    # (time, done) of the first progress event: the rate leaves out loading the model
+    first_progress: tuple[float, int] | None = None
 
     def add(self, event: dict, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
@@ -168,6 +169,8 @@ class EvaluationProcess(QObject):
             self.progress.add(event)
             if event.get("event") == "done":
                 self._folder = str(event.get("folder") or "") or None
+            elif event.get("event") == "cancelled":
+                self._error = "cancelled"
             elif event.get("event") == "error":
                 self._error = str(event.get("message") or "the evaluation failed")
             for listener in self.on_event:

@@ -76,7 +76,8 @@ class EvaluateTab(QWidget):
         self.delete_button = QPushButton("Delete…")
         self.html_button = QPushButton("Export HTML…")
         self.csv_button = QPushButton("Export CSV…")
-        self.html_button.setToolTip("A report in one HTML file: tables, plots, a sample of mistakes with photos and maps")
+        self.html_button.setToolTip("A report in one HTML file: tables, plots, a sample of mistakes with their "
+                                    "photos and maps")
         self.csv_button.setToolTip("One row per question (or image): what the model said, the score, the accuracy")
         self.list_note = QLabel("")
         self.list_note.setWordWrap(True)
@@ -218,6 +219,11 @@ class EvaluateTab(QWidget):
         if self.process.is_running():
             return
         out_root = str(self.root) if self.root is not None else str(evaluations_root())
+        try:
+            Path(out_root).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.form.show_status(f"{out_root}: cannot be made ({exc.strerror or exc})", "error")
+            return
         self.form.set_running(True)
         self.form.show_status("Starting: loading the model and the split…")
         self.process.start(self.form.arguments(out_root), working_directory=out_root)
