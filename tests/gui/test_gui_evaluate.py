@@ -224,3 +224,18 @@ def test_a_damaged_folder_is_listed_greyed_with_its_reason(qtbot, tab, vqa_folde
     row = next(r for r in range(2) if tab.results.item(r, 0).text() == damaged.name)
     assert "evaluation.json" in tab.results.item(row, 0).toolTip()
     assert "damaged" in tab.list_note.text()
+
+
+def test_exports_write_the_report_and_the_csv_off_the_gui_thread(qtbot, tab, vqa_folder, tmp_path):
+    wait_listed(qtbot, tab, 1)
+    open_row(qtbot, tab, vqa_folder)
+    report, table = tmp_path / "report.html", tmp_path / "rows.csv"
+    tab.export("html", str(report))
+    qtbot.waitUntil(lambda: tab.list_note.text() == f"Wrote {report}", timeout=30000)
+    tab.export("csv", str(table))
+    qtbot.waitUntil(lambda: tab.list_note.text() == f"Wrote {table}", timeout=10000)
+    assert "<html" in report.read_text().lower() and "data:image/jpeg;base64" in report.read_text()
+    assert len(table.read_text().splitlines()) == 1 + len(tab.current[0].rows)
+    tab.export("csv", str(tmp_path / "no such folder" / "rows.csv"))
+    qtbot.waitUntil(lambda: "no such folder" in tab.list_note.text(), timeout=10000)
+    assert "\n" not in tab.list_note.text()

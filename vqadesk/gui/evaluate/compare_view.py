@@ -1,7 +1,7 @@
 """The Evaluate tab's Compare view: two evaluations of the same split, side by side.
 
 Pick A and B (B lists only evaluations of A's dataset, split and kind); the
-difference comes from eval-core's ``diff_evaluations`` over the two
+difference comes from eval-core's ``compare_evaluations`` over the two
 ``metrics.json`` (the same Qt-free code as ``vqadesk compare-results``), run in
 a pool thread. It shows the per-type table (A, B, B − A; sortable, gains
 green, losses red) and two lists: right in A but wrong in B, and the reverse
@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
 )
 
 from vqadesk.engine.torch_free.evaluations import EvaluationEntry
+from vqadesk.engine.torch_free.evaluations.compare import compare_evaluations
 from vqadesk.gui.background.workers import BackgroundTasks
 from vqadesk.gui.evaluate.mistakes import MistakesBrowser
 from vqadesk.gui.evaluate.results_list import SORT_ROLE, _Item, compact, entry_label, same_split
-from vqadesk.metrics.analysis import diff_evaluations
 
 GAIN, LOSS = QColor("#009E73"), QColor("#D55E00")
 Loader = Callable[[str, Callable[[object], None], Callable[[str], None]], None]  # path, on_done((ev, table)), on_fail
@@ -41,7 +41,7 @@ Loader = Callable[[str, Callable[[object], None], Callable[[str], None]], None] 
 
 def compare(a, b):
     """Pool thread: the diff of two opened evaluations (``EvaluationError`` when they do not match)."""
-    return diff_evaluations(a.kind, a.metrics, b.metrics, (a.manifest.model_label, b.manifest.model_label))
+    return compare_evaluations(a, b)
 
 
 class CompareView(QWidget):

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from vqadesk.engine.torch_free.evaluations import delete_evaluation, evaluations_root, list_evaluations, open_evaluation
 from vqadesk.gui.background.workers import BackgroundTasks
 from vqadesk.gui.evaluate.compare_view import CompareView
+from vqadesk.gui.evaluate.exports import export_csv, export_html, suggested_name
 from vqadesk.gui.evaluate.mistakes import MistakesBrowser
 from vqadesk.gui.evaluate.results_list import ResultsList
 from vqadesk.gui.evaluate.rows_table import RowsTable
