@@ -17,11 +17,16 @@ and reports, per phase, the longest gap between ticks and the 99th percentile:
    colours, generated in a temporary folder before the phase) with the
    bundled captioner, from the Batch tab: the job thread lists them and
    keeps the progress file, the inference process captions them 16 at a
-   time, and the results table, its thumbnails and the progress bar follow.
+   time, and the results table, its thumbnails and the progress bar follow;
+7. the Evaluate tab on a 40,000-question evaluation (``big_evaluation.py``
+   writes it before the phase, with maps): listed, opened (rows read and
+   their columns built in a pool thread), its Mistakes browsed -- filtered by
+   question type, answer type, confidence and words, sorted by each column,
+   "Confidently wrong first", rows selected (photo and map shown).
 
 Run from the repository root: ``python benchmarks/bench_gui_responsiveness.py``
 (``--phases batch`` runs only the start-up and the batch job; names: questions,
-captions, training, split, batch). Target: longest gap <= 50 ms.
+captions, training, split, batch, evaluate). Target: longest gap <= 50 ms.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 
@@ -114,7 +119,7 @@ def start_window(app: QApplication, tmp: Path):
     return window, monitor, root
 
 
-PHASES = ("questions", "captions", "training", "split", "batch")
+PHASES = ("questions", "captions", "training", "split", "batch", "evaluate")
 
 
 def main() -> None:
@@ -137,6 +142,8 @@ def main() -> None:
             open_big_split(app, window, monitor, results, Path(tmp))
         if "batch" in wanted:
             run_batch_job(app, window, monitor, results, Path(tmp))
+        if "evaluate" in wanted:
+            browse_big_evaluation(app, window, monitor, results, root)
         monitor.stop()
         window.close()
 
@@ -224,6 +231,46 @@ def run_batch_job(app, window, monitor, results, tmp: Path) -> None:
         raise RuntimeError(f"the batch job ended {state}: {message}")
     rate = rates[-1] if rates else 0.0
     phase(f"batch: 2,000 photos captioned ({seconds:.0f} s, {rate:.1f} photos/s)", monitor, results)
+
+
+def browse_big_evaluation(app, window, monitor, results, root: Path) -> None:
+    from big_evaluation import write_big_evaluation  # benchmarks/big_evaluation.py
+
+    from vqadesk.engine.torch_free.evaluations import evaluations_root
+
+    images = sorted(path.relative_to(root).as_posix() for path in (root / "val").glob("*.png"))
+    folder = write_big_evaluation(evaluations_root(), root, images)  # the benchmark's own work: not timed
+    monitor.reset()
+    window.show_evaluate_tab()
+    tab = window.evaluate_tab
+    wait(app, lambda: tab.current is not None and tab.current[0].path == folder, 120)
+    opened = monitor.longest_gap_ms
+    browser = tab.mistakes
+    tab.views.setCurrentWidget(browser)
+    settle = lambda: [app.processEvents() or time.sleep(0.01) for _ in range(10)]  # noqa: E731 - a short pause
+    for box, index in ((browser.question_type, 3), (browser.answer_type, 2), (browser.question_type, 0),
+                       (browser.answer_type, 0)):
+        box.setCurrentIndex(index)
+        settle()
+    browser.min_confidence.setValue(80)
+    settle()
+    browser.min_confidence.setValue(0)
+    for text in ("thing", "thing number 12", ""):
+        browser.search.setText(text)
+        time.sleep(0.25)
+        settle()
+    for column in range(browser.model.columnCount()):
+        for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
+            browser.view.sortByColumn(column, order)  # what a header click does
+            settle()
+    browser.confidently_wrong_first()
+    for row in (0, 5, 200, 1000):
+        browser.view.selectRow(row)
+        wait(app, lambda: browser.viewer.has_heatmap(), 30)
+        settle()
+    shown = browser.model.rowCount()
+    phase(f"Evaluate tab: 40,000 questions opened (longest {opened:.0f} ms), {shown:,} mistakes filtered, sorted, "
+          "selected", monitor, results)
 
 
 if __name__ == "__main__":

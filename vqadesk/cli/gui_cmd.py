@@ -25,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="save a picture of the window once the first image is shown, then exit",
     )
     parser.add_argument(
+        "--tab", choices=("explore", "training", "evaluate"), default="explore",
+        help="the tab shown once the window is ready (default explore); with --screenshot, the tab pictured",
+    )
+    parser.add_argument(
         "--quit-after", metavar="SECONDS", type=float,
         help="exit after this many seconds (taking the screenshot then at the latest)",
     )
@@ -39,4 +43,4 @@ def run(args: argparse.Namespace) -> int:
         raise VqadeskError(f"--screenshot {args.screenshot}: use a .png or .jpg file name")
     from vqadesk.gui.app import run_gui
 
-    return run_gui(dataset=args.dataset, screenshot=args.screenshot, quit_after=args.quit_after)
+    return run_gui(dataset=args.dataset, screenshot=args.screenshot, quit_after=args.quit_after, tab=args.tab)

@@ -1,5 +1,5 @@
 """Start the desktop app: QApplication, theme, settings, the main window, and the
-``--screenshot`` / ``--quit-after`` mode used by tests, docs and reviewers.
+``--screenshot`` / ``--quit-after`` / ``--tab`` mode used by tests, docs and reviewers.
 
 The window is shown before anything slow starts (torch is imported only by
 the inference process, the dataset opened in a pool thread). ``--screenshot``
@@ -34,6 +34,7 @@ from vqadesk.paths import UserDataError, user_data_dir
 SCREENSHOT_SETTLE_MS = 1200
 # The longest a screenshot waits for the first answer before it is taken anyway.
 SCREENSHOT_ANSWER_TIMEOUT_MS = 8000
+MAIN_TABS = ("explore", "training", "evaluate")  # the window's tabs, in order (``--tab``)
 
 
 def open_settings() -> QSettings:
@@ -97,6 +98,7 @@ def run_gui(
     dataset: str | None = None,
     screenshot: str | None = None,
     quit_after: float | None = None,
+    tab: str = "explore",
 ) -> int:
     app = QApplication.instance()
     if app is None:
@@ -146,6 +148,8 @@ def run_gui(
         QTimer.singleShot(SCREENSHOT_ANSWER_TIMEOUT_MS, finish)
         panel.ask_dataset_question(0)
 
+    if tab != "explore":  # first, so the screenshot's answer and settling happen with this tab in front
+        window.sig_ready.connect(lambda: window.tabs.setCurrentIndex(MAIN_TABS.index(tab)))
     if screenshot:
         window.sig_ready.connect(show_an_answer)
     if quit_after is not None:

@@ -56,6 +56,10 @@ class ConfusionTable(QTableWidget):
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
     def set_matrix(self, labels: list[str], counts: list[list[int]]) -> None:
+        """Labels no question has on either side (counts of 7 on a split that asks up to 5) are left out."""
+        keep = [i for i in range(len(labels)) if sum(counts[i]) + sum(row[i] for row in counts) > 0]
+        labels = [labels[i] for i in keep]
+        counts = [[counts[i][j] for j in keep] for i in keep]
         self.clear()
         self.setRowCount(len(labels))
         self.setColumnCount(len(labels))

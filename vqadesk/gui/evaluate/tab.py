@@ -15,8 +15,11 @@ thread too.
 
 from __future__ import annotations
 
+import gc
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -51,10 +54,39 @@ VIEWS = ("Summary", "Mistakes", "Compare")
 Confirm = Callable[[str, str], bool]
 
 
+_pauses = 0
+_pauses_lock = threading.Lock()
+
+
+@contextmanager
+def collections_paused():
+    """No cyclic garbage collection while the block runs (in any thread; nested blocks are counted).
+
+    Reading 40k rows makes about a million objects; each full collection the
+    allocations trigger walks all of them holding the interpreter lock, and
+    stalled the window up to 300 ms (docs/evaluate.md). When the last block
+    ends, what exists is frozen (``gc.freeze``, as ``freeze_long_lived``) before
+    collections resume, so the first one after does not walk the new rows either.
+    """
+    global _pauses
+    with _pauses_lock:
+        _pauses += 1
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _pauses_lock:
+            _pauses -= 1
+            if _pauses == 0:
+                gc.freeze()
+                gc.enable()
+
+
 def load_evaluation(path: str):
     """Pool thread: an evaluation opened with its rows read and their columns built."""
-    evaluation = open_evaluation(path)
-    return evaluation, RowsTable.build(evaluation.rows, evaluation.kind)
+    with collections_paused():
+        evaluation = open_evaluation(path)
+        return evaluation, RowsTable.build(evaluation.rows, evaluation.kind)
 
 
 class EvaluateTab(QWidget):
@@ -162,6 +194,8 @@ class EvaluateTab(QWidget):
             self.list_note.setText(f"{damaged} damaged folder{'s' if damaged > 1 else ''} (greyed; the tooltip says "
                                    "why): Delete… removes it")
         self.results.set_entries(entries, select)
+        if self.results.current_path() is None and self.results.rowCount():
+            self.results.selectRow(0)  # the newest is opened: the tab never shows an empty page when it has some
         self.compare.set_entries(entries)
         self._update_buttons()
 
