@@ -243,9 +243,9 @@ def browse_big_evaluation(app, window, monitor, results, root: Path) -> None:
     monitor.reset()
     window.show_evaluate_tab()
     tab = window.evaluate_tab
-    wait(app, lambda: tab.current is not None and tab.current[0].path == folder, 120)
-    opened = monitor.longest_gap_ms
     browser = tab.mistakes
+    wait(app, lambda: browser.table is not None and browser.evaluation.path == folder, 120)
+    opened = monitor.longest_gap_ms
     tab.views.setCurrentWidget(browser)
     settle = lambda: [app.processEvents() or time.sleep(0.01) for _ in range(10)]  # noqa: E731 - a short pause
     for box, index in ((browser.question_type, 3), (browser.answer_type, 2), (browser.question_type, 0),
@@ -257,8 +257,8 @@ def browse_big_evaluation(app, window, monitor, results, root: Path) -> None:
     browser.min_confidence.setValue(0)
     for text in ("thing", "thing number 12", ""):
         browser.search.setText(text)
-        time.sleep(0.25)
-        settle()
+        started = time.perf_counter()
+        wait(app, lambda started=started: time.perf_counter() - started > 0.3, 5)  # the search waits for a pause
     for column in range(browser.model.columnCount()):
         for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
             browser.view.sortByColumn(column, order)  # what a header click does

@@ -52,8 +52,8 @@ class ConfusionTable(QTableWidget):
         self.title = title
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.setWordWrap(False)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
 
     def set_matrix(self, labels: list[str], counts: list[list[int]]) -> None:
         """Labels no question has on either side (counts of 7 on a split that asks up to 5) are left out."""
@@ -77,6 +77,8 @@ class ConfusionTable(QTableWidget):
                 item.setToolTip(f"people's majority {labels[row]}, model said {labels[column]}: "
                                 f"{value:,} ({value / total:.0%} of the row)")
                 self.setItem(row, column, item)
+        self.resizeColumnsToContents()  # once, not per cell (a ResizeToContents header measures at every setItem)
+        self.resizeRowsToContents()
         height = self.horizontalHeader().sizeHint().height() + sum(self.rowHeight(r) for r in range(len(labels)))
         self.setFixedHeight(min(height + 6, 360))
 
