@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -272,3 +273,22 @@ def test_caption_rows_columns(caption_folder):
     assert rows.strings("caption") == [row.caption for row in rows]
     assert rows.column("cider").tolist() == [row.cider for row in rows]
     assert rows.by_id(785).image_id == 785
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_in_place_of_a_file_is_refused_not_waited_on(vqa_folder):
+    """Hostile files (issue 16): every file of the folder is checked to be a regular file before it is opened."""
+    os.mkfifo(vqa_folder / ".rows-index.safetensors")
+    assert len(open_evaluation(vqa_folder).rows) == 42  # an index that is not a file is ignored (and not replaced)
+    row = open_evaluation(vqa_folder).rows[0]
+    (vqa_folder / "maps.safetensors").unlink()
+    os.mkfifo(vqa_folder / "maps.safetensors")
+    with pytest.raises(DataFormatError, match="maps.safetensors: is not a regular file .a FIFO."):
+        open_evaluation(vqa_folder).map_for(row)
+    for name in ("rows.jsonl", "metrics.json", "evaluation.json"):
+        (vqa_folder / name).unlink()
+        os.mkfifo(vqa_folder / name)
+        with pytest.raises(DataFormatError, match=f"{name}: is not a regular file .a FIFO."):
+            len(open_evaluation(vqa_folder).rows)
+    (entry,) = list_evaluations(vqa_folder.parent)
+    assert entry.damaged and "evaluation.json: is not a regular file (a FIFO)" in entry.problem

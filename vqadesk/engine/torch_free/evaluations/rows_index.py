@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -133,6 +134,8 @@ def load_index(path: Path, rows_stat: os.stat_result, kind: str) -> RowsIndex | 
     from safetensors import SafetensorError, safe_open
 
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # safetensors would wait forever on a FIFO
+            return None
         with safe_open(str(path), framework="numpy") as handle:
             if handle.metadata() != _stamp(rows_stat, kind):
                 return None
