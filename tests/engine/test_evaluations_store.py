@@ -168,6 +168,8 @@ def change_row(index: int, edit):
     (change_row(1, lambda r: r.update(top_k=[["yes", "high"]])), r"field 'line 2.top_k\[0\]\[1\]': expected a number"),
     (change_row(4, lambda r: r["human_answers"].append(3)), r"field 'line 5.human_answers\[10\]': expected a string"),
     (lambda lines: ["[1, 2]", *lines[1:]], r"rows.jsonl: field 'line 1': expected an object, got a list"),
+    (change_row(3, lambda r: r.update(accuracy=130)), r"field 'line 4.accuracy': expected an accuracy from 0 to 100"),
+    (change_row(3, lambda r: r.update(score=float("nan"))), r"field 'line 4.score': expected a probability in"),
 ])
 def test_malformed_rows_name_the_line_and_field(vqa_folder, change, message):
     rewrite_rows(vqa_folder, change)
@@ -207,6 +209,9 @@ def test_maps_missing_or_damaged(vqa_folder):
 
 
 def test_delete(vqa_folder, tmp_path):
+    opened = open_evaluation(vqa_folder)
+    assert opened.map_for(opened.rows[0]) is not None
+    opened.close()
     delete_evaluation(vqa_folder)
     assert not vqa_folder.exists()
     stranger = tmp_path / "photos"

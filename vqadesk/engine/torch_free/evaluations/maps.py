@@ -47,6 +47,10 @@ class MapsFile:
             self._keys = frozenset(self._handle.keys())
         return self._handle
 
+    def close(self) -> None:
+        """Let go of the file (Windows cannot delete a folder holding an open one); reopened when next asked."""
+        self._handle = None
+
     def keys(self) -> frozenset[str]:
         self._open()
         return self._keys

@@ -132,6 +132,11 @@ class Evaluation:
             self._rows = rows
         return self._rows
 
+    def close(self) -> None:
+        """Close the maps file, so the folder can be deleted (on Windows too); maps reopen when asked for."""
+        if self._maps is not None:
+            self._maps.close()
+
     def map_for(self, row: VqaRow | CaptionRow) -> np.ndarray | None:
         """The row's attention map: ``(h, w)`` for a question, ``(words, h, w)`` for a caption; None if none."""
         if self._maps is None:
