@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -167,6 +168,8 @@ def change_row(index: int, edit):
     (change_row(1, lambda r: r.update(top_k=[["yes", "high"]])), r"field 'line 2.top_k\[0\]\[1\]': expected a number"),
     (change_row(4, lambda r: r["human_answers"].append(3)), r"field 'line 5.human_answers\[10\]': expected a string"),
     (lambda lines: ["[1, 2]", *lines[1:]], r"rows.jsonl: field 'line 1': expected an object, got a list"),
+    (change_row(3, lambda r: r.update(accuracy=130)), r"field 'line 4.accuracy': expected an accuracy from 0 to 100"),
+    (change_row(3, lambda r: r.update(score=float("nan"))), r"field 'line 4.score': expected a probability in"),
 ])
 def test_malformed_rows_name_the_line_and_field(vqa_folder, change, message):
     rewrite_rows(vqa_folder, change)
@@ -206,6 +209,9 @@ def test_maps_missing_or_damaged(vqa_folder):
 
 
 def test_delete(vqa_folder, tmp_path):
+    opened = open_evaluation(vqa_folder)
+    assert opened.map_for(opened.rows[0]) is not None
+    opened.close()
     delete_evaluation(vqa_folder)
     assert not vqa_folder.exists()
     stranger = tmp_path / "photos"
@@ -219,3 +225,75 @@ def test_delete(vqa_folder, tmp_path):
     partial.mkdir()
     delete_evaluation(partial)
     assert not partial.exists()
+
+
+def test_rows_columns_match_the_rows(vqa_folder):
+    rows = open_evaluation(vqa_folder).rows
+    codes, names = rows.categories("question_type")
+    assert [names[c] for c in codes] == [row.question_type for row in rows]
+    answer_codes, answers = rows.categories("answer")
+    assert [answers[c] for c in answer_codes] == [row.answer for row in rows]
+    assert rows.strings("question") == [row.question for row in rows]
+    assert rows.strings("image") == [row.image for row in rows]
+    assert rows.ids.tolist() == [row.question_id for row in rows]
+    assert rows.column("accuracy").tolist() == [row.accuracy for row in rows]
+    assert rows[-1] == list(rows)[-1] and rows[1:3] == list(rows)[1:3]
+    with pytest.raises(IndexError):
+        rows[42]
+    assert rows.position_of(rows[7].question_id) == 7
+    with pytest.raises(KeyError):
+        rows.by_id(1)
+
+
+def test_the_rows_index_is_saved_reused_and_rebuilt_when_stale_or_damaged(vqa_folder):
+    index = vqa_folder / ".rows-index.safetensors"
+    assert not index.exists()
+    first = open_evaluation(vqa_folder).rows
+    assert index.is_file()
+    made = index.stat().st_mtime_ns
+    again = open_evaluation(vqa_folder).rows
+    assert index.stat().st_mtime_ns == made and again.strings("question") == first.strings("question")
+    assert list_evaluations(vqa_folder.parent)[0].path == vqa_folder  # a hidden file: not an evaluation
+    index.write_bytes(b"not safetensors at all")
+    assert len(open_evaluation(vqa_folder).rows) == 42  # a damaged index is rebuilt
+    # An edited rows file (blank lines added: line numbers count them) makes the index stale.
+    rewrite_rows(vqa_folder, lambda lines: ["", *lines[:2], "", *lines[2:]])
+    rows = open_evaluation(vqa_folder).rows
+    assert len(rows) == 42 and rows[2] == first[2]
+    rewrite_rows(vqa_folder, lambda lines: [*lines[:4], lines[4].replace('"accuracy"', '"acc"'), *lines[5:]])
+    with pytest.raises(DataFormatError, match=r"field 'line 5.accuracy': missing"):
+        len(open_evaluation(vqa_folder).rows)
+
+
+def test_rows_when_the_index_cannot_be_written(vqa_folder):
+    """A read-only folder only loses the speed-up (a folder in the index's place fails the write, even as root)."""
+    (vqa_folder / ".rows-index.safetensors").mkdir()
+    assert len(open_evaluation(vqa_folder).rows) == 42
+    assert (vqa_folder / ".rows-index.safetensors").is_dir()
+    assert [p.name for p in vqa_folder.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_caption_rows_columns(caption_folder):
+    rows = open_evaluation(caption_folder).rows
+    assert rows.strings("caption") == [row.caption for row in rows]
+    assert rows.column("cider").tolist() == [row.cider for row in rows]
+    assert rows.by_id(785).image_id == 785
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_in_place_of_a_file_is_refused_not_waited_on(vqa_folder):
+    """Hostile files (issue 16): every file of the folder is checked to be a regular file before it is opened."""
+    os.mkfifo(vqa_folder / ".rows-index.safetensors")
+    assert len(open_evaluation(vqa_folder).rows) == 42  # an index that is not a file is ignored (and not replaced)
+    row = open_evaluation(vqa_folder).rows[0]
+    (vqa_folder / "maps.safetensors").unlink()
+    os.mkfifo(vqa_folder / "maps.safetensors")
+    with pytest.raises(DataFormatError, match="maps.safetensors: is not a regular file .a FIFO."):
+        open_evaluation(vqa_folder).map_for(row)
+    for name in ("rows.jsonl", "metrics.json", "evaluation.json"):
+        (vqa_folder / name).unlink()
+        os.mkfifo(vqa_folder / name)
+        with pytest.raises(DataFormatError, match=f"{name}: is not a regular file .a FIFO."):
+            len(open_evaluation(vqa_folder).rows)
+    (entry,) = list_evaluations(vqa_folder.parent)
+    assert entry.damaged and "evaluation.json: is not a regular file (a FIFO)" in entry.problem

@@ -153,6 +153,8 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from vqadesk.engine.torch_free.evaluations import open_evaluation
     from vqadesk.engine.torch_free.evaluations.export import write_rows_csv
     from vqadesk.metrics.analysis import RIGHT
@@ -161,7 +163,10 @@ def run_export(args: argparse.Namespace) -> int:
     out = Path(args.out or f"{evaluation.path.name}.csv")
     if args.wrong and evaluation.kind != "vqa":
         raise VqadeskError("--wrong is for VQA evaluations (captions have no right or wrong: sort by CIDEr-D)")
-    rows = [row for row in evaluation.rows if row.accuracy < RIGHT] if args.wrong else None
+    rows = None
+    if args.wrong:
+        everything = evaluation.rows
+        rows = [everything[int(i)] for i in np.flatnonzero(everything.column("accuracy") < RIGHT)]
     count = write_rows_csv(evaluation, out, rows)
     print(f"{plural(count, 'row')} written to {out}")
     return EXIT_OK

@@ -52,6 +52,7 @@ class CompareView(QWidget):
         self.entries: list[EvaluationEntry] = []
         self.opened: dict[str, tuple] = {}  # "a"/"b" -> (evaluation, table)
         self.diff = None
+        self._stopped = False
         self.a_box, self.b_box = QComboBox(), QComboBox()
         for box in (self.a_box, self.b_box):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -106,6 +107,11 @@ class CompareView(QWidget):
         self.b_only_button.clicked.connect(lambda: self.show_list("b"))
         self._update_button()
 
+    def stop(self) -> None:
+        """The tab is closing: results still on their way are dropped."""
+        self._stopped = True
+        self.browser.stop()
+
     def set_entries(self, entries: list[EvaluationEntry]) -> None:
         current = self.a_box.currentData()
         self.entries = [entry for entry in entries if entry.manifest is not None]
@@ -159,16 +165,22 @@ class CompareView(QWidget):
             self.load(path, lambda result, s=side: self._opened(s, result), self._failed)
 
     def _opened(self, side: str, result) -> None:
+        if self._stopped:
+            return
         self.opened[side] = result
         if len(self.opened) == 2:
             self.tasks.start(compare, self.opened["a"][0], self.opened["b"][0], on_done=self._compared,
                              on_fail=self._failed)
 
     def _failed(self, message: str) -> None:
+        if self._stopped:
+            return
         self.status.setText(message)
         self._update_button()
 
     def _compared(self, diff) -> None:
+        if self._stopped:
+            return
         self.diff = diff
         self._update_button()
         (a, _), (b, _) = self.opened["a"], self.opened["b"]

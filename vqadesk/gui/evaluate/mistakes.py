@@ -279,6 +279,11 @@ class MistakesBrowser(QWidget):
         self.view.selectRow(row)
         return True
 
+    def stop(self) -> None:
+        """The tab is closing: a photo still being read is not shown (its widgets may be gone by then)."""
+        self._request += 1
+        self._search_timer.stop()
+
     def current_row(self):
         return self.model.row_at(self.view.currentIndex().row())
 

@@ -3,7 +3,8 @@
 The mistakes browser shows up to hundreds of thousands of rows. A Qt proxy
 model would call Python once per row for every filter or sort (40k rows: a
 quarter of a second on the GUI thread); here the columns are numpy arrays
-built once, off the GUI thread (``RowsTable.build``), and a filter or a sort is
+taken from the store's rows index once, off the GUI thread (``RowsTable.build``;
+no row is parsed: the table model parses only the painted ones), and a filter or a sort is
 a few vectorised operations that return the order of the rows to show
 (``select``), which the table model (``rows_model.py``) swaps in at once.
 
@@ -15,7 +16,6 @@ only over the rows the other filters kept.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,40 +40,44 @@ class Filters:
     descending: bool = True
 
 
-def _codes(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    names = sorted(set(values))
-    index = {name: code for code, name in enumerate(names)}
-    return np.fromiter((index[value] for value in values), dtype=np.int32, count=len(values)), names
+def _sorted_codes(codes: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+    """Category codes renumbered so that code order is alphabetical order (a sort by code sorts by name)."""
+    order = sorted(range(len(names)), key=lambda code: names[code])
+    rank = np.empty(len(names), dtype=np.int32)
+    rank[order] = np.arange(len(names), dtype=np.int32)
+    return (rank[codes] if len(codes) else codes.astype(np.int32)), [names[code] for code in order]
 
 
 class RowsTable:
-    """Columns of an evaluation's rows (``VqaRow`` or ``CaptionRow``, the store's records)."""
+    """Columns of an evaluation's rows (the store's ``EvaluationRows``: its index's columns, no row parsed)."""
 
-    def __init__(self, rows: Sequence, kind: str):
+    def __init__(self, rows, kind: str):
         self.rows = rows
         self.kind = kind
         count = len(rows)
-        self.ids = np.fromiter((row.row_id for row in rows), dtype=np.int64, count=count)
+        self.ids = np.asarray(rows.ids, dtype=np.int64)
         if kind == "vqa":
-            self.accuracy = np.fromiter((row.accuracy for row in rows), dtype=np.float64, count=count)
-            self.score = np.fromiter((np.nan if row.score is None else row.score for row in rows),
-                                     dtype=np.float64, count=count)
-            self.question_type, self.question_types = _codes([row.question_type for row in rows])
-            self.answer_type, self.answer_types = _codes([row.answer_type for row in rows])
-            self.answer, self.answers = _codes([row.answer for row in rows])
-            self.text = [f"{row.question} {row.answer} {row.question_id}".lower() for row in rows]
+            self.accuracy = np.asarray(rows.column("accuracy"), dtype=np.float64)
+            self.score = np.asarray(rows.column("score"), dtype=np.float64)
+            self.question_type, self.question_types = _sorted_codes(*rows.categories("question_type"))
+            self.answer_type, self.answer_types = _sorted_codes(*rows.categories("answer_type"))
+            self.answer, self.answers = _sorted_codes(*rows.categories("answer"))
+            answers = self.answers
+            self.text = [f"{question} {answers[code]} {row_id}".lower() for question, code, row_id
+                         in zip(rows.strings("question"), self.answer.tolist(), self.ids.tolist())]
         else:
-            self.accuracy = np.fromiter((row.cider for row in rows), dtype=np.float64, count=count)
-            self.score = np.fromiter((row.bleu4 for row in rows), dtype=np.float64, count=count)
+            self.accuracy = np.asarray(rows.column("cider"), dtype=np.float64)
+            self.score = np.asarray(rows.column("bleu4"), dtype=np.float64)
             empty = np.zeros(count, dtype=np.int32)
             self.question_type, self.answer_type, self.answer = empty, empty, empty
             self.question_types, self.answer_types, self.answers = [], [], []
-            self.text = [f"{row.caption} {row.image_id}".lower() for row in rows]
+            self.text = [f"{caption} {row_id}".lower() for caption, row_id
+                         in zip(rows.strings("caption"), self.ids.tolist())]
         self.has_scores = bool(count) and not np.isnan(self.score).all()
-        self._position = {int(row_id): index for index, row_id in enumerate(self.ids)}
+        self._position = {row_id: index for index, row_id in enumerate(self.ids.tolist())}
 
     @classmethod
-    def build(cls, rows: Sequence, kind: str) -> RowsTable:
+    def build(cls, rows, kind: str) -> RowsTable:
         """Pool thread: the columns of ``rows``."""
         return cls(rows, kind)
 

@@ -15,11 +15,8 @@ thread too.
 
 from __future__ import annotations
 
-import gc
-import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -35,13 +32,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vqadesk.engine.torch_free.evaluations import delete_evaluation, evaluations_root, list_evaluations, open_evaluation
+from vqadesk.engine.torch_free.evaluations import delete_evaluation, evaluations_root, list_evaluations
 from vqadesk.gui.background.workers import BackgroundTasks
 from vqadesk.gui.evaluate.compare_view import CompareView
 from vqadesk.gui.evaluate.exports import export_csv, export_html, suggested_name
+from vqadesk.gui.evaluate.loading import load_evaluation
 from vqadesk.gui.evaluate.mistakes import MistakesBrowser
 from vqadesk.gui.evaluate.results_list import ResultsList
-from vqadesk.gui.evaluate.rows_table import RowsTable
 from vqadesk.gui.evaluate.run_form import RunForm
 from vqadesk.gui.evaluate.run_process import EvaluationProcess
 from vqadesk.gui.evaluate.summary_view import SummaryView
@@ -52,41 +49,6 @@ ETA_REFRESH_MS = 1000
 VIEWS = ("Summary", "Mistakes", "Compare")
 # (title, text) -> the user's yes; the tab asks with a dialog, tests answer directly.
 Confirm = Callable[[str, str], bool]
-
-
-_pauses = 0
-_pauses_lock = threading.Lock()
-
-
-@contextmanager
-def collections_paused():
-    """No cyclic garbage collection while the block runs (in any thread; nested blocks are counted).
-
-    Reading 40k rows makes about a million objects; each full collection the
-    allocations trigger walks all of them holding the interpreter lock, and
-    stalled the window up to 300 ms (docs/evaluate.md). When the last block
-    ends, what exists is frozen (``gc.freeze``, as ``freeze_long_lived``) before
-    collections resume, so the first one after does not walk the new rows either.
-    """
-    global _pauses
-    with _pauses_lock:
-        _pauses += 1
-        gc.disable()
-    try:
-        yield
-    finally:
-        with _pauses_lock:
-            _pauses -= 1
-            if _pauses == 0:
-                gc.freeze()
-                gc.enable()
-
-
-def load_evaluation(path: str):
-    """Pool thread: an evaluation opened with its rows read and their columns built."""
-    with collections_paused():
-        evaluation = open_evaluation(path)
-        return evaluation, RowsTable.build(evaluation.rows, evaluation.kind)
 
 
 class EvaluateTab(QWidget):
@@ -103,6 +65,7 @@ class EvaluateTab(QWidget):
         self._opened: OrderedDict[str, tuple] = OrderedDict()
         self._loading: dict[str, list[tuple[Callable, Callable]]] = {}
         self._wanted: str | None = None  # the folder the user asked to see last
+        self._closed = False
 
         self.form = RunForm()
         self.results = ResultsList()
@@ -174,6 +137,9 @@ class EvaluateTab(QWidget):
         return self.process.is_running()
 
     def shutdown(self) -> None:
+        self._closed = True  # pool results arriving later are dropped: the widgets may be deleted by then
+        self.mistakes.stop()
+        self.compare.stop()
         self._eta_timer.stop()
         self.process.shutdown()
         self.tasks.shutdown(3000)
@@ -182,11 +148,16 @@ class EvaluateTab(QWidget):
 
     def refresh(self, select: str | None = None) -> None:
         """Read the evaluations' manifests in a pool thread and show them."""
-        self.tasks.start(list_evaluations, self.root,
-                         on_done=lambda entries: self._listed(entries, select),
-                         on_fail=lambda message: self.list_note.setText(message))
+        self.tasks.start(list_evaluations, self.root, on_done=lambda entries: self._listed(entries, select),
+                         on_fail=self._note)
+
+    def _note(self, message: str) -> None:
+        if not self._closed:
+            self.list_note.setText(message)
 
     def _listed(self, entries, select: str | None) -> None:
+        if self._closed:
+            return
         damaged = sum(entry.damaged for entry in entries)
         self.list_note.setText("" if entries else "No evaluations yet: choose a model and a split above, then "
                                "Evaluate.")
@@ -214,6 +185,8 @@ class EvaluateTab(QWidget):
                              on_fail=lambda message: self._load_failed(path, message))
 
     def _loaded(self, path: str, result: tuple) -> None:
+        if self._closed:
+            return
         self._opened[path] = result
         while len(self._opened) > KEEP_OPENED:
             self._opened.popitem(last=False)
@@ -221,6 +194,8 @@ class EvaluateTab(QWidget):
             on_done(result)
 
     def _load_failed(self, path: str, message: str) -> None:
+        if self._closed:
+            return
         for _on_done, on_fail in self._loading.pop(path, []):
             on_fail(message)
 
@@ -304,8 +279,8 @@ class EvaluateTab(QWidget):
         self._opened.pop(path, None)
         if self.current is not None and str(self.current[0].path) == path:
             self._open_failed("Deleted.")
-        self.tasks.start(delete_evaluation, path, on_done=lambda _none: self.refresh(),
-                         on_fail=lambda message: self.list_note.setText(message))
+        self.tasks.start(delete_evaluation, path, on_done=lambda _none: self._closed or self.refresh(),
+                         on_fail=self._note)
 
     def _confirm_dialog(self, title: str, text: str) -> bool:
         return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
@@ -323,9 +298,11 @@ class EvaluateTab(QWidget):
         self.list_note.setText(f"Writing {Path(target).name}…")
         write = export_html if kind == "html" else export_csv
         self.tasks.start(write, evaluation, target, on_done=lambda _r, t=target: self._exported(t),
-                         on_fail=lambda message: self.list_note.setText(message))
+                         on_fail=self._note)
 
     def _exported(self, target: str) -> None:
+        if self._closed:
+            return
         self.list_note.setText(f"Wrote {target}")
         self.sig_status.emit(f"Wrote {target}")
 

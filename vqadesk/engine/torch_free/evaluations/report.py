@@ -119,11 +119,13 @@ def _caption_sections(evaluation: Evaluation) -> list[str]:
 
 
 def _vqa_mistakes(evaluation: Evaluation, limit: int) -> list[str]:
-    wrong = [row for row in evaluation.rows if row.accuracy < RIGHT]
-    wrong.sort(key=lambda row: -1.0 if row.score is None else row.score, reverse=True)
-    cards = [f"<h2>The {plural(min(limit, len(wrong)), 'most confident mistake')} "
+    rows = evaluation.rows
+    wrong = np.flatnonzero(rows.column("accuracy") < RIGHT)
+    scores = np.nan_to_num(rows.column("score")[wrong], nan=-1.0)  # no probability: last
+    chosen = wrong[np.argsort(-scores, kind="stable")[:limit]]
+    cards = [f"<h2>The {plural(len(chosen), 'most confident mistake')} "
              f"(of {plural(len(wrong), 'question')} not fully right)</h2>"]
-    return cards + [_vqa_card(evaluation, row) for row in wrong[:limit]]
+    return cards + [_vqa_card(evaluation, rows[int(position)]) for position in chosen]
 
 
 def _vqa_card(evaluation: Evaluation, row: VqaRow) -> str:
@@ -137,9 +139,10 @@ def _vqa_card(evaluation: Evaluation, row: VqaRow) -> str:
 
 
 def _caption_mistakes(evaluation: Evaluation, limit: int) -> list[str]:
-    worst = sorted(evaluation.rows, key=lambda row: row.cider)[:limit]
+    rows = evaluation.rows
+    worst = np.argsort(rows.column("cider"), kind="stable")[:limit]
     cards = [f"<h2>The {plural(len(worst), 'lowest-scored caption')}</h2>"]
-    for row in worst:
+    for row in (rows[int(position)] for position in worst):
         references = "".join(f"<li>{escape(text)}</li>" for text in row.references)
         cards.append(f"<section><h3>{escape(row.caption)}</h3>{_pictures(evaluation, row)}"
                      f"<p>CIDEr-D {row.cider:.3f} · BLEU-4 {row.bleu4:.3f}</p><ul>{references}</ul></section>")
