@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from vqadesk.engine.torch_free.predictions import CENTRE_SQUARE
 from vqadesk.gui.background.workers import BackgroundTasks
 from vqadesk.gui.evaluate.details import describe_row, load_detail
-from vqadesk.gui.evaluate.rows_model import RowsModel
+from vqadesk.gui.evaluate.rows_model import COLUMN_WIDTHS, RowsModel
 from vqadesk.gui.evaluate.rows_table import ANY, Filters, RowsTable
 from vqadesk.gui.explore.viewer import ImageViewer
 
@@ -162,7 +162,7 @@ class MistakesBrowser(QWidget):
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
-        splitter.setSizes([560, 360])
+        splitter.setSizes([600, 320])
         splitter.setChildrenCollapsible(False)
         QVBoxLayout(self).addWidget(splitter)
         self.layout().setContentsMargins(0, 0, 0, 0)
@@ -181,6 +181,10 @@ class MistakesBrowser(QWidget):
         self._fill(self.answer_type, table.answer_types if vqa else [])
         self._fill(self.answer, self._answers_by_count(table) if vqa else [])
         self.model.set_table(table)
+        if table is not None:
+            for column, width in enumerate(COLUMN_WIDTHS[table.kind]):
+                if width:
+                    self.view.setColumnWidth(column, width)
         if vqa:
             self.filters = Filters(sort="score" if table.has_scores else "id", descending=table.has_scores)
             self.min_confidence.setEnabled(table.has_scores)

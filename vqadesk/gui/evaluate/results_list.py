@@ -48,8 +48,8 @@ def headline_text(entry: EvaluationEntry) -> str:
 
 
 def local_date(created: str) -> str:
-    """The manifest's UTC time in the computer's zone, to the minute."""
-    return datetime.fromisoformat(created).astimezone().strftime("%Y-%m-%d %H:%M")
+    """The manifest's UTC time in the computer's zone, month-day and minute (the tooltip says the year)."""
+    return datetime.fromisoformat(created).astimezone().strftime("%m-%d %H:%M")
 
 
 class ResultsList(QTableWidget):
@@ -64,9 +64,10 @@ class ResultsList(QTableWidget):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         compact(self)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, len(COLUMNS)):
+        for column in range(len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        for column in (0, 1):  # model and split share what the date, score and size leave
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
         self.setSortingEnabled(True)
         self.sortByColumn(COLUMNS.index("Date"), Qt.SortOrder.DescendingOrder)  # newest first
         self.itemSelectionChanged.connect(self._selected)
@@ -97,7 +98,7 @@ class ResultsList(QTableWidget):
                     item.setForeground(disabled)
                     item.setToolTip(entry.problem or "")
                 else:
-                    item.setToolTip(f"{manifest.model_reference}\n{manifest.headline_name} "
+                    item.setToolTip(f"{manifest.model_reference}\n{manifest.created}\n{manifest.headline_name} "
                                     f"{headline_text(entry)} on {manifest.split} of {manifest.dataset}\n"
                                     f"{manifest.count:,} evaluated in {manifest.seconds:.0f} s on "
                                     f"{manifest.device} ({manifest.precision})\n{entry.path}")

@@ -17,16 +17,19 @@ from vqadesk.gui.evaluate.rows_table import RowsTable
 VQA_COLUMNS = (
     ("Question", "id", "The question (sorts by question id)"),
     ("Answer", "answer", "The model's answer"),
-    ("Confidence", "score", "The model's probability of its answer"),
-    ("Accuracy", "accuracy", "Official VQA accuracy of the answer against the ten human answers (0-100)"),
-    ("Question type", "question_type", ""),
-    ("Answer type", "answer_type", ""),
+    ("Conf.", "score", "Confidence: the model's probability of its answer"),
+    ("Acc.", "accuracy", "Official VQA accuracy of the answer against the ten human answers (0-100)"),
+    ("Q. type", "question_type", "Question type"),
+    ("A. type", "answer_type", "Answer type"),
 )
 CAPTION_COLUMNS = (
     ("Caption", "id", "The model's caption (sorts by image id)"),
     ("CIDEr-D", "accuracy", "The caption's CIDEr-D against its references, in the split"),
     ("BLEU-4", "score", "The caption's BLEU-4 against its references"),
 )
+
+
+COLUMN_WIDTHS = {"vqa": (0, 80, 56, 48, 110, 64), "captioning": (0, 70, 70)}  # px; the text column stretches
 
 
 class RowsModel(QAbstractTableModel):
