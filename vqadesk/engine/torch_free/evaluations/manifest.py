@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from vqadesk.engine.torch_free.predictions import CENTRE_SQUARE, WHOLE_IMAGE
 from vqadesk.errors import DataFormatError
-from vqadesk.jsonio import check_format, expect, field, read_json
+from vqadesk.jsonio import check_format, expect, field, optional_field, read_json
 
 MANIFEST_FILE = "evaluation.json"
 RESULTS_FILE = "results.json"
@@ -58,6 +59,8 @@ class EvaluationManifest:
     headline_name: str  # "VQA accuracy" | "CIDEr-D"
     headline_value: float
     has_maps: bool
+    # The part of the photo the maps cover (predictions.py): optional in the file, the own models' by default.
+    attention_region: str = CENTRE_SQUARE
 
     @property
     def created_at(self) -> datetime:
@@ -80,6 +83,7 @@ class EvaluationManifest:
             "precision": self.precision,
             "headline": {"name": self.headline_name, "value": self.headline_value},
             "has_maps": self.has_maps,
+            "attention_region": self.attention_region,
         }
 
     @classmethod
@@ -118,6 +122,7 @@ class EvaluationManifest:
             headline_name=field(headline, "name", str, source, "headline"),
             headline_value=float(field(headline, "value", float, source, "headline")),
             has_maps=field(data, "has_maps", bool, source),
+            attention_region=_region(data, source),
         )
 
 
@@ -126,6 +131,13 @@ def _choice(data: dict, key: str, allowed: tuple[str, ...], source: str | os.Pat
     if value not in allowed:
         raise DataFormatError(source, f"expected one of {', '.join(allowed)}, got {value!r}", key)
     return value
+
+
+def _region(data: dict, source: str | os.PathLike[str]) -> str:
+    region = optional_field(data, "attention_region", str, source, default=CENTRE_SQUARE)
+    if region not in (CENTRE_SQUARE, WHOLE_IMAGE):
+        raise DataFormatError(source, f"expected {CENTRE_SQUARE} or {WHOLE_IMAGE}, got {region!r}", "attention_region")
+    return region
 
 
 def read_manifest(path: str | os.PathLike[str]) -> EvaluationManifest:

@@ -1,0 +1,221 @@
+"""The evaluations store: list, open, rows, maps, delete; damaged and mismatched folders."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support.evaluation_folders import (
+    maps_for,
+    real_caption_entries,
+    real_vqa_entries,
+    write_caption_evaluation,
+    write_vqa_evaluation,
+)
+from vqadesk.engine.torch_free.evaluations import (
+    delete_evaluation,
+    evaluations_root,
+    folder_name,
+    list_evaluations,
+    open_evaluation,
+    partial_folder,
+    slug,
+)
+from vqadesk.errors import DataFormatError, VqadeskError
+
+
+@pytest.fixture
+def vqa_folder(tmp_path, coco_real) -> Path:
+    entries = real_vqa_entries(coco_real)
+    return write_vqa_evaluation(tmp_path / "evaluations", entries, dataset=coco_real, maps=maps_for(entries))
+
+
+@pytest.fixture
+def caption_folder(tmp_path, coco_real) -> Path:
+    entries = real_caption_entries(coco_real)
+    maps = {f"i{entries[0].image_id}:{k}": np.full((4, 5), k, np.float32) for k in range(3)}
+    return write_caption_evaluation(tmp_path / "evaluations", entries, dataset=coco_real, maps=maps)
+
+
+def edit_json(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_names_and_root(user_data):
+    when = datetime(2026, 12, 6, 5, 4, 3, tzinfo=UTC)
+    assert folder_name(when, "Shapes VQA (bundled)", "val") == "20261206-050403-shapes-vqa-bundled-val"
+    assert slug("hf:Salesforce/blip-vqa-base@main") == "hf-salesforce-blip-vqa-base-main"
+    assert slug("???") == "model" and len(slug("x" * 100)) == 40
+    assert partial_folder("/a/20261206-x-val") == Path("/a/.20261206-x-val.partial")
+    assert evaluations_root() == user_data / "evaluations" and evaluations_root().is_dir()
+
+
+def test_open_vqa_evaluation(vqa_folder, coco_real):
+    evaluation = open_evaluation(vqa_folder)
+    assert evaluation.kind == "vqa" and evaluation.manifest.count == 42
+    assert evaluation.manifest.attention_region == "centre-square"  # absent: the own models' region
+    assert evaluation.metrics["overall"] == evaluation.manifest.headline_value
+    rows = evaluation.rows
+    assert len(rows) == 42 and rows.by_id(785000).image_id == 785
+    assert (coco_real / rows[0].image).is_file()
+    wrong = [row for row in rows if row.accuracy < 100]
+    assert len(wrong) == evaluation.metrics["correctness"]["partial"] + evaluation.metrics["correctness"]["wrong"]
+    assert rows.column("score").shape == (42,) and rows.column("accuracy").max() == 100.0
+    heat = evaluation.map_for(rows[3])
+    assert heat.dtype == np.float32 and heat.shape == (7, 7)
+    assert heat[rows[3].question_id % 7, (rows[3].question_id // 7) % 7] == 1.0 and heat.sum() == 1.0
+
+
+def test_open_caption_evaluation_with_word_maps(caption_folder):
+    evaluation = open_evaluation(caption_folder)
+    rows = evaluation.rows
+    assert evaluation.kind == "captioning" and len(rows) == 15
+    assert evaluation.metrics["CIDEr"] == pytest.approx(float(np.mean([row.cider for row in rows])))
+    words = evaluation.map_for(rows[0])
+    assert words.shape == (3, 4, 5) and words[2, 0, 0] == 2.0
+    assert evaluation.map_for(rows[1]) is None
+
+
+def test_list_newest_first_with_damaged_and_partial_folders(tmp_path, coco_real):
+    root = tmp_path / "evaluations"
+    entries = real_vqa_entries(coco_real)
+    older = write_vqa_evaluation(root, entries, dataset=coco_real, created=datetime(2026, 1, 1, tzinfo=UTC))
+    newer = write_vqa_evaluation(root, entries, dataset=coco_real, created=datetime(2026, 6, 1, tzinfo=UTC))
+    (root / "20260301-000000-broken-val").mkdir()
+    bad = root / "20260401-000000-bad-val"
+    bad.mkdir()
+    (bad / "evaluation.json").write_text('{"format": "vqadesk-evaluation", "version": 1, "kind": "vqa"')
+    (root / ".20260701-000000-tiny-val.partial").mkdir()
+    (root / "notes.txt").write_text("not an evaluation")
+    listed = list_evaluations(root)
+    assert [entry.path for entry in listed if not entry.damaged] == [newer, older]
+    damaged = {entry.path.name: entry.problem for entry in listed if entry.damaged}
+    assert "evaluation.json: file not found" in damaged["20260301-000000-broken-val"]
+    assert "malformed JSON" in damaged["20260401-000000-bad-val"]
+    assert list_evaluations(tmp_path / "nowhere") == []
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d.update(format="something"), "field 'format': expected 'vqadesk-evaluation'"),
+    (lambda d: d.update(version=2), "field 'version': unsupported evaluation format version 2"),
+    (lambda d: d.update(kind="detection"), "field 'kind': expected one of vqa, captioning"),
+    (lambda d: d["model"].pop("label"), "field 'model.label': missing"),
+    (lambda d: d.update(created="yesterday"), "field 'created': not an ISO 8601 date"),
+    (lambda d: d.update(created="2026-12-01T10:00:00"), "field 'created': a date without its time zone"),
+    (lambda d: d.update(count=0), "field 'count': expected at least 1"),
+    (lambda d: d.update(subset={"size": 3}), "field 'subset.seed': missing"),
+    (lambda d: d["headline"].update(value="high"), "field 'headline.value': expected a number, got a string"),
+    (lambda d: d.update(has_maps="yes"), "field 'has_maps': expected true or false"),
+    (lambda d: d.update(precision="int4"), "field 'precision': expected one of fp32, bf16, fp16"),
+    (lambda d: d.update(attention_region="left"), "field 'attention_region': expected centre-square or whole-image"),
+])
+def test_malformed_manifest_names_the_field(vqa_folder, change, message):
+    edit_json(vqa_folder / "evaluation.json", change)
+    with pytest.raises(DataFormatError, match="evaluation.json: " + message):
+        open_evaluation(vqa_folder)
+    (entry,) = list_evaluations(vqa_folder.parent)
+    assert entry.damaged and message in entry.problem
+
+
+def test_missing_or_malformed_files(vqa_folder):
+    edit_json(vqa_folder / "metrics.json", lambda d: d.pop("overall"))
+    with pytest.raises(DataFormatError, match="metrics.json: field 'overall': missing or not a number"):
+        open_evaluation(vqa_folder)
+    (vqa_folder / "metrics.json").write_text("[1, 2]")
+    with pytest.raises(DataFormatError, match="metrics.json: expected an object, got a list"):
+        open_evaluation(vqa_folder)
+    (vqa_folder / "metrics.json").unlink()
+    with pytest.raises(DataFormatError, match="metrics.json: file not found"):
+        open_evaluation(vqa_folder)
+    with pytest.raises(VqadeskError, match="not an evaluation folder"):
+        open_evaluation(vqa_folder / "nothing")
+
+
+def test_missing_results_or_rows(vqa_folder):
+    (vqa_folder / "rows.jsonl").unlink()
+    with pytest.raises(DataFormatError, match="rows.jsonl: file not found"):
+        open_evaluation(vqa_folder)
+
+
+def rewrite_rows(folder: Path, change) -> None:
+    lines = (folder / "rows.jsonl").read_text().splitlines()
+    (folder / "rows.jsonl").write_text("\n".join(change(lines)) + "\n")
+
+
+def change_row(index: int, edit):
+    def change(lines):
+        row = json.loads(lines[index])
+        edit(row)
+        lines[index] = json.dumps(row)
+        return lines
+    return change
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda lines: lines[:-1], r"rows.jsonl: holds 41 rows but evaluation.json says count 42"),
+    (lambda lines: [*lines[:4], "{not json", *lines[4:]], r"rows.jsonl: line 5 is not valid JSON"),
+    (change_row(2, lambda r: r.pop("accuracy")), r"rows.jsonl: field 'line 3.accuracy': missing"),
+    (change_row(0, lambda r: r.update(score="0.5")), r"field 'line 1.score': expected a number or null, got a string"),
+    (change_row(6, lambda r: r.update(question_id=1.5)), r"field 'line 7.question_id': expected an integer"),
+    (change_row(1, lambda r: r.update(top_k=[["yes"]])), r"field 'line 2.top_k\[0\]': expected \[answer, score\]"),
+    (change_row(1, lambda r: r.update(top_k=[["yes", "high"]])), r"field 'line 2.top_k\[0\]\[1\]': expected a number"),
+    (change_row(4, lambda r: r["human_answers"].append(3)), r"field 'line 5.human_answers\[10\]': expected a string"),
+    (lambda lines: ["[1, 2]", *lines[1:]], r"rows.jsonl: field 'line 1': expected an object, got a list"),
+])
+def test_malformed_rows_name_the_line_and_field(vqa_folder, change, message):
+    rewrite_rows(vqa_folder, change)
+    evaluation = open_evaluation(vqa_folder)  # opening is instant: rows are read on first use
+    with pytest.raises(DataFormatError, match=message):
+        len(evaluation.rows)
+
+
+def test_malformed_caption_rows(caption_folder):
+    rewrite_rows(caption_folder, change_row(0, lambda r: r.update(cider=None)))
+    with pytest.raises(DataFormatError, match=r"field 'line 1.cider': expected a number, got null"):
+        len(open_evaluation(caption_folder).rows)
+
+
+def test_null_score_is_a_row_without_probability(vqa_folder):
+    rewrite_rows(vqa_folder, change_row(0, lambda r: r.update(score=None, top_k=[])))
+    rows = open_evaluation(vqa_folder).rows
+    assert rows[0].score is None and rows[0].top_k == () and np.isnan(rows.column("score")[0])
+
+
+def test_maps_missing_or_damaged(vqa_folder):
+    evaluation = open_evaluation(vqa_folder)
+    row = evaluation.rows[0]
+    (vqa_folder / "maps.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage")
+    with pytest.raises(DataFormatError, match="maps.safetensors: not a readable safetensors file"):
+        open_evaluation(vqa_folder).map_for(row)
+    (vqa_folder / "maps.safetensors").unlink()
+    with pytest.raises(DataFormatError, match="maps.safetensors: file not found"):
+        open_evaluation(vqa_folder).map_for(row)
+    from safetensors.numpy import save_file
+
+    save_file({row.key: np.zeros(3, np.float16)}, str(vqa_folder / "maps.safetensors"))
+    with pytest.raises(DataFormatError, match=f"field '{row.key}': expected a 2-D float map"):
+        open_evaluation(vqa_folder).map_for(row)
+    edit_json(vqa_folder / "evaluation.json", lambda d: d.update(has_maps=False))
+    assert open_evaluation(vqa_folder).map_for(row) is None
+
+
+def test_delete(vqa_folder, tmp_path):
+    delete_evaluation(vqa_folder)
+    assert not vqa_folder.exists()
+    stranger = tmp_path / "photos"
+    stranger.mkdir()
+    with pytest.raises(VqadeskError, match="not an evaluation folder .no evaluation.json.; not deleted"):
+        delete_evaluation(stranger)
+    assert stranger.is_dir()
+    with pytest.raises(VqadeskError, match="no such folder"):
+        delete_evaluation(tmp_path / "gone")
+    partial = tmp_path / ".20260101-000000-x-val.partial"
+    partial.mkdir()
+    delete_evaluation(partial)
+    assert not partial.exists()
