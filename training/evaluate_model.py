@@ -1,7 +1,7 @@
 """Evaluate any model on a split of a dataset into an evaluation folder, printing JSON events.
 
     python -m training.evaluate_model --model M --data DIR --split S [--subset N --seed S]
-        [--precision P] [--device D] [--out-root DIR] [--batch-size B]
+        [--precision P] [--device D] [--out-root DIR] [--batch-size B] [--threads N]
 
 ``M`` is anything ``--model`` takes elsewhere: a bundled or user model name, a checkpoint
 (``runs/x/best.json``), ``hf:ORG/NAME`` from the Hugging Face cache, or a model folder. The
@@ -30,7 +30,7 @@ def events_for(args: argparse.Namespace, stop):
     from vqadesk.engine.inference.evaluation_run import run_evaluation
 
     return run_evaluation(args.model, args.data, args.split, args.subset, args.seed, args.precision,
-                          args.device, stop, out_root=args.out_root, batch_size=args.batch_size)
+                          args.device, stop, out_root=args.out_root, batch_size=args.batch_size, threads=args.threads)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,6 +63,7 @@ def test_a_vqa_evaluation_writes_a_whole_folder_the_store_opens(models, tmp_path
     manifest = read_json(folder / "evaluation.json")
     assert manifest["model"]["reference"] == str(Path(models.vqa).resolve())
     assert manifest["count"] == start["total"] == len(evaluation.rows) and manifest["device"] == "cpu"
+    assert manifest["attention_region"] == "centre-square" and manifest["precision"] == "fp32"
     assert manifest["has_maps"] and manifest["headline"] == {"name": "VQA accuracy",
                                                              "value": evaluation.metrics["overall"]}
     assert [e.path for e in list_evaluations(out)] == [folder]
@@ -225,6 +226,7 @@ def test_hub_vqa_model_with_maps_of_each_photos_shape(real_root, tmp_path, tmp_p
     manifest = read_json(folder / "evaluation.json")
     assert manifest["model"] == {"reference": "hf:tiny-org/vilt-vqa", "label": "vilt-vqa"}
     assert manifest["precision"] == "fp32" and "-vilt-vqa-val2014" in folder.name
+    assert manifest["attention_region"] == "whole-image"
     evaluation = open_evaluation(folder)
     shapes = {evaluation.map_for(row).shape for row in evaluation.rows}
     assert len(shapes) > 1  # ViLT's patch grid follows each photo's aspect ratio

@@ -1,7 +1,7 @@
 """``vqadesk evaluations run``: evaluate a model on a split into an evaluation folder, with a progress bar.
 
     vqadesk evaluations run --model M --data DIR --split S [--subset N --seed S]
-                            [--precision P] [--device D] [--out-root DIR] [--batch-size B] [--json]
+                            [--precision P] [--device D] [--out-root DIR] [--batch-size B] [--threads N] [--json]
 
 The options of ``python -m training.evaluate_model`` (the same ``add_evaluation_arguments``) and
 the same Qt-free generator (``engine/inference/evaluation_run.py``): the routine prints its events
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     bar = None
     try:
         events = run_evaluation(args.model, args.data, args.split, args.subset, args.seed, args.precision,
-                                args.device, out_root=args.out_root, batch_size=args.batch_size)
+                                args.device, out_root=args.out_root, batch_size=args.batch_size, threads=args.threads)
         for event in events:
             kind = event["event"]
             if kind == "start":

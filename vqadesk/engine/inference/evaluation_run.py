@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from vqadesk.engine.inference.predictor import Predictor
 from vqadesk.engine.torch_free.evaluation_folder import PartialFolder
 from vqadesk.engine.torch_free.evaluation_items import VqaItems, split_items
@@ -32,6 +34,7 @@ from vqadesk.engine.torch_free.evaluation_model import evaluated_model
 from vqadesk.engine.torch_free.evaluation_records import CaptionRecords, VqaRecords
 from vqadesk.engine.torch_free.evaluations import FORMAT, MANIFEST_FILE, VERSION, evaluations_root, folder_name
 from vqadesk.engine.torch_free.model_kind import ModelKind
+from vqadesk.engine.torch_free.predictions import CENTRE_SQUARE
 
 PathLike = str | os.PathLike[str]
 Event = dict[str, Any]
@@ -54,8 +57,12 @@ def run_evaluation(
     *,
     out_root: PathLike | None = None,
     batch_size: int | None = None,
+    threads: int | None = None,
 ) -> Iterator[Event]:
-    """Evaluate ``model_reference`` on ``split`` of the dataset root ``dataset`` (see the module docstring)."""
+    """Evaluate ``model_reference`` on ``split`` of the dataset root ``dataset`` (see the module docstring).
+
+    ``threads``: torch's CPU threads for this process (None: torch's default).
+    """
     started = time.perf_counter()
     created = datetime.now(UTC)
     model = evaluated_model(model_reference)
@@ -66,6 +73,8 @@ def run_evaluation(
            "label": model.label, "split": split, "subset": chosen.subset, "note": chosen.note}
 
     is_vqa = isinstance(items, VqaItems)
+    if threads is not None:
+        torch.set_num_threads(threads)
     predictor = Predictor(vqa=None, captioner=None, device=device, precision=precision)
     if is_vqa:
         predictor.load_vqa(model.reference)
@@ -77,7 +86,7 @@ def run_evaluation(
     out = Path(out_root) if out_root is not None else evaluations_root()
     folder = PartialFolder(out / folder_name(created, model.label, split))
     try:
-        resolved_precision = "fp32"
+        resolved_precision, region = "fp32", CENTRE_SQUARE
         for start in range(0, total, batch):
             if stop():
                 folder.discard()
@@ -88,7 +97,7 @@ def run_evaluation(
                 predictions = predictor.ask_many(images, items.questions[start:start + batch], top_k=TOP_K)
             else:
                 predictions = predictor.caption_many(images, beam_size=BEAM_SIZE)
-            resolved_precision = predictions[0].precision
+            resolved_precision, region = predictions[0].precision, predictions[0].attention_region
             records.add(predictions)
             yield {"event": "progress", "done": min(start + batch, total), "total": total}
         metrics = records.write(folder)
@@ -100,7 +109,8 @@ def run_evaluation(
             "dataset": str(root), "split": split, "subset": chosen.subset, "count": total,
             "created": created.isoformat(timespec="seconds").replace("+00:00", "Z"), "seconds": seconds,
             "device": _device_name(predictor), "precision": resolved_precision, "headline": headline,
-            "has_maps": len(records.maps) > 0, "ground_truth": _ground_truth(items, model.kind),
+            "has_maps": len(records.maps) > 0, "attention_region": region,
+            "ground_truth": _ground_truth(items, model.kind),
         })
         final = folder.finish()
     except BaseException:  # a failure, or the consumer closing the generator: nothing half-written stays
