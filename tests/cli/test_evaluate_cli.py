@@ -87,7 +87,8 @@ def test_vqa_json_is_one_document_with_official_keys(run, vqa_files):
     # The official keys first and unchanged, then vqadesk's analysis (docs/evaluate.md).
     assert list(report)[:4] == ["overall", "perAnswerType", "perQuestionType", "perQuestion"]
     assert set(report) - {"overall", "perAnswerType", "perQuestionType", "perQuestion"} == {
-        "numQuestions", "answerTypeCounts", "questionTypeCounts", "correctness", "yesNoConfusion", "countConfusion"}
+        "rules", "numQuestions", "answerTypeCounts", "questionTypeCounts", "correctness", "yesNoConfusion",
+        "countConfusion"}
     assert "calibration" not in report and "no calibration" in err  # these results carry no "score"
     assert report["overall"] == 43.33
     assert report["perAnswerType"] == {"yes/no": 100.0, "number": 30.0, "other": 0.0}

@@ -219,3 +219,56 @@ def test_delete(vqa_folder, tmp_path):
     partial.mkdir()
     delete_evaluation(partial)
     assert not partial.exists()
+
+
+def test_rows_columns_match_the_rows(vqa_folder):
+    rows = open_evaluation(vqa_folder).rows
+    codes, names = rows.categories("question_type")
+    assert [names[c] for c in codes] == [row.question_type for row in rows]
+    answer_codes, answers = rows.categories("answer")
+    assert [answers[c] for c in answer_codes] == [row.answer for row in rows]
+    assert rows.strings("question") == [row.question for row in rows]
+    assert rows.strings("image") == [row.image for row in rows]
+    assert rows.ids.tolist() == [row.question_id for row in rows]
+    assert rows.column("accuracy").tolist() == [row.accuracy for row in rows]
+    assert rows[-1] == list(rows)[-1] and rows[1:3] == list(rows)[1:3]
+    with pytest.raises(IndexError):
+        rows[42]
+    assert rows.position_of(rows[7].question_id) == 7
+    with pytest.raises(KeyError):
+        rows.by_id(1)
+
+
+def test_the_rows_index_is_saved_reused_and_rebuilt_when_stale_or_damaged(vqa_folder):
+    index = vqa_folder / ".rows-index.safetensors"
+    assert not index.exists()
+    first = open_evaluation(vqa_folder).rows
+    assert index.is_file()
+    made = index.stat().st_mtime_ns
+    again = open_evaluation(vqa_folder).rows
+    assert index.stat().st_mtime_ns == made and again.strings("question") == first.strings("question")
+    assert list_evaluations(vqa_folder.parent)[0].path == vqa_folder  # a hidden file: not an evaluation
+    index.write_bytes(b"not safetensors at all")
+    assert len(open_evaluation(vqa_folder).rows) == 42  # a damaged index is rebuilt
+    # An edited rows file (blank lines added: line numbers count them) makes the index stale.
+    rewrite_rows(vqa_folder, lambda lines: ["", *lines[:2], "", *lines[2:]])
+    rows = open_evaluation(vqa_folder).rows
+    assert len(rows) == 42 and rows[2] == first[2]
+    rewrite_rows(vqa_folder, lambda lines: [*lines[:4], lines[4].replace('"accuracy"', '"acc"'), *lines[5:]])
+    with pytest.raises(DataFormatError, match=r"field 'line 5.accuracy': missing"):
+        len(open_evaluation(vqa_folder).rows)
+
+
+def test_rows_when_the_index_cannot_be_written(vqa_folder):
+    """A read-only folder only loses the speed-up (a folder in the index's place fails the write, even as root)."""
+    (vqa_folder / ".rows-index.safetensors").mkdir()
+    assert len(open_evaluation(vqa_folder).rows) == 42
+    assert (vqa_folder / ".rows-index.safetensors").is_dir()
+    assert [p.name for p in vqa_folder.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_caption_rows_columns(caption_folder):
+    rows = open_evaluation(caption_folder).rows
+    assert rows.strings("caption") == [row.caption for row in rows]
+    assert rows.column("cider").tolist() == [row.cider for row in rows]
+    assert rows.by_id(785).image_id == 785

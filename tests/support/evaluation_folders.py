@@ -161,3 +161,17 @@ def maps_for(entries: list[VqaEntry], size: int = 7) -> dict[str, np.ndarray]:
         grid[e.question_id % size, (e.question_id // size) % size] = 1.0
         maps[f"q{e.question_id}"] = grid
     return maps
+
+
+def write_vqa_ground_truth(folder: Path, entries: list[VqaEntry]) -> tuple[Path, Path]:
+    """The VQA v2 questions and annotations files of ``entries`` (for ``vqadesk evaluate``), in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    questions = [{"image_id": e.image_id, "question": e.question, "question_id": e.question_id} for e in entries]
+    annotations = [{"question_id": e.question_id, "image_id": e.image_id, "question_type": e.question_type,
+                    "answer_type": e.answer_type, "multiple_choice_answer": e.human_answers[0],
+                    "answers": [{"answer": a, "answer_confidence": "yes", "answer_id": i + 1}
+                                for i, a in enumerate(e.human_answers)]} for e in entries]
+    q_path, a_path = folder / "questions.json", folder / "annotations.json"
+    q_path.write_text(json.dumps({"questions": questions}))
+    a_path.write_text(json.dumps({"annotations": annotations}))
+    return q_path, a_path

@@ -99,7 +99,8 @@ def format_diff(diff: EvaluationDiff, names: tuple[str, str]) -> str:
     lines = [f"A: {names[0]}", f"B: {names[1]}", header, *map(row, diff.overall)]
     if diff.kind == "vqa":
         lines += ["Per answer type:", *map(row, diff.per_answer_type),
-                  "Per question type:", *map(row, diff.per_question_type),
+                  "Per question type (biggest change first):",
+                  *map(row, sorted(diff.per_question_type, key=lambda r: -abs(r.difference or 0.0))),
                   f"Right in A, wrong in B: {plural(len(diff.a_only), 'question')}",
                   f"Right in B, wrong in A: {plural(len(diff.b_only), 'question')}"]
     else:

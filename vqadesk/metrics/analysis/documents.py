@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from vqadesk.metrics.analysis.captions import CaptionAnalysis, analyse_captions
-from vqadesk.metrics.analysis.vqa import VqaAnalysis, analyse_vqa
+from vqadesk.metrics.analysis.vqa import Calibration, CalibrationBin, Confusion, VqaAnalysis, analyse_vqa
 from vqadesk.metrics.captions import CaptionEvaluation
 from vqadesk.metrics.results_io import VqaResult
 from vqadesk.metrics.vqa_accuracy import VqaEvaluation
@@ -42,8 +42,9 @@ def vqa_analysis(
 
 
 def vqa_document(evaluation: VqaEvaluation, analysis: VqaAnalysis) -> dict[str, Any]:
-    """The official keys (``overall``, ``perAnswerType``, ``perQuestionType``, ``perQuestion``), then ours."""
-    return evaluation.to_official_json() | analysis.to_json()
+    """The official keys (``overall``, ``perAnswerType``, ``perQuestionType``, ``perQuestion``), then ours
+    (``rules``: the normalisation rules used, then the analysis's keys)."""
+    return evaluation.to_official_json() | {"rules": evaluation.rules} | analysis.to_json()
 
 
 def caption_analysis(evaluation: CaptionEvaluation) -> CaptionAnalysis:
@@ -53,3 +54,46 @@ def caption_analysis(evaluation: CaptionEvaluation) -> CaptionAnalysis:
 def caption_document(evaluation: CaptionEvaluation, analysis: CaptionAnalysis) -> dict[str, Any]:
     """``BLEU-1`` … ``CIDEr`` as before, then the per-image CIDEr-D and its histogram."""
     return evaluation.scores() | analysis.to_json()
+
+
+def read_vqa_document(document: Mapping[str, Any]) -> tuple[VqaEvaluation, VqaAnalysis]:
+    """The evaluation and analysis a ``vqa_document`` holds (to print a stored ``metrics.json`` again).
+
+    Raises ``KeyError`` / ``TypeError`` / ``ValueError`` for a document that is not one; the caller
+    names its file.
+    """
+    per_question = {int(qid): float(acc) for qid, acc in document["perQuestion"].items()}
+    correctness = document["correctness"]
+    calibration_doc = document.get("calibration")
+    calibration = None if calibration_doc is None else Calibration(
+        tuple(CalibrationBin(b["low"], b["high"], int(b["count"]), b["accuracy"], b["meanScore"])
+              for b in calibration_doc["bins"]), float(calibration_doc["ece"]))
+    evaluation = VqaEvaluation(
+        overall=float(document["overall"]), per_answer_type=dict(document["perAnswerType"]),
+        per_question_type=dict(document["perQuestionType"]), per_question=per_question,
+        answer_type_counts=dict(document["answerTypeCounts"]),
+        question_type_counts=dict(document["questionTypeCounts"]),
+        rules=str(document.get("rules", "official")))
+    analysis = VqaAnalysis(
+        calibration=calibration, yes_no=_read_confusion(document["yesNoConfusion"]),
+        counts=_read_confusion(document["countConfusion"]), right=int(correctness["right"]),
+        partial=int(correctness["partial"]), wrong=int(correctness["wrong"]),
+        answer_type_counts=evaluation.answer_type_counts, question_type_counts=evaluation.question_type_counts)
+    return evaluation, analysis
+
+
+def _read_confusion(block: Mapping[str, Any]) -> Confusion:
+    labels = tuple(str(label) for label in block["labels"])
+    matrix = tuple(tuple(int(n) for n in row) for row in block["matrix"])
+    if len(matrix) != len(labels) or any(len(row) != len(labels) for row in matrix):
+        raise ValueError("a confusion matrix that does not match its labels")
+    return Confusion(labels, matrix)
+
+
+def read_caption_document(document: Mapping[str, Any]) -> tuple[CaptionEvaluation, CaptionAnalysis]:
+    """The scores and analysis a ``caption_document`` holds (per-image BLEU is not kept: empty)."""
+    bleu = tuple(float(document[f"BLEU-{n}"]) for n in range(1, 5))
+    per_image = {int(image): float(score) for image, score in document["perImageCIDEr"].items()}
+    evaluation = CaptionEvaluation(bleu=bleu, cider=float(document["CIDEr"]),  # type: ignore[arg-type]
+                                   per_image_bleu={}, per_image_cider=per_image)
+    return evaluation, analyse_captions(per_image)

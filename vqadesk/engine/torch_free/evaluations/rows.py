@@ -1,11 +1,13 @@
-"""``rows.jsonl``: one line per question (VQA) or image (captions), read fast and checked.
+"""The rows of an evaluation: columns for listing, filtering and sorting; whole rows when asked for.
 
-A full VQA v2 val evaluation has 214k lines. They are parsed in one call of
-the C JSON parser (the lines joined into one array), which reads 200k rows in
-well under a second, then checked with a fast type test per row; only a bad
-row pays for the precise message (``rows.jsonl: field 'line 12.accuracy':
-missing``). A file whose array does not parse is re-read line by line to name
-the first bad line.
+``read_rows`` reads ``rows.jsonl`` once (its bytes stay in memory: about
+440 bytes a question) and its columnar index (``rows_index.py``: built and
+saved on the first read, loaded in milliseconds afterwards). ``EvaluationRows``
+is a sequence of ``VqaRow`` / ``CaptionRow`` in file order; a row is parsed
+from its line when indexed (the last few thousand are kept), while
+``column``, ``categories`` and ``strings`` give whole columns as arrays and
+lists for the tables. A full VQA v2 val evaluation (214k rows) costs a few
+seconds the first time, then opens at once (docs/evaluate.md, "Speed").
 """
 
 from __future__ import annotations
@@ -13,184 +15,130 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Generic, NoReturn, TypeVar
+from typing import Generic, TypeVar, overload
 
 import numpy as np
 
+from vqadesk.engine.torch_free.evaluations.rows_index import (
+    CATEGORIES,
+    INDEX_FILE,
+    NUMERIC,
+    STRINGS,
+    RowsIndex,
+    blob_strings,
+    build_index,
+    load_index,
+    save_index,
+)
+from vqadesk.engine.torch_free.evaluations.rows_parse import CaptionRow, VqaRow, parse_row
 from vqadesk.errors import DataFormatError
-from vqadesk.jsonio import expect, field, int64, read_regular_file
+from vqadesk.jsonio import read_regular_file
 
-# rows.jsonl of the VQA v2 train split (443k questions) is about 250 MB.
+__all__ = ["CaptionRow", "EvaluationRows", "VqaRow", "read_rows"]
+
+# rows.jsonl of the VQA v2 train split (443k questions) is about 200 MB.
 MAX_ROWS_BYTES = 2 << 30
-
-
-@dataclass(frozen=True, slots=True)
-class VqaRow:
-    """One evaluated question: the model's answer, its top-k, the ten human answers, the accuracy."""
-
-    question_id: int
-    image_id: int
-    image: str  # the photo's path relative to the dataset root
-    question: str
-    question_type: str
-    answer_type: str
-    answer: str
-    score: float | None  # the model's probability of ``answer``; None when the model gives none
-    top_k: tuple[tuple[str, float], ...]
-    accuracy: float  # official per-question VQA accuracy, 0-100
-    human_answers: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        """The row's key in ``maps.safetensors``."""
-        return f"q{self.question_id}"
-
-    @property
-    def row_id(self) -> int:
-        return self.question_id
-
-
-@dataclass(frozen=True, slots=True)
-class CaptionRow:
-    """One captioned image: the caption, its CIDEr-D and BLEU-4 in the split, the references."""
-
-    image_id: int
-    image: str
-    caption: str
-    cider: float
-    bleu4: float
-    references: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        """The prefix of the row's keys in ``maps.safetensors`` (``i<image_id>:<word index>``)."""
-        return f"i{self.image_id}"
-
-    @property
-    def row_id(self) -> int:
-        return self.image_id
-
+_PARSED_ROWS_KEPT = 4096
 
 Row = TypeVar("Row", VqaRow, CaptionRow)
 
-_VQA_FIELDS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
-    ("question_id", int), ("image_id", int), ("image", str), ("question", str), ("question_type", str),
-    ("answer_type", str), ("answer", str), ("score", (float, type(None))), ("top_k", list),
-    ("accuracy", float), ("human_answers", list),
-)
-_CAPTION_FIELDS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
-    ("image_id", int), ("image", str), ("caption", str), ("cider", float), ("bleu4", float), ("references", list),
-)
-
 
 class EvaluationRows(Sequence[Row], Generic[Row]):
-    """The rows of one evaluation in file order, with lookup by id and numeric columns as arrays."""
+    """The rows of one evaluation in file order, with lookup by id and whole columns as arrays."""
 
-    def __init__(self, rows: list[Row]):
-        self._rows = rows
+    def __init__(self, kind: str, path: Path, raw: bytes, index: RowsIndex):
+        self.kind = kind
+        self._path = path
+        self._raw = raw
+        self._index = index
         self._by_id: dict[int, int] | None = None
+        self._row = lru_cache(maxsize=_PARSED_ROWS_KEPT)(self._parse)
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._index)
 
-    def __getitem__(self, index):  # type: ignore[override]
-        return self._rows[index]
+    @overload
+    def __getitem__(self, position: int) -> Row: ...
+    @overload
+    def __getitem__(self, position: slice) -> list[Row]: ...
+
+    def __getitem__(self, position):
+        if isinstance(position, slice):
+            return [self._row(i) for i in range(*position.indices(len(self)))]
+        if position < 0:
+            position += len(self)
+        if not 0 <= position < len(self):
+            raise IndexError(position)
+        return self._row(position)
 
     def __iter__(self) -> Iterator[Row]:
-        return iter(self._rows)
+        for position in range(len(self)):
+            yield self._parse(position)  # not kept: a pass over every row would flush the cache
+
+    def _parse(self, position: int) -> Row:
+        start, end = int(self._index.starts[position]), int(self._index.ends[position])
+        try:
+            return parse_row(self.kind, json.loads(self._raw[start:end]), self._path, 0)  # type: ignore[return-value]
+        except (ValueError, RecursionError, DataFormatError):
+            pass  # checked when the index was built; only a bug or a changed file gets here: name the line
+        line = self._raw.count(b"\n", 0, start) + 1
+        try:
+            entry = json.loads(self._raw[start:end])
+        except (ValueError, RecursionError) as exc:
+            raise DataFormatError(self._path, f"line {line} is not valid JSON ({exc})") from None
+        return parse_row(self.kind, entry, self._path, line)  # type: ignore[return-value]
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The question ids (VQA) or image ids (captions), int64, in row order."""
+        return self._index.numeric["question_id" if self.kind == "vqa" else "image_id"]
+
+    def position_of(self, row_id: int) -> int:
+        """The position of the row of a question (image) id; ``KeyError`` if there is none."""
+        if self._by_id is None:
+            self._by_id = {row_id: position for position, row_id in enumerate(self.ids.tolist())}
+        return self._by_id[row_id]
 
     def by_id(self, row_id: int) -> Row:
         """The row of a question id (VQA) or image id (captions); ``KeyError`` if there is none."""
-        if self._by_id is None:
-            self._by_id = {row.row_id: position for position, row in enumerate(self._rows)}
-        return self._rows[self._by_id[row_id]]
+        return self[self.position_of(row_id)]
 
     def column(self, name: str) -> np.ndarray:
-        """One numeric field of every row as a float64 array (``score``: NaN where absent)."""
-        return np.array([getattr(row, name) for row in self._rows], dtype=np.float64) if self._rows \
-            else np.zeros(0)
+        """A numeric field of every row (VQA: question_id, image_id, score -- NaN where absent --, accuracy;
+        captions: image_id, cider, bleu4). Read-only."""
+        return self._index.numeric[name]
+
+    def categories(self, name: str) -> tuple[np.ndarray, tuple[str, ...]]:
+        """A short repeated text field (VQA: question_type, answer_type, answer) as int32 codes per row and
+        the names they index, in order of first appearance."""
+        return self._index.categories[name]
+
+    def strings(self, name: str) -> list[str]:
+        """A text field of every row (VQA: question, image; captions: caption, image), for search."""
+        blob, ends = self._index.strings[name]
+        return blob_strings(blob, ends)
+
+    @staticmethod
+    def fields(kind: str) -> dict[str, tuple[str, ...]]:
+        """Which names ``column``, ``categories`` and ``strings`` take for ``kind``."""
+        return {"column": NUMERIC[kind], "categories": CATEGORIES[kind], "strings": STRINGS[kind]}
 
 
 def read_rows(path: str | os.PathLike[str], kind: str) -> EvaluationRows:
-    """The rows of ``path`` for an evaluation of ``kind`` ("vqa" or "captioning")."""
+    """The rows of ``path`` for an evaluation of ``kind`` ("vqa" or "captioning"), indexed.
+
+    The index beside it is used when it was made from this very file, else
+    built (every line checked: a bad one raises naming it) and saved.
+    """
     path = Path(path)
     raw = read_regular_file(path, MAX_ROWS_BYTES, "rows file")
-    lines = [line for line in raw.split(b"\n") if line.strip()]
-    try:
-        entries = json.loads(b"[" + b",".join(lines) + b"]")
-    except (ValueError, RecursionError):
-        _raise_bad_line(path, lines)
-    make = _vqa_row if kind == "vqa" else _caption_row
-    return EvaluationRows([make(entry, path, number) for number, entry in enumerate(entries, 1)])
-
-
-def _raise_bad_line(path: Path, lines: list[bytes]) -> NoReturn:
-    for number, line in enumerate(lines, 1):
-        try:
-            json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            raise DataFormatError(path, f"line {number} is not valid JSON ({exc})") from None
-    raise DataFormatError(path, "not valid JSON lines")  # the join failed but no line alone did: not reached
-
-
-def _vqa_row(entry: Any, path: Path, number: int) -> VqaRow:
-    try:
-        top_k = tuple((answer, float(score)) for answer, score in entry["top_k"]
-                      if type(answer) is str and type(score) in (float, int))
-        humans = entry["human_answers"]
-        row = VqaRow(entry["question_id"], entry["image_id"], entry["image"], entry["question"],
-                     entry["question_type"], entry["answer_type"], entry["answer"], entry["score"], top_k,
-                     entry["accuracy"], tuple(humans))
-    except (KeyError, TypeError, ValueError):
-        _raise_row_problem(entry, _VQA_FIELDS, path, number)
-    if (not int64(row.question_id) or not int64(row.image_id) or len(top_k) != len(entry["top_k"])
-            or not all(type(h) is str for h in humans) or not _number(row.accuracy)
-            or not (row.score is None or _number(row.score))
-            or not all(type(getattr(row, name)) is str for name in ("image", "question", "question_type",
-                                                                      "answer_type", "answer"))):
-        _raise_row_problem(entry, _VQA_FIELDS, path, number)
-    return row
-
-
-def _caption_row(entry: Any, path: Path, number: int) -> CaptionRow:
-    try:
-        references = entry["references"]
-        row = CaptionRow(entry["image_id"], entry["image"], entry["caption"], entry["cider"], entry["bleu4"],
-                         tuple(references))
-    except (KeyError, TypeError):
-        _raise_row_problem(entry, _CAPTION_FIELDS, path, number)
-    if (not int64(row.image_id) or type(row.image) is not str or type(row.caption) is not str
-            or not _number(row.cider) or not _number(row.bleu4) or not all(type(r) is str for r in references)):
-        _raise_row_problem(entry, _CAPTION_FIELDS, path, number)
-    return row
-
-
-def _number(value: Any) -> bool:
-    return type(value) in (float, int)
-
-
-def _raise_row_problem(entry: Any, fields: tuple[tuple[str, Any], ...], path: Path, number: int) -> NoReturn:
-    """Name the first field of line ``number`` that is missing or has the wrong type."""
-    where = f"line {number}"
-    for key, types in fields:
-        value = field(entry, key, types, path, where) if not isinstance(types, tuple) or type(None) not in types \
-            else _present(entry, key, types, path, where)
-        if key == "top_k":
-            for position, pair in enumerate(value):
-                name = f"{where}.top_k[{position}]"
-                if not (isinstance(pair, list) and len(pair) == 2):
-                    raise DataFormatError(path, "expected [answer, score]", name)
-                expect(pair[0], str, path, f"{name}[0]")
-                expect(pair[1], float, path, f"{name}[1]")
-        elif key in ("human_answers", "references"):
-            for position, text in enumerate(value):
-                expect(text, str, path, f"{where}.{key}[{position}]")
-    raise DataFormatError(path, "not a valid row", where)
-
-
-def _present(entry: Any, key: str, types: tuple[type, ...], path: Path, where: str) -> Any:
-    if key not in entry:
-        raise DataFormatError(path, "missing", f"{where}.{key}")
-    return expect(entry[key], types, path, f"{where}.{key}")
+    rows_stat = os.stat(path)
+    index_path = path.with_name(INDEX_FILE)
+    index = load_index(index_path, rows_stat, kind) if rows_stat.st_size == len(raw) else None
+    if index is None:
+        index = build_index(raw, kind, path)
+        if rows_stat.st_size == len(raw):
+            save_index(index, index_path, rows_stat, kind)
+    return EvaluationRows(kind, path, raw, index)
