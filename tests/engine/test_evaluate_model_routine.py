@@ -30,7 +30,8 @@ def routine(*options) -> list[str]:
 
 def test_the_routine_prints_events_and_makes_the_folder(models, tmp_path):
     done = subprocess.run(routine("--model", models.vqa, "--data", models.shapes, "--split", "val",
-                                  "--subset", 20, "--seed", 2, "--out-root", tmp_path, "--batch-size", 8, "--threads", 1),
+                                  "--subset", 20, "--seed", 2, "--out-root", tmp_path, "--batch-size", 8,
+                                  "--threads", 1),
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
