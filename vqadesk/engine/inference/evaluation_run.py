@@ -33,14 +33,18 @@ from vqadesk.engine.torch_free.evaluation_items import VqaItems, split_items
 from vqadesk.engine.torch_free.evaluation_model import evaluated_model
 from vqadesk.engine.torch_free.evaluation_records import CaptionRecords, VqaRecords
 from vqadesk.engine.torch_free.evaluations import FORMAT, MANIFEST_FILE, VERSION, evaluations_root, folder_name
+from vqadesk.engine.torch_free.hub.references import is_pretrained_reference
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.predictions import CENTRE_SQUARE
 
 PathLike = str | os.PathLike[str]
 Event = dict[str, Any]
 
-VQA_BATCH = 64  # questions per ask_many: one progress event each
-CAPTION_BATCH = 16  # images per caption_many (beam search over all of them)
+# Questions per ask_many and images per caption_many (one progress event each): the own models
+# are small; a pretrained transformer on a CPU takes about a second per question, so smaller
+# batches keep the progress (and a stop request) coming.
+VQA_BATCH, PRETRAINED_VQA_BATCH = 64, 16
+CAPTION_BATCH, PRETRAINED_CAPTION_BATCH = 16, 4
 TOP_K = 5
 BEAM_SIZE = 3
 
@@ -82,7 +86,7 @@ def run_evaluation(
         predictor.load_captioner(model.reference)
     root = Path(dataset).resolve()
     records = VqaRecords(items, root) if is_vqa else CaptionRecords(items, root)
-    batch = batch_size or (VQA_BATCH if is_vqa else CAPTION_BATCH)
+    batch = batch_size or _default_batch(is_vqa, is_pretrained_reference(model.reference))
     out = Path(out_root) if out_root is not None else evaluations_root()
     folder = PartialFolder(out / folder_name(created, model.label, split))
     try:
@@ -117,6 +121,12 @@ def run_evaluation(
         folder.discard()
         raise
     yield {"event": "done", "folder": str(final), "headline": headline, "seconds": seconds}
+
+
+def _default_batch(is_vqa: bool, pretrained: bool) -> int:
+    if is_vqa:
+        return PRETRAINED_VQA_BATCH if pretrained else VQA_BATCH
+    return PRETRAINED_CAPTION_BATCH if pretrained else CAPTION_BATCH
 
 
 def _device_name(predictor: Predictor) -> str:

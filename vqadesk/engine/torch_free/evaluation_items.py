@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vqadesk.data.coco import CocoIndex
+from vqadesk.data.coco import CocoIndex, dataset_root_files
 from vqadesk.data.dataset import DatasetError, discover_splits, find_vqa_files
 from vqadesk.data.vqa import VqaAnnotation
 from vqadesk.data.vqa_arrays import load_vqa_arrays
@@ -141,7 +141,7 @@ def _vqa_items(root: Path, split: str, subset: int | None, seed: int) -> SplitIt
     if not len(arrays):
         raise EvaluationInputError(f"{questions_path}: no questions to evaluate")
     rows, note = pick_subset(len(arrays), subset, seed)
-    coco = CocoIndex.from_dataset_root(root, split)
+    coco = _image_index(root, split)
     texts = arrays.question_texts
     question_ids = arrays.question_ids[rows].tolist()
     image_ids = arrays.image_ids[rows].tolist()
@@ -168,7 +168,7 @@ def _caption_items(root: Path, split: str, subset: int | None, seed: int) -> Spl
             f"{root}: split '{split}' has no captions (annotations/captions_{split}.json): a captioner is "
             "evaluated on a split with reference captions"
         )
-    coco = CocoIndex.from_dataset_root(root, split)
+    coco = _image_index(root, split)
     annotated = [image_id for image_id in coco.image_ids if coco.captions(image_id)]
     if not annotated:
         raise EvaluationInputError(f"{captions_path}: no reference captions: an evaluation needs them")
@@ -181,6 +181,16 @@ def _caption_items(root: Path, split: str, subset: int | None, seed: int) -> Spl
         captions_path=captions_path,
     )
     return SplitItems(items, len(annotated), _subset_record(subset, seed, note), note)
+
+
+def _image_index(root: Path, split: str) -> CocoIndex:
+    """The split's images (and captions) from one annotation file: the captions file when there is one.
+
+    Both files list the same images; COCO's instances file is several times larger (objects'
+    polygons), and nothing here needs the objects.
+    """
+    files, image_dir = dataset_root_files(root, split)
+    return CocoIndex(files[:1], image_dir=image_dir)
 
 
 def _photo(coco: CocoIndex, image_id: int, why: str) -> Path:

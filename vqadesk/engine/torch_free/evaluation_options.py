@@ -25,7 +25,7 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     add("--out-root", default=None, metavar="DIR",
         help="where the evaluation folder is made (default: evaluations/ in the user data folder)")
     add("--batch-size", type=_positive, default=None, metavar="B",
-        help="questions (default 64) or images (default 16) per batch")
+        help="questions (default 64; 16 for pretrained models) or images (default 16; 4) per batch")
     add("--threads", type=_positive, default=None, metavar="N",
         help="CPU threads for torch (default: torch's choice); 1 is much faster for the small Shapes "
         "models on a busy machine (docs/evaluate.md)")
