@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from vqadesk.engine.torch_free.evaluation_folder import PartialFolder
@@ -68,6 +69,7 @@ class VqaRecords:
         })
         folder.write_with(RESULTS_FILE, lambda path: write_vqa_results(path, results))
         folder.write_json(METRICS_FILE, metrics)
+        image_names = _image_names(items.images, self.root)
         lines = []
         for position, (qid, (answer, score, top_k)) in enumerate(zip(items.question_ids, self.predictions)):
             annotation = items.annotations[position]
@@ -76,7 +78,7 @@ class VqaRecords:
                 "question_type": annotation.question_type, "answer_type": annotation.answer_type,
                 "answer": answer, "score": score, "top_k": top_k,
                 "accuracy": evaluation.per_question[qid], "human_answers": list(annotation.answers),
-                "image": relative_image(items.images[position], self.root),
+                "image": image_names[items.images[position]],
             }, ensure_ascii=False))
         folder.write_lines(ROWS_FILE, lines)
         if len(self.maps):
@@ -117,13 +119,14 @@ class CaptionRecords:
         metrics = caption_document(evaluation, caption_analysis(evaluation))
         folder.write_with(RESULTS_FILE, lambda path: write_caption_results(path, results))
         folder.write_json(METRICS_FILE, metrics)
+        image_names = _image_names(items.images, self.root)
         lines = []
         for position, (image_id, caption) in enumerate(zip(items.image_ids, self.captions)):
             lines.append(json.dumps({
                 "image_id": image_id, "caption": caption,
                 "cider": evaluation.per_image_cider[image_id], "bleu4": evaluation.per_image_bleu[image_id][3],
                 "references": items.references[position],
-                "image": relative_image(items.images[position], self.root),
+                "image": image_names[items.images[position]],
             }, ensure_ascii=False))
         folder.write_lines(ROWS_FILE, lines)
         if len(self.maps):
@@ -133,6 +136,11 @@ class CaptionRecords:
     @staticmethod
     def headline(metrics: dict[str, Any]) -> dict[str, Any]:
         return {"name": CAPTION_HEADLINE, "value": metrics["CIDEr"]}
+
+
+def _image_names(images: Sequence[Path], root: Path) -> dict[Path, str]:
+    """Each distinct photo's path relative to the dataset root (ten questions share a photo)."""
+    return {image: relative_image(image, root) for image in set(images)}
 
 
 def _probability(value: float) -> float:
