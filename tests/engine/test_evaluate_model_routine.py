@@ -68,6 +68,7 @@ def test_sigterm_stops_between_batches_and_leaves_nothing(models, tmp_path):
 @pytest.mark.parametrize(("options", "code", "expected"), [
     (("--model", "no-such-model"), 1, "unknown model 'no-such-model'"),
     (("--model", "shapes-vqa", "--subset", "0"), 2, "--subset: must be at least 1, got 0"),
+    (("--model", "shapes-vqa", "--subset", "5", "--seed", "-1"), 2, "--seed: must be at least 0, got -1"),
 ])
 def test_bad_input_is_one_line(models, tmp_path, options, code, expected):
     done = subprocess.run(routine(*options, "--data", models.shapes, "--split", "val", "--out-root", tmp_path),

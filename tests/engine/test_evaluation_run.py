@@ -242,3 +242,13 @@ def test_hub_captioner_from_a_model_folder(real_root, tmp_path):
     evaluation = open_evaluation(folder)
     row = evaluation.rows[0]
     assert len(row.references) == 2 and np.isfinite(row.cider)
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    ({"subset": 0}, "the subset size must be at least 1, got 0"),
+    ({"subset": 3, "seed": -1}, "the subset's seed must be at least 0, got -1"),
+])
+def test_a_subset_that_cannot_be_drawn_is_one_line(models, tmp_path, options, expected):
+    with pytest.raises(VqadeskError, match=expected):
+        evaluate(models.vqa, models.shapes, out=tmp_path, **options)
+    assert leftovers(tmp_path) == []

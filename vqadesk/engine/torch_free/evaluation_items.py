@@ -82,6 +82,8 @@ def split_items(kind: ModelKind, dataset: PathLike, split: str, subset: int | No
     """The items of ``split`` a ``kind`` model is evaluated on (see the module docstring)."""
     if subset is not None and subset < 1:
         raise EvaluationInputError(f"the subset size must be at least 1, got {subset}")
+    if seed < 0:
+        raise EvaluationInputError(f"the subset's seed must be at least 0, got {seed}")
     root = _check_split(Path(dataset), split)
     if kind == ModelKind.VQA:
         return _vqa_items(root, split, subset, seed)

@@ -19,7 +19,7 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     add("--split", required=True, metavar="S", help="the split to evaluate on (e.g. val); it needs ground truth")
     add("--subset", type=_positive, default=None, metavar="N",
         help="evaluate a random subset of N questions (VQA) or images (captioning)")
-    add("--seed", type=int, default=0, metavar="S", help="the subset's random seed (default 0)")
+    add("--seed", type=_non_negative, default=0, metavar="S", help="the subset's random seed (default 0)")
     add("--precision", choices=PRECISIONS, default="auto", help="pretrained models' arithmetic (default auto)")
     add("--device", default="auto", metavar="D", help=DEVICES_HELP)
     add("--out-root", default=None, metavar="DIR",
@@ -32,10 +32,18 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive(text: str) -> int:
+    return _at_least(text, 1)
+
+
+def _non_negative(text: str) -> int:
+    return _at_least(text, 0)
+
+
+def _at_least(text: str, smallest: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < smallest:
+        raise argparse.ArgumentTypeError(f"must be at least {smallest}, got {value}")
     return value
