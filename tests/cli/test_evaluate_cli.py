@@ -144,6 +144,8 @@ def test_vqa_results_that_do_not_fit_are_one_line_errors(run, vqa_files, results
         ([{"question_id": 100, "answer": 2}], "[0].answer"),
         ([{"question_id": 100, "answer": "yes"}, {"answer": "no"}], "[1].question_id"),
         ([{"question_id": 100, "answer": "yes"}, "no"], "[1]"),
+        ([{"question_id": 100, "answer": "yes", "score": "high"}], "[0].score"),
+        ([{"question_id": 100, "answer": "yes", "score": 1.5}], "[0].score"),
     ],
 )
 def test_malformed_results_name_the_file_and_field(run, vqa_files, results, field):
@@ -153,6 +155,29 @@ def test_malformed_results_name_the_file_and_field(run, vqa_files, results, fiel
     assert err.count("\n") == 1 and str(vqa_files["results"]) in err
     if field:
         assert f"field '{field}'" in err
+
+
+def test_vqa_analysis_with_scores(run, vqa_files):
+    """Results with the model's probabilities get the calibration; the table gains the analysis."""
+    write(vqa_files["results"], [{"question_id": 100, "answer": "yes", "score": 0.97},
+                                 {"question_id": 101, "answer": "Two", "score": 0.41},
+                                 {"question_id": 102, "answer": "green", "score": 0.93}])
+    code, out, err = run(*vqa_args(vqa_files, "--json"))
+    report = json.loads(out)
+    assert code == 0 and err == ""
+    bins = report["calibration"]["bins"]
+    assert [b["count"] for b in bins] == [0, 0, 0, 0, 1, 0, 0, 0, 0, 2]
+    assert bins[9]["accuracy"] == 50.0 and bins[9]["meanScore"] == 0.95 and bins[4]["accuracy"] == 30.0
+    assert report["calibration"]["ece"] == round((0.11 + 2 * 0.45) / 3, 4)
+    assert report["correctness"] == {"rightAccuracy": 100.0, "right": 1, "partial": 1, "wrong": 1}
+    assert report["yesNoConfusion"]["matrix"] == [[1, 0, 0], [0, 0, 0], [0, 0, 0]]
+    count = report["countConfusion"]
+    assert count["matrix"][count["labels"].index("3")][count["labels"].index("2")] == 1  # humans 3, said "Two"
+    code, out, err = run(*vqa_args(vqa_files))
+    assert code == 0 and err == ""
+    assert "Correctness: 1 right (accuracy 100), 1 partly right, 1 wrong" in out
+    assert "0.9-1.0       2 questions  accuracy  50.00  mean probability 0.950" in out
+    assert "Counting confusion (1 question; rows: human majority, columns: prediction):" in out
 
 
 def test_missing_files_and_usage_errors(run, vqa_files, tmp_path):

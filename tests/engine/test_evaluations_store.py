@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -167,6 +168,8 @@ def change_row(index: int, edit):
     (change_row(1, lambda r: r.update(top_k=[["yes", "high"]])), r"field 'line 2.top_k\[0\]\[1\]': expected a number"),
     (change_row(4, lambda r: r["human_answers"].append(3)), r"field 'line 5.human_answers\[10\]': expected a string"),
     (lambda lines: ["[1, 2]", *lines[1:]], r"rows.jsonl: field 'line 1': expected an object, got a list"),
+    (change_row(3, lambda r: r.update(accuracy=130)), r"field 'line 4.accuracy': expected an accuracy from 0 to 100"),
+    (change_row(3, lambda r: r.update(score=float("nan"))), r"field 'line 4.score': expected a probability in"),
 ])
 def test_malformed_rows_name_the_line_and_field(vqa_folder, change, message):
     rewrite_rows(vqa_folder, change)
@@ -206,6 +209,9 @@ def test_maps_missing_or_damaged(vqa_folder):
 
 
 def test_delete(vqa_folder, tmp_path):
+    opened = open_evaluation(vqa_folder)
+    assert opened.map_for(opened.rows[0]) is not None
+    opened.close()
     delete_evaluation(vqa_folder)
     assert not vqa_folder.exists()
     stranger = tmp_path / "photos"
@@ -272,3 +278,22 @@ def test_caption_rows_columns(caption_folder):
     assert rows.strings("caption") == [row.caption for row in rows]
     assert rows.column("cider").tolist() == [row.cider for row in rows]
     assert rows.by_id(785).image_id == 785
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_in_place_of_a_file_is_refused_not_waited_on(vqa_folder):
+    """Hostile files (issue 16): every file of the folder is checked to be a regular file before it is opened."""
+    os.mkfifo(vqa_folder / ".rows-index.safetensors")
+    assert len(open_evaluation(vqa_folder).rows) == 42  # an index that is not a file is ignored (and not replaced)
+    row = open_evaluation(vqa_folder).rows[0]
+    (vqa_folder / "maps.safetensors").unlink()
+    os.mkfifo(vqa_folder / "maps.safetensors")
+    with pytest.raises(DataFormatError, match="maps.safetensors: is not a regular file .a FIFO."):
+        open_evaluation(vqa_folder).map_for(row)
+    for name in ("rows.jsonl", "metrics.json", "evaluation.json"):
+        (vqa_folder / name).unlink()
+        os.mkfifo(vqa_folder / name)
+        with pytest.raises(DataFormatError, match=f"{name}: is not a regular file .a FIFO."):
+            len(open_evaluation(vqa_folder).rows)
+    (entry,) = list_evaluations(vqa_folder.parent)
+    assert entry.damaged and "evaluation.json: is not a regular file (a FIFO)" in entry.problem

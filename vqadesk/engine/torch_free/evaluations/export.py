@@ -41,15 +41,18 @@ def write_rows_csv(evaluation: Evaluation, path: str | os.PathLike[str],
     """Write the rows (all, or ``rows``: a filtered list) to ``path``; returns how many lines were written."""
     vqa = evaluation.kind == "vqa"
     line: Callable[[Any], list[Any]] = _vqa_line if vqa else _caption_line
-    chosen = list(evaluation.rows if rows is None else rows)
+    written = 0
 
     def write(handle: IO[str]) -> None:
+        nonlocal written
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(VQA_COLUMNS if vqa else CAPTION_COLUMNS)
-        writer.writerows(line(row) for row in chosen)
+        for row in evaluation.rows if rows is None else rows:  # one at a time: 200k rows never all in memory
+            writer.writerow(line(row))
+            written += 1
 
     write_export(path, write, "CSV")
-    return len(chosen)
+    return written
 
 
 def write_export(path: str | os.PathLike[str], write: Callable[[IO[str]], None], what: str) -> None:

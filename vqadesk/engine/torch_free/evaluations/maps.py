@@ -10,12 +10,14 @@ map is read when asked, so opening a 200k-row evaluation stays instant.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vqadesk.errors import DataFormatError
+from vqadesk.jsonio import kind_of_file
 
 
 class MapsFile:
@@ -31,13 +33,23 @@ class MapsFile:
             from safetensors import SafetensorError, safe_open
 
             try:
-                self._handle = safe_open(str(self.path), framework="numpy")
+                mode = self.path.stat().st_mode
             except FileNotFoundError:
                 raise DataFormatError(self.path, "file not found (evaluation.json says has_maps)") from None
+            except OSError as exc:
+                raise DataFormatError(self.path, f"cannot be read ({exc.strerror or exc})") from None
+            if not stat.S_ISREG(mode):  # safetensors would wait forever on a FIFO
+                raise DataFormatError(self.path, f"is not a regular file ({kind_of_file(mode)}), expected maps")
+            try:
+                self._handle = safe_open(str(self.path), framework="numpy")
             except (SafetensorError, OSError, ValueError) as exc:
                 raise DataFormatError(self.path, f"not a readable safetensors file ({exc})") from None
             self._keys = frozenset(self._handle.keys())
         return self._handle
+
+    def close(self) -> None:
+        """Let go of the file (Windows cannot delete a folder holding an open one); reopened when next asked."""
+        self._handle = None
 
     def keys(self) -> frozenset[str]:
         self._open()

@@ -94,6 +94,11 @@ def _vqa_row(entry: Any, path: Path, number: int) -> VqaRow:
             or not all(type(getattr(row, name)) is str for name in ("image", "question", "question_type",
                                                                       "answer_type", "answer"))):
         _raise_row_problem(entry, _VQA_FIELDS, path, number)
+    if not 0 <= row.accuracy <= 100:  # NaN fails too
+        raise DataFormatError(path, f"expected an accuracy from 0 to 100, got {row.accuracy}",
+                              f"line {number}.accuracy")
+    if row.score is not None and not 0 <= row.score <= 1:
+        raise DataFormatError(path, f"expected a probability in [0, 1], got {row.score}", f"line {number}.score")
     return row
 
 

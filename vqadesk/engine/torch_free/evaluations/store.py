@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ from vqadesk.engine.torch_free.evaluations.manifest import (
 from vqadesk.engine.torch_free.evaluations.maps import MapsFile
 from vqadesk.engine.torch_free.evaluations.rows import CaptionRow, EvaluationRows, VqaRow, read_rows
 from vqadesk.errors import DataFormatError, VqadeskError
-from vqadesk.jsonio import describe_type, read_json
+from vqadesk.jsonio import describe_type, kind_of_file, read_json
 from vqadesk.paths import user_data_dir
 
 PARTIAL_SUFFIX = ".partial"
@@ -131,6 +132,11 @@ class Evaluation:
             self._rows = rows
         return self._rows
 
+    def close(self) -> None:
+        """Close the maps file, so the folder can be deleted (on Windows too); maps reopen when asked for."""
+        if self._maps is not None:
+            self._maps.close()
+
     def map_for(self, row: VqaRow | CaptionRow) -> np.ndarray | None:
         """The row's attention map: ``(h, w)`` for a question, ``(words, h, w)`` for a caption; None if none."""
         if self._maps is None:
@@ -158,8 +164,14 @@ def open_evaluation(path: str | os.PathLike[str]) -> Evaluation:
     if not isinstance(metrics.get(headline_key), (int, float)) or isinstance(metrics.get(headline_key), bool):
         raise DataFormatError(path / METRICS_FILE, "missing or not a number", headline_key)
     for name in (RESULTS_FILE, ROWS_FILE):
-        if not (path / name).is_file():
-            raise DataFormatError(path / name, "file not found (the evaluation folder is incomplete)")
+        try:
+            mode = (path / name).stat().st_mode
+        except FileNotFoundError:
+            raise DataFormatError(path / name, "file not found (the evaluation folder is incomplete)") from None
+        except OSError as exc:
+            raise DataFormatError(path / name, f"cannot be read ({exc.strerror or exc})") from None
+        if not stat.S_ISREG(mode):
+            raise DataFormatError(path / name, f"is not a regular file ({kind_of_file(mode)})")
     return Evaluation(path, manifest, metrics)
 
 
