@@ -28,6 +28,7 @@ from vqadesk.engine.inference.evaluation_run import run_evaluation
 from vqadesk.engine.torch_free import evaluation_folder
 from vqadesk.engine.torch_free.evaluation_folder import PartialFolder, remove_abandoned
 from vqadesk.engine.torch_free.evaluations import list_evaluations, open_evaluation
+from vqadesk.engine.torch_free.evaluations.rows_index import INDEX_FILE
 from vqadesk.errors import VqadeskError
 from vqadesk.jsonio import read_json
 
@@ -59,6 +60,8 @@ def test_a_vqa_evaluation_writes_a_whole_folder_the_store_opens(models, tmp_path
     assert done["event"] == "done" and leftovers(out) == [folder.name]  # no .partial left
     assert folder.name.endswith(f"-{Path(models.vqa).parent.name}-best-val")
 
+    index = folder / INDEX_FILE  # the store's rows index, built before the rename
+    built = index.stat().st_mtime_ns
     evaluation = open_evaluation(folder)
     manifest = read_json(folder / "evaluation.json")
     assert manifest["model"]["reference"] == str(Path(models.vqa).resolve())
@@ -67,6 +70,7 @@ def test_a_vqa_evaluation_writes_a_whole_folder_the_store_opens(models, tmp_path
     assert manifest["has_maps"] and manifest["headline"] == {"name": "VQA accuracy",
                                                              "value": evaluation.metrics["overall"]}
     assert [e.path for e in list_evaluations(out)] == [folder]
+    assert index.stat().st_mtime_ns == built  # reused by the first open, not rebuilt
 
     # metrics.json is what `vqadesk evaluate vqa --json` prints for the folder's results file.
     code, printed, _ = run_cli(capsys, "evaluate", "vqa", "--questions", folder / "questions.json",

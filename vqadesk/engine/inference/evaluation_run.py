@@ -32,7 +32,15 @@ from vqadesk.engine.torch_free.evaluation_folder import PartialFolder
 from vqadesk.engine.torch_free.evaluation_items import VqaItems, split_items
 from vqadesk.engine.torch_free.evaluation_model import evaluated_model
 from vqadesk.engine.torch_free.evaluation_records import CaptionRecords, VqaRecords
-from vqadesk.engine.torch_free.evaluations import FORMAT, MANIFEST_FILE, VERSION, evaluations_root, folder_name
+from vqadesk.engine.torch_free.evaluations import (
+    FORMAT,
+    MANIFEST_FILE,
+    ROWS_FILE,
+    VERSION,
+    evaluations_root,
+    folder_name,
+    read_rows,
+)
 from vqadesk.engine.torch_free.hub.references import is_pretrained_reference
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.predictions import CENTRE_SQUARE
@@ -105,6 +113,8 @@ def run_evaluation(
             records.add(predictions)
             yield {"event": "progress", "done": min(start + batch, total), "total": total}
         metrics = records.write(folder)
+        # The store's rows index, built (and every row checked) now, so the tab's first open is fast.
+        read_rows(folder.path / ROWS_FILE, model.kind.value)
         headline = records.headline(metrics)
         seconds = round(time.perf_counter() - started, 3)
         folder.write_json(MANIFEST_FILE, {
