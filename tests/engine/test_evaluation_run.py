@@ -183,6 +183,7 @@ def test_abandoned_partial_folders_go_and_live_ones_stay(tmp_path):
     ("no-questions", "vqa", "split 'val' has no VQA questions"),
     ("no-annotations", "vqa", "has questions but no annotations"),
     ("no-split", "vqa", "no split 'val'"),
+    ("no-photo", "vqa", "no image file for image"),
 ])
 def test_inputs_that_cannot_be_evaluated_are_one_line(models, tmp_path, change, model, expected):
     data = tmp_path / "world"
@@ -194,6 +195,8 @@ def test_inputs_that_cannot_be_evaluated_are_one_line(models, tmp_path, change, 
             path.unlink()
     elif change == "no-annotations":
         (data / "vqa" / "v2_shapes_val_annotations.json").unlink()
+    elif change == "no-photo":
+        next((data / "val").glob("*.png")).unlink()
     elif change == "no-split":
         for path in (data / "annotations").glob("*_val.json"):
             path.unlink()

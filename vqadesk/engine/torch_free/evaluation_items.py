@@ -17,7 +17,6 @@ and ``note`` says so. Torch-free: the routine checks its inputs before torch loa
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from vqadesk.data.vqa import VqaAnnotation
 from vqadesk.data.vqa_arrays import load_vqa_arrays
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import ImageLoadError, VqadeskError
-from vqadesk.text.counts import plural
 
 PathLike = str | os.PathLike[str]
 
@@ -205,7 +203,3 @@ def _photo(coco: CocoIndex, image_id: int, why: str) -> Path:
 def _subset_record(subset: int | None, seed: int, note: str | None) -> dict[str, int] | None:
     return None if subset is None or note is not None else {"size": subset, "seed": seed}
 
-
-def describe_count(items: Sequence[object], kind: ModelKind) -> str:
-    """``"1,234 questions"`` / ``"12 images"``."""
-    return plural(len(items), "question" if kind == ModelKind.VQA else "image")
