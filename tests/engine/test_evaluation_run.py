@@ -259,3 +259,10 @@ def test_a_subset_that_cannot_be_drawn_is_one_line(models, tmp_path, options, ex
     with pytest.raises(VqadeskError, match=expected):
         evaluate(models.vqa, models.shapes, out=tmp_path, **options)
     assert leftovers(tmp_path) == []
+
+
+def test_an_unusable_device_is_one_line_before_the_start_event(models, tmp_path):
+    events = run_evaluation(models.vqa, models.shapes, "val", device="cuda:99", out_root=tmp_path)
+    with pytest.raises(VqadeskError, match="--device cuda:99") as caught:
+        next(events)
+    assert "\n" not in str(caught.value) and leftovers(tmp_path) == []

@@ -81,13 +81,13 @@ def run_evaluation(
     chosen = split_items(model.kind, dataset, split, subset, seed)
     items = chosen.items
     total = len(items)
-    yield {"event": "start", "total": total, "kind": model.kind.value, "model": model.reference,
-           "label": model.label, "split": split, "subset": chosen.subset, "note": chosen.note}
-
     is_vqa = isinstance(items, VqaItems)
     if threads is not None:
         torch.set_num_threads(threads)
-    predictor = Predictor(vqa=None, captioner=None, device=device, precision=precision)
+    predictor = Predictor(vqa=None, captioner=None, device=device, precision=precision)  # checks the device
+    yield {"event": "start", "total": total, "kind": model.kind.value, "model": model.reference,
+           "label": model.label, "split": split, "subset": chosen.subset, "note": chosen.note}
+
     if is_vqa:
         predictor.load_vqa(model.reference)
     else:
