@@ -57,3 +57,22 @@ def test_options_are_checked_before_anything_loads(models, capsys):
         run(capsys, "evaluations", "run", "--model", "shapes-vqa", "--data", models.shapes, "--split", "val",
             "--threads", "0")
     assert caught.value.code == 2 and "--threads: must be at least 1" in capsys.readouterr().err
+
+
+def test_ctrl_c_mid_run_exits_130_and_keeps_nothing(models, tmp_path, capsys, monkeypatch):
+    from vqadesk.engine.inference.predictor import Predictor
+
+    answer = Predictor.ask_many
+    calls = []
+
+    def interrupted_on_the_second_batch(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return answer(self, *args, **kwargs)
+
+    monkeypatch.setattr(Predictor, "ask_many", interrupted_on_the_second_batch)
+    code, out, err = run(capsys, "evaluations", "run", "--model", models.vqa, "--data", models.shapes,
+                         "--split", "val", "--batch-size", 4, "--out-root", tmp_path, "--device", "cpu")
+    assert code == 130 and out == "" and err.strip() == "vqadesk: interrupted"
+    assert list(tmp_path.iterdir()) == []
