@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.support import hostile_files
 from tests.support.evaluation_folders import (
     maps_for,
     real_caption_entries,
@@ -297,3 +299,40 @@ def test_a_fifo_in_place_of_a_file_is_refused_not_waited_on(vqa_folder):
             len(open_evaluation(vqa_folder).rows)
     (entry,) = list_evaluations(vqa_folder.parent)
     assert entry.damaged and "evaluation.json: is not a regular file (a FIFO)" in entry.problem
+
+
+@pytest.mark.parametrize("name", ["evaluation.json", "metrics.json", "rows.jsonl", "maps.safetensors"])
+@pytest.mark.parametrize("make", [hostile_files.urandom_link, hostile_files.sparse])
+def test_hostile_files_in_place_of_the_folders_files(vqa_folder, name, make):
+    """Endless or huge files (issue 16) end in one error naming the file, read no further than a limit."""
+    row = open_evaluation(vqa_folder).rows[0]
+    (vqa_folder / ".rows-index.safetensors").unlink()
+    make(vqa_folder / name)
+    with pytest.raises(DataFormatError, match=re.escape(name) + ": "):
+        evaluation = open_evaluation(vqa_folder)
+        assert len(evaluation.rows) == 42
+        evaluation.map_for(row)
+
+
+@pytest.mark.parametrize("make", [hostile_files.urandom_link, hostile_files.sparse, hostile_files.fifo])
+def test_a_hostile_index_is_ignored(vqa_folder, make):
+    make(vqa_folder / ".rows-index.safetensors")
+    assert open_evaluation(vqa_folder).rows.strings("question")[0] == "What is the woman doing?"
+
+
+@pytest.mark.parametrize(("spoil", "message"), [
+    (lambda r: r.update(question_id=hostile_files.ID_BEYOND_64_BITS), r"'line 1.question_id': an integer of 22 digits"),
+    (lambda r: r.update(question=hostile_files.LONE_SURROGATE), r"'line 1.question': text with a lone UTF-16 surrog"),
+    (lambda r: r["human_answers"].__setitem__(3, hostile_files.LONE_SURROGATE), r"'line 1.human_answers\[3\]': text"),
+    (lambda r: r.update(accuracy=hostile_files.ID_BEYOND_64_BITS), r"'line 1.accuracy': expected an accuracy from 0"),
+])
+def test_hostile_values_in_rows(vqa_folder, spoil, message):
+    rewrite_rows(vqa_folder, change_row(0, spoil))
+    with pytest.raises(DataFormatError, match=message):
+        len(open_evaluation(vqa_folder).rows)
+
+
+def test_five_thousand_digits_in_rows(vqa_folder):
+    hostile_files.five_thousand_digits(vqa_folder / "rows.jsonl", "accuracy")
+    with pytest.raises(DataFormatError, match="rows.jsonl: line 1 is not valid JSON"):
+        len(open_evaluation(vqa_folder).rows)

@@ -29,7 +29,7 @@ import numpy as np
 
 from vqadesk.engine.torch_free.evaluations.rows_parse import parse_row
 from vqadesk.errors import DataFormatError
-from vqadesk.jsonio import atomic_file
+from vqadesk.jsonio import atomic_file, refuse_lone_surrogates
 
 INDEX_FILE = ".rows-index.safetensors"
 _FORMAT, _VERSION = "vqadesk-rows-index", "1"
@@ -73,6 +73,11 @@ def build_index(raw: bytes, kind: str, path: Path) -> RowsIndex:
         except (ValueError, RecursionError):
             _raise_bad_line(path, lines, numbers)
         rows = [parse_row(kind, entry, path, int(number)) for entry, number in zip(entries, numbers.tolist())]
+        try:  # text that cannot be encoded or shown; one search of the whole file when there is none
+            refuse_lone_surrogates(raw, entries, path)
+        except DataFormatError:
+            for line, entry, number in zip(lines, entries, numbers.tolist()):
+                refuse_lone_surrogates(line, entry, path, f"line {number}")
     index = RowsIndex(starts, ends)
     for name in NUMERIC[kind]:
         values = [getattr(row, name) for row in rows]
