@@ -22,6 +22,7 @@ from vqadesk.engine.torch_free.evaluation_folder import PartialFolder
 from vqadesk.engine.torch_free.evaluation_items import CaptionItems, VqaItems, relative_image
 from vqadesk.engine.torch_free.evaluation_maps import MapsWriter
 from vqadesk.engine.torch_free.evaluations import MAPS_FILE, METRICS_FILE, RESULTS_FILE, ROWS_FILE
+from vqadesk.engine.torch_free.evaluations.manifest import HEADLINES
 from vqadesk.engine.torch_free.predictions import CaptionPrediction, VqaPrediction
 from vqadesk.metrics.analysis.documents import caption_analysis, caption_document, vqa_analysis, vqa_document
 from vqadesk.metrics.captions import evaluate_caption_results, read_reference_captions
@@ -30,14 +31,11 @@ from vqadesk.metrics.vqa_accuracy import evaluate_vqa
 
 QUESTIONS_FILE = "questions.json"
 
-VQA_HEADLINE = "VQA accuracy"
-CAPTION_HEADLINE = "CIDEr-D"
-
 
 class VqaRecords:
     """Answers, top-k and maps of the questions of ``items``, in order."""
 
-    def __init__(self, items: VqaItems, root) -> None:
+    def __init__(self, items: VqaItems, root: Path) -> None:
         self.items = items
         self.root = root
         self.predictions: list[tuple[str, float, list[list[Any]]]] = []
@@ -87,13 +85,13 @@ class VqaRecords:
 
     @staticmethod
     def headline(metrics: dict[str, Any]) -> dict[str, Any]:
-        return {"name": VQA_HEADLINE, "value": metrics["overall"]}
+        return {"name": HEADLINES["vqa"], "value": metrics["overall"]}
 
 
 class CaptionRecords:
     """The best caption of each image of ``items``, with its words' maps."""
 
-    def __init__(self, items: CaptionItems, root) -> None:
+    def __init__(self, items: CaptionItems, root: Path) -> None:
         self.items = items
         self.root = root
         self.captions: list[str] = []
@@ -135,7 +133,7 @@ class CaptionRecords:
 
     @staticmethod
     def headline(metrics: dict[str, Any]) -> dict[str, Any]:
-        return {"name": CAPTION_HEADLINE, "value": metrics["CIDEr"]}
+        return {"name": HEADLINES["captioning"], "value": metrics["CIDEr"]}
 
 
 def _image_names(images: Sequence[Path], root: Path) -> dict[Path, str]:
