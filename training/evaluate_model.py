@@ -1,7 +1,7 @@
 """Evaluate any model on a split of a dataset into an evaluation folder, printing JSON events.
 
     python -m training.evaluate_model --model M --data DIR --split S [--subset N --seed S]
-        [--precision P] [--device D] [--out-root DIR] [--batch-size B] [--threads N]
+        [--precision P] [--device D] [--out-root DIR] [--batch-size B] [--threads N] [--nice N]
 
 ``M`` is anything ``--model`` takes elsewhere: a bundled or user model name, a checkpoint
 (``runs/x/best.json``), ``hf:ORG/NAME`` from the Hugging Face cache, or a model folder. The
@@ -21,6 +21,7 @@ import argparse
 import sys
 
 from vqadesk.engine.torch_free.evaluation_options import add_evaluation_arguments
+from vqadesk.engine.torch_free.inference_protocol import lower_priority
 from vqadesk.engine.torch_free.routine import run_routine
 from vqadesk.errors import EXIT_INTERRUPTED
 
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_evaluation_arguments(parser)
     args = parser.parse_args(argv)
+    if args.nice:
+        lower_priority(args.nice)
     last: list[str] = []
 
     def events(stop):

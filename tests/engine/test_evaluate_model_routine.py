@@ -31,7 +31,7 @@ def routine(*options) -> list[str]:
 def test_the_routine_prints_events_and_makes_the_folder(models, tmp_path):
     done = subprocess.run(routine("--model", models.vqa, "--data", models.shapes, "--split", "val",
                                   "--subset", 20, "--seed", 2, "--out-root", tmp_path, "--batch-size", 8,
-                                  "--threads", 1),
+                                  "--threads", 1, "--nice", 5),
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]

@@ -1,7 +1,8 @@
 """``vqadesk evaluations run``: evaluate a model on a split into an evaluation folder, with a progress bar.
 
     vqadesk evaluations run --model M --data DIR --split S [--subset N --seed S]
-                            [--precision P] [--device D] [--out-root DIR] [--batch-size B] [--threads N] [--json]
+                            [--precision P] [--device D] [--out-root DIR] [--batch-size B]
+                            [--threads N] [--nice N] [--json]
 
 The options of ``python -m training.evaluate_model`` (the same ``add_evaluation_arguments``) and
 the same Qt-free generator (``engine/inference/evaluation_run.py``): the routine prints its events
@@ -37,8 +38,11 @@ def run(args: argparse.Namespace) -> int:
 
     from vqadesk.engine.inference.evaluation_run import run_evaluation
     from vqadesk.engine.torch_free.evaluations import MANIFEST_FILE
+    from vqadesk.engine.torch_free.inference_protocol import lower_priority
     from vqadesk.jsonio import read_json
 
+    if args.nice:
+        lower_priority(args.nice)
     bar = None
     try:
         events = run_evaluation(args.model, args.data, args.split, args.subset, args.seed, args.precision,

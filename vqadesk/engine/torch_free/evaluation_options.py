@@ -29,6 +29,9 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     add("--threads", type=_positive, default=None, metavar="N",
         help="CPU threads for torch (default: torch's choice); 1 is much faster for the small Shapes "
         "models on a busy machine (docs/evaluate.md)")
+    add("--nice", type=_non_negative, default=0, metavar="N",
+        help="lower this process's CPU priority by N (os.nice) so a window on the same cores stays "
+        "responsive; the Evaluate tab's runs use 10, as the app's inference process")
 
 
 def _positive(text: str) -> int:
