@@ -1,7 +1,7 @@
 """Evaluate any model on a split of a dataset into an evaluation folder, printing JSON events.
 
     python -m training.evaluate_model --model M --data DIR --split S [--subset N --seed S]
-        [--precision P] [--device D] [--out-root DIR] [--batch-size B]
+        [--precision P] [--device D] [--out-root DIR] [--batch-size B] [--threads N] [--nice N]
 
 ``M`` is anything ``--model`` takes elsewhere: a bundled or user model name, a checkpoint
 (``runs/x/best.json``), ``hf:ORG/NAME`` from the Hugging Face cache, or a model folder. The
@@ -20,39 +20,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vqadesk.engine.torch_free.evaluation_options import add_evaluation_arguments
+from vqadesk.engine.torch_free.inference_protocol import lower_priority
 from vqadesk.engine.torch_free.routine import run_routine
-from vqadesk.engine.torch_free.training_config import DEVICES_HELP
 from vqadesk.errors import EXIT_INTERRUPTED
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # engine/precision.py's, without importing torch
-
-
-def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of this routine, shared with ``vqadesk evaluations run``."""
-    add = parser.add_argument
-    add("--model", required=True, metavar="M",
-        help="a model name (shapes-vqa), a checkpoint (runs/x/best.json), hf:ORG/NAME or a model folder")
-    add("--data", required=True, metavar="DIR", help="the dataset root (Shapes world or COCO / VQA v2)")
-    add("--split", required=True, metavar="S", help="the split to evaluate on (e.g. val); it needs ground truth")
-    add("--subset", type=_positive, default=None, metavar="N",
-        help="evaluate a random subset of N questions (VQA) or images (captioning)")
-    add("--seed", type=int, default=0, metavar="S", help="the subset's random seed (default 0)")
-    add("--precision", choices=PRECISIONS, default="auto", help="pretrained models' arithmetic (default auto)")
-    add("--device", default="auto", metavar="D", help=DEVICES_HELP)
-    add("--out-root", default=None, metavar="DIR",
-        help="where the evaluation folder is made (default: evaluations/ in the user data folder)")
-    add("--batch-size", type=_positive, default=None, metavar="B",
-        help="questions (default 64) or images (default 16) per batch")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def events_for(args: argparse.Namespace, stop):
@@ -60,7 +31,7 @@ def events_for(args: argparse.Namespace, stop):
     from vqadesk.engine.inference.evaluation_run import run_evaluation
 
     return run_evaluation(args.model, args.data, args.split, args.subset, args.seed, args.precision,
-                          args.device, stop, out_root=args.out_root, batch_size=args.batch_size)
+                          args.device, stop, out_root=args.out_root, batch_size=args.batch_size, threads=args.threads)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_evaluation_arguments(parser)
     args = parser.parse_args(argv)
+    if args.nice:
+        lower_priority(args.nice)
     last: list[str] = []
 
     def events(stop):

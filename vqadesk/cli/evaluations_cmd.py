@@ -5,6 +5,7 @@
     vqadesk evaluations delete EVAL... [--yes]
     vqadesk evaluations report EVAL [--out REPORT.html] [--mistakes N]
     vqadesk evaluations export EVAL [--out ROWS.csv] [--wrong]
+    vqadesk evaluations run --model M --data DIR --split S [--subset N --seed S] ...  (evaluations_run.py)
 
 ``EVAL`` is an evaluation folder's path, its name under ``<user data>/evaluations``, or the
 start of one name (``20261206-0504``). ``show`` prints the stored metrics as ``vqadesk
@@ -26,7 +27,7 @@ from vqadesk.errors import EXIT_ERROR, EXIT_OK, VqadeskError
 from vqadesk.text.counts import plural
 
 # Modules adding an action to the group with ``register(actions)`` (e.g. ``run``, eval-run's).
-ACTION_MODULES: tuple[str, ...] = ()
+ACTION_MODULES: tuple[str, ...] = ("vqadesk.cli.evaluations_run",)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

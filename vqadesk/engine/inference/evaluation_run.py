@@ -25,19 +25,34 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from vqadesk.engine.inference.predictor import Predictor
 from vqadesk.engine.torch_free.evaluation_folder import PartialFolder
 from vqadesk.engine.torch_free.evaluation_items import VqaItems, split_items
 from vqadesk.engine.torch_free.evaluation_model import evaluated_model
 from vqadesk.engine.torch_free.evaluation_records import CaptionRecords, VqaRecords
-from vqadesk.engine.torch_free.evaluations import FORMAT, MANIFEST_FILE, VERSION, evaluations_root, folder_name
+from vqadesk.engine.torch_free.evaluations import (
+    FORMAT,
+    MANIFEST_FILE,
+    ROWS_FILE,
+    VERSION,
+    evaluations_root,
+    folder_name,
+    read_rows,
+)
+from vqadesk.engine.torch_free.hub.references import is_pretrained_reference
 from vqadesk.engine.torch_free.model_kind import ModelKind
+from vqadesk.engine.torch_free.predictions import CENTRE_SQUARE
 
 PathLike = str | os.PathLike[str]
 Event = dict[str, Any]
 
-VQA_BATCH = 64  # questions per ask_many: one progress event each
-CAPTION_BATCH = 16  # images per caption_many (beam search over all of them)
+# Questions per ask_many and images per caption_many (one progress event each): the own models
+# are small; a pretrained transformer on a CPU takes about a second per question, so smaller
+# batches keep the progress (and a stop request) coming.
+VQA_BATCH, PRETRAINED_VQA_BATCH = 64, 16
+CAPTION_BATCH, PRETRAINED_CAPTION_BATCH = 16, 4
 TOP_K = 5
 BEAM_SIZE = 3
 
@@ -54,30 +69,36 @@ def run_evaluation(
     *,
     out_root: PathLike | None = None,
     batch_size: int | None = None,
+    threads: int | None = None,
 ) -> Iterator[Event]:
-    """Evaluate ``model_reference`` on ``split`` of the dataset root ``dataset`` (see the module docstring)."""
+    """Evaluate ``model_reference`` on ``split`` of the dataset root ``dataset`` (see the module docstring).
+
+    ``threads``: torch's CPU threads for this process (None: torch's default).
+    """
     started = time.perf_counter()
     created = datetime.now(UTC)
     model = evaluated_model(model_reference)
     chosen = split_items(model.kind, dataset, split, subset, seed)
     items = chosen.items
     total = len(items)
+    is_vqa = isinstance(items, VqaItems)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    predictor = Predictor(vqa=None, captioner=None, device=device, precision=precision)  # checks the device
     yield {"event": "start", "total": total, "kind": model.kind.value, "model": model.reference,
            "label": model.label, "split": split, "subset": chosen.subset, "note": chosen.note}
 
-    is_vqa = isinstance(items, VqaItems)
-    predictor = Predictor(vqa=None, captioner=None, device=device, precision=precision)
     if is_vqa:
         predictor.load_vqa(model.reference)
     else:
         predictor.load_captioner(model.reference)
     root = Path(dataset).resolve()
     records = VqaRecords(items, root) if is_vqa else CaptionRecords(items, root)
-    batch = batch_size or (VQA_BATCH if is_vqa else CAPTION_BATCH)
+    batch = batch_size or _default_batch(is_vqa, is_pretrained_reference(model.reference))
     out = Path(out_root) if out_root is not None else evaluations_root()
     folder = PartialFolder(out / folder_name(created, model.label, split))
     try:
-        resolved_precision = "fp32"
+        resolved_precision, region = "fp32", CENTRE_SQUARE
         for start in range(0, total, batch):
             if stop():
                 folder.discard()
@@ -88,10 +109,12 @@ def run_evaluation(
                 predictions = predictor.ask_many(images, items.questions[start:start + batch], top_k=TOP_K)
             else:
                 predictions = predictor.caption_many(images, beam_size=BEAM_SIZE)
-            resolved_precision = predictions[0].precision
+            resolved_precision, region = predictions[0].precision, predictions[0].attention_region
             records.add(predictions)
             yield {"event": "progress", "done": min(start + batch, total), "total": total}
         metrics = records.write(folder)
+        # The store's rows index, built (and every row checked) now, so the tab's first open is fast.
+        read_rows(folder.path / ROWS_FILE, model.kind.value)
         headline = records.headline(metrics)
         seconds = round(time.perf_counter() - started, 3)
         folder.write_json(MANIFEST_FILE, {
@@ -100,13 +123,20 @@ def run_evaluation(
             "dataset": str(root), "split": split, "subset": chosen.subset, "count": total,
             "created": created.isoformat(timespec="seconds").replace("+00:00", "Z"), "seconds": seconds,
             "device": _device_name(predictor), "precision": resolved_precision, "headline": headline,
-            "has_maps": len(records.maps) > 0, "ground_truth": _ground_truth(items, model.kind),
+            "has_maps": len(records.maps) > 0, "attention_region": region,
+            "ground_truth": _ground_truth(items, model.kind),
         })
         final = folder.finish()
     except BaseException:  # a failure, or the consumer closing the generator: nothing half-written stays
         folder.discard()
         raise
     yield {"event": "done", "folder": str(final), "headline": headline, "seconds": seconds}
+
+
+def _default_batch(is_vqa: bool, pretrained: bool) -> int:
+    if is_vqa:
+        return PRETRAINED_VQA_BATCH if pretrained else VQA_BATCH
+    return PRETRAINED_CAPTION_BATCH if pretrained else CAPTION_BATCH
 
 
 def _device_name(predictor: Predictor) -> str:

@@ -17,19 +17,17 @@ and ``note`` says so. Torch-free: the routine checks its inputs before torch loa
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from vqadesk.data.coco import CocoIndex
+from vqadesk.data.coco import CocoIndex, dataset_root_files
 from vqadesk.data.dataset import DatasetError, discover_splits, find_vqa_files
 from vqadesk.data.vqa import VqaAnnotation
 from vqadesk.data.vqa_arrays import load_vqa_arrays
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import ImageLoadError, VqadeskError
-from vqadesk.text.counts import plural
 
 PathLike = str | os.PathLike[str]
 
@@ -82,6 +80,8 @@ def split_items(kind: ModelKind, dataset: PathLike, split: str, subset: int | No
     """The items of ``split`` a ``kind`` model is evaluated on (see the module docstring)."""
     if subset is not None and subset < 1:
         raise EvaluationInputError(f"the subset size must be at least 1, got {subset}")
+    if seed < 0:
+        raise EvaluationInputError(f"the subset's seed must be at least 0, got {seed}")
     root = _check_split(Path(dataset), split)
     if kind == ModelKind.VQA:
         return _vqa_items(root, split, subset, seed)
@@ -141,7 +141,7 @@ def _vqa_items(root: Path, split: str, subset: int | None, seed: int) -> SplitIt
     if not len(arrays):
         raise EvaluationInputError(f"{questions_path}: no questions to evaluate")
     rows, note = pick_subset(len(arrays), subset, seed)
-    coco = CocoIndex.from_dataset_root(root, split)
+    coco = _image_index(root, split)
     texts = arrays.question_texts
     question_ids = arrays.question_ids[rows].tolist()
     image_ids = arrays.image_ids[rows].tolist()
@@ -168,7 +168,7 @@ def _caption_items(root: Path, split: str, subset: int | None, seed: int) -> Spl
             f"{root}: split '{split}' has no captions (annotations/captions_{split}.json): a captioner is "
             "evaluated on a split with reference captions"
         )
-    coco = CocoIndex.from_dataset_root(root, split)
+    coco = _image_index(root, split)
     annotated = [image_id for image_id in coco.image_ids if coco.captions(image_id)]
     if not annotated:
         raise EvaluationInputError(f"{captions_path}: no reference captions: an evaluation needs them")
@@ -183,6 +183,16 @@ def _caption_items(root: Path, split: str, subset: int | None, seed: int) -> Spl
     return SplitItems(items, len(annotated), _subset_record(subset, seed, note), note)
 
 
+def _image_index(root: Path, split: str) -> CocoIndex:
+    """The split's images (and captions) from one annotation file: the captions file when there is one.
+
+    Both files list the same images; COCO's instances file is several times larger (objects'
+    polygons), and nothing here needs the objects.
+    """
+    files, image_dir = dataset_root_files(root, split)
+    return CocoIndex(files[:1], image_dir=image_dir)
+
+
 def _photo(coco: CocoIndex, image_id: int, why: str) -> Path:
     path = coco.find_image_path(image_id)
     if path is None:
@@ -193,7 +203,3 @@ def _photo(coco: CocoIndex, image_id: int, why: str) -> Path:
 def _subset_record(subset: int | None, seed: int, note: str | None) -> dict[str, int] | None:
     return None if subset is None or note is not None else {"size": subset, "seed": seed}
 
-
-def describe_count(items: Sequence[object], kind: ModelKind) -> str:
-    """``"1,234 questions"`` / ``"12 images"``."""
-    return plural(len(items), "question" if kind == ModelKind.VQA else "image")

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from vqadesk.engine.torch_free.evaluation_folder import PartialFolder
 from vqadesk.engine.torch_free.evaluation_items import CaptionItems, VqaItems, relative_image
 from vqadesk.engine.torch_free.evaluation_maps import MapsWriter
 from vqadesk.engine.torch_free.evaluations import MAPS_FILE, METRICS_FILE, RESULTS_FILE, ROWS_FILE
+from vqadesk.engine.torch_free.evaluations.manifest import HEADLINES
 from vqadesk.engine.torch_free.predictions import CaptionPrediction, VqaPrediction
 from vqadesk.metrics.analysis.documents import caption_analysis, caption_document, vqa_analysis, vqa_document
 from vqadesk.metrics.captions import evaluate_caption_results, read_reference_captions
@@ -29,14 +31,11 @@ from vqadesk.metrics.vqa_accuracy import evaluate_vqa
 
 QUESTIONS_FILE = "questions.json"
 
-VQA_HEADLINE = "VQA accuracy"
-CAPTION_HEADLINE = "CIDEr-D"
-
 
 class VqaRecords:
     """Answers, top-k and maps of the questions of ``items``, in order."""
 
-    def __init__(self, items: VqaItems, root) -> None:
+    def __init__(self, items: VqaItems, root: Path) -> None:
         self.items = items
         self.root = root
         self.predictions: list[tuple[str, float, list[list[Any]]]] = []
@@ -68,6 +67,7 @@ class VqaRecords:
         })
         folder.write_with(RESULTS_FILE, lambda path: write_vqa_results(path, results))
         folder.write_json(METRICS_FILE, metrics)
+        image_names = _image_names(items.images, self.root)
         lines = []
         for position, (qid, (answer, score, top_k)) in enumerate(zip(items.question_ids, self.predictions)):
             annotation = items.annotations[position]
@@ -76,7 +76,7 @@ class VqaRecords:
                 "question_type": annotation.question_type, "answer_type": annotation.answer_type,
                 "answer": answer, "score": score, "top_k": top_k,
                 "accuracy": evaluation.per_question[qid], "human_answers": list(annotation.answers),
-                "image": relative_image(items.images[position], self.root),
+                "image": image_names[items.images[position]],
             }, ensure_ascii=False))
         folder.write_lines(ROWS_FILE, lines)
         if len(self.maps):
@@ -85,13 +85,13 @@ class VqaRecords:
 
     @staticmethod
     def headline(metrics: dict[str, Any]) -> dict[str, Any]:
-        return {"name": VQA_HEADLINE, "value": metrics["overall"]}
+        return {"name": HEADLINES["vqa"], "value": metrics["overall"]}
 
 
 class CaptionRecords:
     """The best caption of each image of ``items``, with its words' maps."""
 
-    def __init__(self, items: CaptionItems, root) -> None:
+    def __init__(self, items: CaptionItems, root: Path) -> None:
         self.items = items
         self.root = root
         self.captions: list[str] = []
@@ -117,13 +117,14 @@ class CaptionRecords:
         metrics = caption_document(evaluation, caption_analysis(evaluation))
         folder.write_with(RESULTS_FILE, lambda path: write_caption_results(path, results))
         folder.write_json(METRICS_FILE, metrics)
+        image_names = _image_names(items.images, self.root)
         lines = []
         for position, (image_id, caption) in enumerate(zip(items.image_ids, self.captions)):
             lines.append(json.dumps({
                 "image_id": image_id, "caption": caption,
                 "cider": evaluation.per_image_cider[image_id], "bleu4": evaluation.per_image_bleu[image_id][3],
                 "references": items.references[position],
-                "image": relative_image(items.images[position], self.root),
+                "image": image_names[items.images[position]],
             }, ensure_ascii=False))
         folder.write_lines(ROWS_FILE, lines)
         if len(self.maps):
@@ -132,7 +133,12 @@ class CaptionRecords:
 
     @staticmethod
     def headline(metrics: dict[str, Any]) -> dict[str, Any]:
-        return {"name": CAPTION_HEADLINE, "value": metrics["CIDEr"]}
+        return {"name": HEADLINES["captioning"], "value": metrics["CIDEr"]}
+
+
+def _image_names(images: Sequence[Path], root: Path) -> dict[Path, str]:
+    """Each distinct photo's path relative to the dataset root (ten questions share a photo)."""
+    return {image: relative_image(image, root) for image in set(images)}
 
 
 def _probability(value: float) -> float:

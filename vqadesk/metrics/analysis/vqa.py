@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from vqadesk.text.answers import clean_whitespace, normalize_answer
@@ -116,8 +117,10 @@ def calibration(scores: Sequence[float], accuracies: Sequence[float], bins: int 
     return Calibration(tuple(result), round(ece, 4))
 
 
+@lru_cache(maxsize=1 << 17)
 def normalized(text: str) -> str:
-    """The official full normalisation of an answer (as used when the humans disagree)."""
+    """The official full normalisation of an answer (as used when the humans disagree); cached: human
+    answers repeat a lot ("yes", "2"), and a split has hundreds of thousands of them."""
     return normalize_answer(clean_whitespace(text))
 
 
