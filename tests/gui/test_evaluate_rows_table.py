@@ -90,6 +90,6 @@ def test_progress_gives_an_eta_from_the_rate_after_loading():
 
 def test_the_routine_arguments():
     assert routine_arguments("m.json", "/data", "val", None, 0) == [
-        "-m", "training.evaluate_model", "--model", "m.json", "--data", "/data", "--split", "val"]
+        "-m", "training.evaluate_model", "--model", "m.json", "--data", "/data", "--split", "val", "--nice", "10"]
     assert routine_arguments("m", "/d", "val", 50, 7, "/out")[-6:] == ["--subset", "50", "--seed", "7",
                                                                       "--out-root", "/out"]

@@ -28,6 +28,7 @@ from vqadesk.engine.torch_free.training_events import ConsoleText, EventLinePars
 ROUTINE = "training.evaluate_model"
 STOP_GRACE_MS = 10000
 STDERR_TAIL = 8
+NICE = 10  # the routine runs at a lower priority, as the inference process does: the window keeps its cores
 
 
 @dataclass
@@ -82,7 +83,7 @@ def format_duration(seconds: float) -> str:
 def routine_arguments(model: str, dataset: str, split: str, subset: int | None, seed: int,
                       out_root: str | None = None) -> list[str]:
     """The routine's command line (after the interpreter)."""
-    arguments = ["-m", ROUTINE, "--model", model, "--data", dataset, "--split", split]
+    arguments = ["-m", ROUTINE, "--model", model, "--data", dataset, "--split", split, "--nice", str(NICE)]
     if subset:
         arguments += ["--subset", str(subset), "--seed", str(seed)]
     if out_root:
