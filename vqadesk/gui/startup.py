@@ -45,7 +45,9 @@ class Milestone(Enum):
 
 
 def import_plotting() -> None:
-    """Pool thread: import pyqtgraph and the modules built on it off the GUI thread."""
+    """Pool thread: import pyqtgraph and the modules built on it off the GUI thread (and the Evaluate tab's
+    modules, about 120 ms of imports its first showing would otherwise pay on the GUI thread)."""
+    import vqadesk.gui.evaluate.tab
     import vqadesk.gui.explore.charts
     import vqadesk.gui.training.tab  # noqa: F401
 

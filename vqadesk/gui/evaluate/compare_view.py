@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from vqadesk.engine.torch_free.evaluations import EvaluationEntry
 from vqadesk.engine.torch_free.evaluations.compare import compare_evaluations
+from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.background.workers import BackgroundTasks
 from vqadesk.gui.evaluate.mistakes import MistakesBrowser
 from vqadesk.gui.evaluate.results_list import SORT_ROLE, _Item, compact, entry_label, same_split
@@ -45,7 +46,8 @@ def compare(a, b):
 
 
 class CompareView(QWidget):
-    def __init__(self, tasks: BackgroundTasks, load: Loader, parent: QWidget | None = None):
+    def __init__(self, tasks: BackgroundTasks, load: Loader, maps: InferenceClient | None = None,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.tasks = tasks
         self.load = load
@@ -70,7 +72,7 @@ class CompareView(QWidget):
         for button in (self.a_only_button, self.b_only_button):
             button.setCheckable(True)
             button.setEnabled(False)
-        self.browser = MistakesBrowser(tasks)
+        self.browser = MistakesBrowser(tasks, maps, "evaluate-map-compare")
 
         choosers = QFormLayout()
         choosers.setContentsMargins(0, 0, 0, 0)

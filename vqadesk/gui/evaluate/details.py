@@ -1,4 +1,4 @@
-"""What the mistakes browser shows about the selected row: its photo and map (read off the GUI thread), its text."""
+"""What the mistakes browser shows about the selected row: its photo (read off the GUI thread), its text."""
 
 from __future__ import annotations
 
@@ -9,15 +9,12 @@ from pathlib import Path
 from PySide6.QtGui import QImage
 
 from vqadesk.data.images import load_image
-from vqadesk.engine.torch_free.predictions import CENTRE_SQUARE
 from vqadesk.gui.qimage import pil_to_qimage
 
 
-def load_detail(image_path: Path, evaluation, row) -> tuple[QImage, object, str]:
-    """Pool thread: the row's photo and its stored map(s) (None when the evaluation has none)."""
-    image = pil_to_qimage(load_image(image_path))
-    maps = evaluation.map_for(row) if evaluation is not None else None
-    return image, maps, evaluation.manifest.attention_region if evaluation is not None else CENTRE_SQUARE
+def load_photo(image_path: Path) -> QImage:
+    """Pool thread: the row's photo."""
+    return pil_to_qimage(load_image(image_path))
 
 
 def describe_row(record) -> str:

@@ -81,3 +81,34 @@ def load_evaluation(path: str):
             pass
     with collections_paused():
         return evaluation, RowsTable.build(evaluation.rows, evaluation.kind)
+
+
+# -- maps, read in a worker process -------------------------------------------------------------
+
+_MAPS_KEPT = 4
+_maps_opened: dict[str, object] = {}  # folder -> Evaluation, in the worker process
+
+
+def read_map(_pool, folder: str, row):
+    """Worker-process job (``InferenceClient(models=False)``): ``row``'s stored map(s), or None.
+
+    Opening ``maps.safetensors`` parses its header, one entry per row: for 40k
+    rows a call of 120-400 ms that holds the interpreter lock, so in the GUI
+    process it froze the window at the first selected row of each evaluation
+    (docs/evaluate.md). In this process it only delays the map; the open file
+    is kept for the next rows.
+    """
+    evaluation = _maps_opened.pop(folder, None)
+    if evaluation is None:
+        evaluation = open_evaluation(folder)
+        while len(_maps_opened) >= _MAPS_KEPT:
+            _maps_opened.pop(next(iter(_maps_opened))).close()
+    _maps_opened[folder] = evaluation  # the newest last
+    return evaluation.map_for(row)
+
+
+def forget_maps(_pool, folder: str) -> None:
+    """Worker-process job: let go of ``folder``'s maps file (before it is deleted)."""
+    evaluation = _maps_opened.pop(folder, None)
+    if evaluation is not None:
+        evaluation.close()

@@ -14,6 +14,7 @@ chooser. The Compare view reuses it on its "A right, B wrong" lists
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from pathlib import Path
 
@@ -36,8 +37,10 @@ from PySide6.QtWidgets import (
 )
 
 from vqadesk.engine.torch_free.predictions import CENTRE_SQUARE
+from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.background.workers import BackgroundTasks
-from vqadesk.gui.evaluate.details import describe_row, load_detail
+from vqadesk.gui.evaluate.details import describe_row, load_photo
+from vqadesk.gui.evaluate.loading import read_map
 from vqadesk.gui.evaluate.rows_model import COLUMN_WIDTHS, RowsModel
 from vqadesk.gui.evaluate.rows_table import ANY, Filters, RowsTable
 from vqadesk.gui.explore.viewer import ImageViewer
@@ -49,9 +52,14 @@ ALL = "(all)"
 class MistakesBrowser(QWidget):
     sig_count_changed = Signal(int)  # rows shown after a filter
 
-    def __init__(self, tasks: BackgroundTasks, parent: QWidget | None = None):
+    def __init__(self, tasks: BackgroundTasks, maps: InferenceClient | None = None, channel: str = "evaluate-map",
+                 parent: QWidget | None = None):
+        """``maps``: the worker process that reads the stored maps (``loading.read_map``); None shows none."""
         super().__init__(parent)
         self.tasks = tasks
+        self.maps = maps
+        self.map_channel = channel
+        self._pending: dict = {}  # the shown row's record, photo and maps as they arrive
         self.evaluation = None  # the store's opened evaluation
         self.table: RowsTable | None = None
         self.ids: frozenset[int] | None = None  # a comparison's list, or None: the wrong ones
@@ -293,18 +301,33 @@ class MistakesBrowser(QWidget):
             return
         self._request += 1
         request = self._request
+        self._pending = {"record": record}
         self.details.setText(describe_row(record))
         path = Path(self.evaluation.manifest.dataset) / record.image
-        self.tasks.start(load_detail, path, self.evaluation, record,
-                         on_done=lambda result, r=request, rec=record: self._detail_loaded(r, rec, result),
+        self.tasks.start(load_photo, path, on_done=lambda image, r=request: self._arrived(r, image=image),
                          on_fail=lambda message, r=request: self._detail_failed(r, message))
+        if self.evaluation.manifest.has_maps and self.maps is not None:
+            self.maps.submit(self.map_channel, read_map, str(self.evaluation.path), record,
+                             on_done=lambda maps, r=request: self._arrived(r, maps=maps),
+                             on_error=lambda message, r=request: self._arrived(r, maps=None, problem=message))
+        else:
+            self._pending["maps"] = None
 
-    def _detail_loaded(self, request: int, record, result) -> None:
+    def _arrived(self, request: int, **parts) -> None:
+        """The photo or the map of the shown row (either first); both there: shown."""
         if request != self._request:
             return
-        image, maps, region = result
+        self._pending.update(parts)
+        if "image" in self._pending and "maps" in self._pending:
+            pending, self._pending = self._pending, {}
+            self._detail_loaded(pending["record"], pending["image"], pending["maps"], pending.get("problem"))
+
+    def _detail_loaded(self, record, image, maps, problem: str | None) -> None:
+        region = self.evaluation.manifest.attention_region
         self.viewer.show_image(image, [])
         self._region = region
+        if problem:
+            self.details.setText(self.details.text() + f"<br><i>No map: {html.escape(problem)}</i>")
         if self.table.kind == "vqa":
             self.word_box.hide()
             if maps is not None:

@@ -33,10 +33,11 @@ from PySide6.QtWidgets import (
 )
 
 from vqadesk.engine.torch_free.evaluations import delete_evaluation, evaluations_root, list_evaluations
+from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.background.workers import BackgroundTasks
 from vqadesk.gui.evaluate.compare_view import CompareView
 from vqadesk.gui.evaluate.exports import export_csv, export_html, suggested_name
-from vqadesk.gui.evaluate.loading import load_evaluation
+from vqadesk.gui.evaluate.loading import forget_maps, load_evaluation
 from vqadesk.gui.evaluate.mistakes import MistakesBrowser
 from vqadesk.gui.evaluate.results_list import ResultsList
 from vqadesk.gui.evaluate.run_form import RunForm
@@ -78,8 +79,11 @@ class EvaluateTab(QWidget):
         self.list_note = QLabel("")
         self.list_note.setWordWrap(True)
         self.summary = SummaryView()
-        self.mistakes = MistakesBrowser(self.tasks)
-        self.compare = CompareView(self.tasks, self.load)
+        # The stored maps are read by a worker process without models (loading.read_map), started on first use.
+        self.maps = InferenceClient(parent=self, models=False)
+        self._maps_started = False
+        self.mistakes = MistakesBrowser(self.tasks, self.maps, "evaluate-map")
+        self.compare = CompareView(self.tasks, self.load, self.maps)
         self.views = SteadyTabWidget()
         for view, title in zip((self.summary, self.mistakes, self.compare), VIEWS):
             self.views.addTab(view, title)
@@ -142,6 +146,8 @@ class EvaluateTab(QWidget):
         self.compare.stop()
         self._eta_timer.stop()
         self.process.shutdown()
+        if self._maps_started:
+            self.maps.shutdown(3000)
         self.tasks.shutdown(3000)
 
     # -- the list --------------------------------------------------------------------------------------
@@ -210,6 +216,9 @@ class EvaluateTab(QWidget):
             return  # the user has moved on
         self.current = result
         evaluation, table = result
+        if evaluation.manifest.has_maps and not self._maps_started:
+            self._maps_started = True
+            self.maps.start()
         self.summary.show_evaluation(evaluation, table)
         self._update_buttons()
         # The mistakes browser on the next turn of the event loop: the summary paints first, and no turn
@@ -279,8 +288,14 @@ class EvaluateTab(QWidget):
         self._opened.pop(path, None)
         if self.current is not None and str(self.current[0].path) == path:
             self._open_failed("Deleted.")
-        self.tasks.start(delete_evaluation, path, on_done=lambda _none: self._closed or self.refresh(),
-                         on_fail=self._note)
+        def delete(_none=None) -> None:
+            self.tasks.start(delete_evaluation, path, on_done=lambda _none: self._closed or self.refresh(),
+                             on_fail=self._note)
+
+        if self._maps_started:  # the worker lets go of the maps file first (Windows cannot delete an open file)
+            self.maps.submit("evaluate-forget", forget_maps, path, on_done=delete, on_error=lambda _message: delete())
+        else:
+            delete()
 
     def _confirm_dialog(self, title: str, text: str) -> bool:
         return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
