@@ -28,7 +28,8 @@ _pauses_lock = threading.Lock()
 def collections_paused():
     """No cyclic garbage collection while the block runs (in any thread; nested blocks are counted).
 
-    Reading 40k rows makes about a million objects; each full collection the
+    Opening an evaluation makes many objects (40k rows: the search texts, the id
+    lookup; without an index, every parsed row); each full collection the
     allocations trigger walks all of them holding the interpreter lock, and
     stalled the window up to 300 ms (docs/evaluate.md). When the last block
     ends, what exists is frozen (``gc.freeze``, as ``freeze_long_lived``) before

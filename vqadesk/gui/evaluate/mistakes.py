@@ -330,8 +330,10 @@ class MistakesBrowser(QWidget):
             self.details.setText(self.details.text() + f"<br><i>No map: {html.escape(problem)}</i>")
         if self.table.kind == "vqa":
             self.word_box.hide()
-            if maps is not None:
-                self.viewer.show_heatmap(np.asarray(maps, dtype=np.float32), f"“{record.answer}”", region)
+            if maps is not None:  # on a later turn: two scene updates in one turn stall the window (docs/app.md)
+                request = self._request
+                QTimer.singleShot(1, lambda: request == self._request and self.viewer.show_heatmap(
+                    np.asarray(maps, dtype=np.float32), f"“{record.answer}”", region))
             return
         self._word_maps = {} if maps is None else dict(enumerate(maps))  # (words, h, w)
         words = record.caption.split()
