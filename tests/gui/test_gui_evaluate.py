@@ -84,6 +84,32 @@ def test_evaluating_the_bundled_model_on_a_shapes_split_lists_and_shows_it(qtbot
     assert tab.form.evaluate_button.isEnabled() and not tab.form.cancel_button.isEnabled()
 
 
+def test_evaluating_the_bundled_captioner_shows_scores_histogram_and_worst_captions(qtbot, tab, shapes):
+    tab.set_models([BUNDLED_VQA, ("captioning", "shapes-captioner",
+                                  str(REPO / "resources" / "models" / "shapes-captioner.json"))])
+    tab.form.model_box.setCurrentIndex(1)
+    tab.set_dataset(str(shapes), ["train", "val"], "val")
+    tab.form.subset.setChecked(True)
+    tab.form.subset_size.setValue(6)
+    finished = []
+    tab.process.on_finished.append(lambda folder, error: finished.append((folder, error)))
+    tab.form.evaluate_button.click()
+    qtbot.waitUntil(lambda: bool(finished), timeout=RUN_MS)
+    folder, error = finished[0]
+    assert error is None, error
+    qtbot.waitUntil(lambda: tab.mistakes.evaluation is not None and str(tab.mistakes.evaluation.path) == folder,
+                    timeout=10000)
+    evaluation = tab.current[0]
+    assert evaluation.kind == "captioning" and "CIDEr-D" in tab.summary.headline.text()
+    assert tab.summary.scores.rowCount() == 5 and sum(tab.summary.histogram.counts) == 6
+    browser = tab.mistakes
+    shown = [browser.model.row_at(i) for i in range(browser.model.rowCount())]
+    assert len(shown) == 6 and [r.cider for r in shown] == sorted(r.cider for r in shown)  # worst first
+    if evaluation.manifest.has_maps:  # per-word maps: one entry per word of the caption
+        qtbot.waitUntil(lambda: browser.viewer.has_heatmap(), timeout=30000)
+        assert browser.word_box.count() == len(shown[0].caption.split())
+
+
 def test_cancel_stops_the_routine_and_keeps_nothing(qtbot, tab, shapes):
     tab.set_models([BUNDLED_VQA])
     tab.set_dataset(str(shapes), ["train", "val"], "train")
