@@ -233,3 +233,13 @@ def test_evaluate_json_is_the_stored_metrics(capsys, vqa_a, entries, tmp_path):
                          "--results", vqa_a / "results.json", "--json")
     assert code == 0 and err == ""
     assert json.loads(out) == json.loads((vqa_a / "metrics.json").read_text())
+
+
+def test_show_without_probabilities(capsys, entries, coco_real, user_data):
+    from dataclasses import replace
+
+    folder = write_vqa_evaluation(evaluations_root(), [replace(e, score=None, top_k=()) for e in entries],
+                                  dataset=coco_real)
+    code, out, _ = run(capsys, "evaluations", "show", folder.name)
+    assert code == 0 and out.rstrip().endswith("No calibration: the results carry no probabilities")
+    assert "ECE" not in out

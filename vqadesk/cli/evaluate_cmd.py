@@ -72,11 +72,13 @@ def run_vqa(args: argparse.Namespace) -> int:
     analysis, note = vqa_analysis(evaluation, [q.question_id for q in questions], annotations, results)
     if args.json:
         print(json.dumps(vqa_document(evaluation, analysis)))
-    else:
-        print(format_vqa_evaluation(evaluation))
-        print(format_vqa_analysis(analysis))
+        if note:  # stdout stays one JSON document
+            print(f"vqadesk: note: {note}", file=sys.stderr)
+        return 0
+    print(format_vqa_evaluation(evaluation))
+    print(format_vqa_analysis(analysis))
     if note:
-        print(f"vqadesk: note: {note}", file=sys.stderr)
+        print(f"{note[0].upper()}{note[1:]}")
     return 0
 
 

@@ -29,6 +29,8 @@ def format_stored_metrics(evaluation: Evaluation) -> str:
         if m.kind == "vqa":
             scores, analysis = read_vqa_document(evaluation.metrics)
             body = [format_vqa_evaluation(scores), format_vqa_analysis(analysis)]
+            if analysis.calibration is None:
+                body.append("No calibration: the results carry no probabilities")
         else:
             captions, caption_analysis = read_caption_document(evaluation.metrics)
             body = [format_caption_evaluation(captions, plural(m.count, "image")),

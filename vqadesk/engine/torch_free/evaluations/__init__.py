@@ -1,7 +1,9 @@
 """Evaluation folders: the store the Evaluate tab and ``vqadesk evaluations`` read (no Qt, no torch).
 
 docs/evaluate.md describes the folder format; ``store`` lists, opens and
-deletes folders; ``manifest``, ``rows`` and ``maps`` read its files.
+deletes folders; ``manifest``, ``rows`` (``rows_parse``: one line; ``rows_index``:
+the columnar index) and ``maps`` read its files; ``compare`` diffs two,
+``report`` (with ``svg``) and ``export`` write the HTML report and the CSV.
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ def list_evaluations(root: str | os.PathLike[str] | None = None) -> list[Evaluat
             entries.append(EvaluationEntry(child, read_manifest(child / MANIFEST_FILE)))
         except VqadeskError as exc:
             entries.append(EvaluationEntry(child, None, str(exc)))
-    # Newest first by the manifest's time; damaged ones by name (which starts with the time).
+    # Newest first by the manifest's time; damaged ones last, newest name (which starts with the time) first.
     return sorted(entries, key=lambda e: e.manifest.created_at.timestamp() if e.manifest else 0.0, reverse=True)
 
 
