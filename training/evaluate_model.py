@@ -11,8 +11,9 @@ files are listed in docs/evaluate.md.
 The contract of ``vqadesk/engine/torch_free/routine.py``: each stdout line is one JSON event
 (``start {total, ...}``, ``progress {done, total}`` after every batch, ``done {folder, headline,
 seconds}``, ``cancelled {done, total}`` or ``error {message}``); human text goes to stderr.
-SIGTERM or SIGINT stops between batches and removes the unfinished folder. Exit codes: 0 done,
-1 bad input (one line), 2 usage, 3 a bug, 130 cancelled.
+It runs at a lower priority (``--nice``, default 10, as the app's inference process) so the
+window it runs beside keeps its cores. SIGTERM or SIGINT stops between batches and removes the
+unfinished folder. Exit codes: 0 done, 1 bad input (one line), 2 usage, 3 a bug, 130 cancelled.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import argparse
 import sys
 
 from vqadesk.engine.torch_free.evaluation_options import add_evaluation_arguments
-from vqadesk.engine.torch_free.inference_protocol import lower_priority
+from vqadesk.engine.torch_free.inference_protocol import NICE_INCREMENT, lower_priority
 from vqadesk.engine.torch_free.routine import run_routine
 from vqadesk.errors import EXIT_INTERRUPTED
 
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m training.evaluate_model",
         description="Evaluate a model on a dataset split into an evaluation folder (JSON events on stdout).",
     )
-    add_evaluation_arguments(parser)
+    add_evaluation_arguments(parser, nice=NICE_INCREMENT)  # the app runs it beside its window
     args = parser.parse_args(argv)
     if args.nice:
         lower_priority(args.nice)

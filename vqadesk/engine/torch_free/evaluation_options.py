@@ -10,8 +10,9 @@ from vqadesk.engine.torch_free.training_config import DEVICES_HELP
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # engine/precision.py's, without importing torch
 
 
-def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of this routine, shared with ``vqadesk evaluations run``."""
+def add_evaluation_arguments(parser: argparse.ArgumentParser, *, nice: int = 0) -> None:
+    """The options of an evaluation run; ``nice``: the default of ``--nice`` (the routine, which the
+    app runs beside its window, takes 10; the command 0)."""
     add = parser.add_argument
     add("--model", required=True, metavar="M",
         help="a model name (shapes-vqa), a checkpoint (runs/x/best.json), hf:ORG/NAME or a model folder")
@@ -29,9 +30,9 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     add("--threads", type=_positive, default=None, metavar="N",
         help="CPU threads for torch (default: torch's choice); 1 is much faster for the small Shapes "
         "models on a busy machine (docs/evaluate.md)")
-    add("--nice", type=_non_negative, default=0, metavar="N",
-        help="lower this process's CPU priority by N (os.nice) so a window on the same cores stays "
-        "responsive; the Evaluate tab's runs use 10, as the app's inference process")
+    add("--nice", type=_non_negative, default=nice, metavar="N",
+        help=f"lower this process's CPU priority by N (os.nice) so a window on the same cores stays "
+        f"responsive, as the app's inference process does (default {nice})")
 
 
 def _positive(text: str) -> int:
