@@ -555,6 +555,12 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
+        if self.evaluate_slot.is_running():
+            answer = QMessageBox.question(
+                self, "vqadesk", "An evaluation is still running. Cancel it (nothing of it is kept) and quit?")
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
         window_settings.save_window(self)
         self.training_slot.shutdown()
         self.evaluate_slot.shutdown()  # a running evaluation is cancelled: its partial folder is removed
