@@ -2,15 +2,16 @@
 
 Left: the run form (``RunForm``: model, split, subset; Evaluate / Cancel, the
 progress bar with its ETA) above the list of finished evaluations
-(``ResultsList``) and its buttons (Delete…, Export HTML…, Export CSV…). Right:
+(``ResultsList``) and its buttons (Delete…, Export HTML…, Export CSV…: written by
+the worker process). Right:
 the Summary (``SummaryView``), the Mistakes browser and Compare.
 
 The evaluation runs as ``python -m training.evaluate_model`` in a child process
 (``EvaluationProcess``), so the window never imports torch nor waits for the
 model. Opening an evaluation reads its rows and builds their columns
 (``RowsTable``) in a pool thread; the last few opened stay in memory
-(``KEEP_OPENED``), so going back to one is instant. Exports run in a pool
-thread too.
+(``KEEP_OPENED``), so going back to one is instant. A worker process without
+models reads the maps and writes the exports.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from vqadesk.engine.torch_free.evaluations import delete_evaluation, evaluations
 from vqadesk.gui.background.inference import InferenceClient
 from vqadesk.gui.background.workers import BackgroundTasks
 from vqadesk.gui.evaluate.compare_view import CompareView
-from vqadesk.gui.evaluate.exports import export_csv, export_html, suggested_name
+from vqadesk.gui.evaluate.exports import export_job, suggested_name
 from vqadesk.gui.evaluate.loading import forget_maps, load_evaluation
 from vqadesk.gui.evaluate.mistakes import MistakesBrowser
 from vqadesk.gui.evaluate.results_list import ResultsList
@@ -79,7 +80,8 @@ class EvaluateTab(QWidget):
         self.list_note = QLabel("")
         self.list_note.setWordWrap(True)
         self.summary = SummaryView()
-        # The stored maps are read by a worker process without models (loading.read_map), started on first use.
+        # A worker process without models reads the stored maps (loading.read_map) and writes the exports
+        # (exports.export_job), started on first use.
         self.maps = InferenceClient(parent=self, models=False)
         self._maps_started = False
         self.mistakes = MistakesBrowser(self.tasks, self.maps, "evaluate-map")
@@ -216,9 +218,8 @@ class EvaluateTab(QWidget):
             return  # the user has moved on
         self.current = result
         evaluation, table = result
-        if evaluation.manifest.has_maps and not self._maps_started:
-            self._maps_started = True
-            self.maps.start()
+        if evaluation.manifest.has_maps:
+            self._start_worker()
         self.summary.show_evaluation(evaluation, table)
         self._update_buttons()
         # The mistakes browser on the next turn of the event loop: the summary paints first, and no turn
@@ -301,7 +302,7 @@ class EvaluateTab(QWidget):
         return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
 
     def export(self, kind: str, target: str | None = None) -> None:
-        """Write the shown evaluation's HTML report or CSV to ``target`` (asked when None), in a pool thread."""
+        """Write the shown evaluation's HTML report or CSV to ``target`` (asked when None), in the worker process."""
         if self.current is None:
             return
         evaluation = self.current[0]
@@ -311,9 +312,14 @@ class EvaluateTab(QWidget):
             if not target:
                 return
         self.list_note.setText(f"Writing {Path(target).name}…")
-        write = export_html if kind == "html" else export_csv
-        self.tasks.start(write, evaluation, target, on_done=lambda _r, t=target: self._exported(t),
-                         on_fail=self._note)
+        self._start_worker()
+        self.maps.submit(f"evaluate-export-{kind}", export_job, str(evaluation.path), kind, target,
+                         on_done=lambda _r, t=target: self._exported(t), on_error=self._note)
+
+    def _start_worker(self) -> None:
+        if not self._maps_started:
+            self._maps_started = True
+            self.maps.start()
 
     def _exported(self, target: str) -> None:
         if self._closed:
