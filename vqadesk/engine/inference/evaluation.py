@@ -15,7 +15,8 @@ command line.
 
 ``answer_questions`` and ``caption_images`` are the decoding loops, under
 ``torch.inference_mode`` (nothing they make reaches autograd) and
-``precision``'s autocast. The training tasks validate with them too, in
+``precision``'s autocast, except a captioner's beam search, which always
+decodes in float32 (the Predictor's rule too: docs/performance.md). The training tasks validate with them too, in
 fp32 (the choice of ``best`` and early stopping never depend on a CPU's
 bf16 support), so ``--precision fp32`` reproduces an ``epoch`` event's
 metrics exactly and ``auto`` to within what docs/performance.md measures.
@@ -195,7 +196,7 @@ def caption_images(
             batch_rows = rows[start : start + batch_size]
             with autocast(precision, device):
                 features = model.encode_images(gather_images(images, batch_rows).to(device))
-                generated = model.generate(features, beam_size=beam_size)
+            generated = model.generate(features.float(), beam_size=beam_size)  # fp32: see CAPTION_DECODING
             for row, best_first in zip(batch_rows.tolist(), generated):
                 captions[image_ids[row]] = decode_caption(vocab, best_first[0].token_ids)
             if progress is not None:

@@ -24,7 +24,8 @@ second question about an image skips the CNN (BLIP's vision transformer).
 ``precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``) is the arithmetic of every
 model, own checkpoints and pretrained ones (``engine/precision.py``): resolved
 when a model loads, run under autocast, recorded in each prediction
-(``ModelResult.precision``). A CNN backbone runs channels-last (NHWC).
+(``ModelResult.precision``); an own captioner's beam search decodes in float32.
+A CNN backbone runs channels-last (NHWC).
 
 Questions are tokenised like the training data (``tokenize_question``),
 truncated to the model's ``max_question_len`` tokens, unknown words read as
@@ -367,8 +368,10 @@ class Predictor:
             trained: TrainedCaptioner = loaded.trained  # type: ignore[assignment]
             features, timings, cached = self._features(loaded, images)
             decode_started = time.perf_counter()
-            with torch.inference_mode(), autocast(loaded.precision, self.device):
-                generated = trained.model.generate(features, beam_size=beam_size, num_captions=num_captions)
+            with torch.inference_mode():
+                # Beam search in float32 whatever the precision: in bf16 a third of the bundled
+                # captioner's best captions changed (near-tied beams reorder); docs/performance.md.
+                generated = trained.model.generate(features.float(), beam_size=beam_size, num_captions=num_captions)
             synchronize(self.device)
             timings["decode"] = _ms_since(decode_started)
             timings["total"] = _ms_since(started)
