@@ -2,8 +2,8 @@
 
     python benchmarks/bench_precision_agreement.py [--images 500] [--split val] [--quick]
 
-Generates the Shapes world's ``val`` split (the default world's seed, so the split the
-bundled models were validated on; ``--images`` of it) in a temporary folder, evaluates each
+Writes a Shapes ``val`` split (``--images`` images, the default world's seed) in a
+temporary folder, evaluates each
 bundled model there with ``evaluate_checkpoint`` in fp32 and in bf16 (own models run under
 autocast exactly as the Predictor and ``training.evaluate --precision`` run them), and
 prints, per model, the share of questions whose top-1 answer (VQA) or of images whose
