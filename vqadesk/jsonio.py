@@ -151,9 +151,17 @@ def _long_number_problem(raw: bytes) -> str | None:
     return f"a number of {end - start:,} digits at line {line}, column {column} (at most 4,300 are read)"
 
 
-def _refuse_lone_surrogates(data: Any, path: Path) -> None:
+def refuse_lone_surrogates(raw: bytes, data: Any, path: PathLike, where: str = "") -> None:
+    """For JSON parsed from ``raw`` by another reader than ``read_json`` (JSON lines): raise naming the
+    first string of ``data`` holding a lone UTF-16 surrogate, the way ``read_json`` does; ``where``
+    prefixes the field ("line 12")."""
+    if _SURROGATE_ESCAPE.search(raw):
+        _refuse_lone_surrogates(data, Path(path), where)
+
+
+def _refuse_lone_surrogates(data: Any, path: Path, root: str = "") -> None:
     """Raise naming the first string (or key) of ``data`` holding a lone surrogate."""
-    stack: list[tuple[Any, str]] = [(data, "")]
+    stack: list[tuple[Any, str]] = [(data, root)]
     while stack:
         value, where = stack.pop()
         if isinstance(value, str):

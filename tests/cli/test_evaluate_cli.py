@@ -84,7 +84,12 @@ def test_vqa_json_is_one_document_with_official_keys(run, vqa_files):
     code, out, err = run(*vqa_args(vqa_files, "--json"))
     assert code == 0, err
     report = json.loads(out)
-    assert set(report) == {"overall", "perAnswerType", "perQuestionType", "perQuestion"}
+    # The official keys first and unchanged, then vqadesk's analysis (docs/evaluate.md).
+    assert list(report)[:4] == ["overall", "perAnswerType", "perQuestionType", "perQuestion"]
+    assert set(report) - {"overall", "perAnswerType", "perQuestionType", "perQuestion"} == {
+        "rules", "numQuestions", "answerTypeCounts", "questionTypeCounts", "correctness", "yesNoConfusion",
+        "countConfusion"}
+    assert "calibration" not in report and "no calibration" in err  # these results carry no "score"
     assert report["overall"] == 43.33
     assert report["perAnswerType"] == {"yes/no": 100.0, "number": 30.0, "other": 0.0}
     assert report["perQuestionType"]["how many"] == 30.0
@@ -93,7 +98,8 @@ def test_vqa_json_is_one_document_with_official_keys(run, vqa_files):
 
 def test_vqa_table(run, vqa_files):
     code, out, err = run(*vqa_args(vqa_files))
-    assert code == 0, err
+    assert code == 0 and err == ""
+    assert out.endswith('No calibration: 3 results of 3 have no "score" (the model\'s probability of its answer)\n')
     assert "official rules" in out and "3 questions" in out
     assert "43.33" in out
     lines = out.splitlines()
@@ -139,6 +145,8 @@ def test_vqa_results_that_do_not_fit_are_one_line_errors(run, vqa_files, results
         ([{"question_id": 100, "answer": 2}], "[0].answer"),
         ([{"question_id": 100, "answer": "yes"}, {"answer": "no"}], "[1].question_id"),
         ([{"question_id": 100, "answer": "yes"}, "no"], "[1]"),
+        ([{"question_id": 100, "answer": "yes", "score": "high"}], "[0].score"),
+        ([{"question_id": 100, "answer": "yes", "score": 1.5}], "[0].score"),
     ],
 )
 def test_malformed_results_name_the_file_and_field(run, vqa_files, results, field):
@@ -148,6 +156,29 @@ def test_malformed_results_name_the_file_and_field(run, vqa_files, results, fiel
     assert err.count("\n") == 1 and str(vqa_files["results"]) in err
     if field:
         assert f"field '{field}'" in err
+
+
+def test_vqa_analysis_with_scores(run, vqa_files):
+    """Results with the model's probabilities get the calibration; the table gains the analysis."""
+    write(vqa_files["results"], [{"question_id": 100, "answer": "yes", "score": 0.97},
+                                 {"question_id": 101, "answer": "Two", "score": 0.41},
+                                 {"question_id": 102, "answer": "green", "score": 0.93}])
+    code, out, err = run(*vqa_args(vqa_files, "--json"))
+    report = json.loads(out)
+    assert code == 0 and err == ""
+    bins = report["calibration"]["bins"]
+    assert [b["count"] for b in bins] == [0, 0, 0, 0, 1, 0, 0, 0, 0, 2]
+    assert bins[9]["accuracy"] == 50.0 and bins[9]["meanScore"] == 0.95 and bins[4]["accuracy"] == 30.0
+    assert report["calibration"]["ece"] == round((0.11 + 2 * 0.45) / 3, 4)
+    assert report["correctness"] == {"rightAccuracy": 100.0, "right": 1, "partial": 1, "wrong": 1}
+    assert report["yesNoConfusion"]["matrix"] == [[1, 0, 0], [0, 0, 0], [0, 0, 0]]
+    count = report["countConfusion"]
+    assert count["matrix"][count["labels"].index("3")][count["labels"].index("2")] == 1  # humans 3, said "Two"
+    code, out, err = run(*vqa_args(vqa_files))
+    assert code == 0 and err == ""
+    assert "Correctness: 1 right (accuracy 100), 1 partly right, 1 wrong" in out
+    assert "0.9-1.0       2 questions  accuracy  50.00  mean probability 0.950" in out
+    assert "Counting confusion (1 question; rows: human majority, columns: prediction):" in out
 
 
 def test_missing_files_and_usage_errors(run, vqa_files, tmp_path):
@@ -218,8 +249,10 @@ def test_captions_json_schema(run, caption_files):
     code, out, err = run(*caption_args(caption_files, "--json"))
     assert code == 0
     report = json.loads(out)
-    assert list(report) == ["BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr"]
-    assert all(isinstance(value, float) for value in report.values())
+    assert list(report)[:5] == ["BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr"]
+    assert all(isinstance(report[name], float) for name in list(report)[:5])
+    assert list(report)[5:] == ["numImages", "perImageCIDEr", "ciderHistogram"]
+    assert report["numImages"] == 2 and len(report["perImageCIDEr"]) == 2
     assert "2 of 3 annotated images" in err  # a note on stderr, stdout stays pure JSON
 
 

@@ -8,7 +8,9 @@ VQA: the questions file fixes the evaluated questions; the results must
 answer each of them exactly once. Captions: as the COCO caption tool, the
 images scored are those in the results; each must be an image of the
 captions file, at most once. ``--json`` prints one JSON document on stdout
-(official key names); otherwise a short table.
+(the official key names first, then vqadesk's analysis: calibration when
+the results carry ``score``, confusion matrices, correctness, per-image
+CIDEr-D; docs/evaluate.md); otherwise a short table with the same sections.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_vqa(args: argparse.Namespace) -> int:
     from vqadesk.data.vqa import read_vqa_annotations, read_vqa_questions
+    from vqadesk.metrics.analysis.documents import vqa_analysis, vqa_document
     from vqadesk.metrics.results_io import read_vqa_results
+    from vqadesk.metrics.tables import format_vqa_analysis
     from vqadesk.metrics.vqa_accuracy import evaluate_vqa
 
     questions = read_vqa_questions(args.questions).questions
@@ -65,10 +69,16 @@ def run_vqa(args: argparse.Namespace) -> int:
         questions, annotations, results, args.rules,
         results_path=args.results, annotations_path=args.annotations,
     )
+    analysis, note = vqa_analysis(evaluation, [q.question_id for q in questions], annotations, results)
     if args.json:
-        print(json.dumps(evaluation.to_official_json()))
+        print(json.dumps(vqa_document(evaluation, analysis)))
+        if note:  # stdout stays one JSON document
+            print(f"vqadesk: note: {note}", file=sys.stderr)
         return 0
     print(format_vqa_evaluation(evaluation))
+    print(format_vqa_analysis(analysis))
+    if note:
+        print(f"{note[0].upper()}{note[1:]}")
     return 0
 
 
@@ -76,8 +86,10 @@ def run_vqa(args: argparse.Namespace) -> int:
 
 
 def run_captions(args: argparse.Namespace) -> int:
+    from vqadesk.metrics.analysis.documents import caption_analysis, caption_document
     from vqadesk.metrics.captions import evaluate_caption_results, read_reference_captions
     from vqadesk.metrics.results_io import read_caption_results
+    from vqadesk.metrics.tables import format_caption_analysis
 
     references = read_reference_captions(args.annotations)
     evaluation = evaluate_caption_results(
@@ -86,10 +98,12 @@ def run_captions(args: argparse.Namespace) -> int:
     )
     annotated = sum(1 for captions in references.values() if captions)
     coverage = f"{evaluation.num_images} of {annotated} annotated images"
+    analysis = caption_analysis(evaluation)
     if args.json:
-        print(json.dumps(evaluation.scores()))
+        print(json.dumps(caption_document(evaluation, analysis)))
         if evaluation.num_images < annotated:
             print(f"vqadesk: note: scored {coverage}", file=sys.stderr)
         return 0
     print(format_caption_evaluation(evaluation, coverage))
+    print(format_caption_analysis(analysis))
     return 0

@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "vqadesk.cli.gui_cmd",
     "vqadesk.cli.shapes_cmd",
     "vqadesk.cli.evaluate_cmd",
+    "vqadesk.cli.compare_cmd",
+    "vqadesk.cli.evaluations_cmd",
     "vqadesk.cli.ask_cmd",
     "vqadesk.cli.caption_cmd",
     "vqadesk.cli.predict_cmd",

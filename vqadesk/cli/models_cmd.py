@@ -18,13 +18,9 @@ import argparse
 import json
 import sys
 
-from vqadesk.cli.options import add_json_option
-from vqadesk.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, VqadeskError
+from vqadesk.cli.options import add_json_option, confirmed, missing_action
+from vqadesk.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from vqadesk.text.counts import plural
-
-
-class ConfirmationNeededError(VqadeskError):
-    """No terminal to ask on, and no ``--yes``."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="The models vqadesk can run: bundled, your own, and pretrained ones from the "
         "Hugging Face Hub (hf:ORG/NAME), which are downloaded only by 'vqadesk models download'.",
     )
-    parser.set_defaults(func=lambda args: _missing_action(parser))
+    parser.set_defaults(func=lambda args: missing_action(parser))
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
 
     listing = actions.add_parser("list", help="bundled, own and downloaded models, and the catalogue")
@@ -136,7 +132,7 @@ def run_download(args: argparse.Namespace) -> int:
                   "to download")
         print(f"  into {plan.cache_folder} ({format_bytes(plan.free_bytes)} free)")
         check_free_space(plan)
-        if not _confirmed(args.yes, f"download {name} ({format_bytes(plan.remaining_bytes)})"):
+        if not confirmed(args.yes, f"download {name} ({format_bytes(plan.remaining_bytes)})"):
             print("vqadesk: nothing downloaded", file=sys.stderr)
             return EXIT_ERROR
     return _download_with_bar(plan)
@@ -179,29 +175,9 @@ def run_remove(args: argparse.Namespace) -> int:
 
     reference = as_reference(args.reference)
     size = removal_bytes(reference)
-    if not _confirmed(args.yes, f"delete {reference.text} ({format_bytes(size)}) from the Hugging Face cache"):
+    if not confirmed(args.yes, f"delete {reference.text} ({format_bytes(size)}) from the Hugging Face cache"):
         print("vqadesk: nothing removed", file=sys.stderr)
         return EXIT_ERROR
     removal = remove(reference)
     print(f"{reference.text} removed: {format_bytes(removal.freed_bytes)} freed")
     return EXIT_OK
-
-
-# -- helpers --------------------------------------------------------------------------------------
-
-
-def _confirmed(yes: bool, action: str) -> bool:
-    """``--yes``, or the user's "y" on the terminal; without a terminal (a script, a pipe) ``--yes`` is required."""
-    if yes:
-        return True
-    if not sys.stdin.isatty():
-        raise ConfirmationNeededError(f"not going to {action} without asking: pass --yes (no terminal to ask on)")
-    print(f"{action[0].upper()}{action[1:]}? [y/N] ", end="", file=sys.stderr, flush=True)
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
-
-
-def _missing_action(parser: argparse.ArgumentParser) -> int:
-    from vqadesk.errors import EXIT_USAGE
-
-    parser.print_help(sys.stderr)
-    return EXIT_USAGE

@@ -2,8 +2,8 @@
 
 ``--model``/``--device``/``--precision`` (and loading the model they name), ``--json``,
 ``--beam``, the positive integers of ``--top-k``/``--captions``/``--batch-size``,
-the ``IMAGE`` of ``vqadesk ask|caption`` and the ``vqa|captions`` kind of
-``vqadesk evaluate|predict``.
+the ``IMAGE`` of ``vqadesk ask|caption``, the ``vqa|captions`` kind of
+``vqadesk evaluate|predict``, and asking before deleting (``--yes``).
 Nothing heavy is imported here: ``vqadesk --help`` stays instant.
 """
 
@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from vqadesk.engine.torch_free.model_kind import ModelKind
-from vqadesk.errors import EXIT_USAGE
+from vqadesk.errors import EXIT_USAGE, VqadeskError
 
 if TYPE_CHECKING:
     from vqadesk.engine.inference.predictor import Predictor
@@ -105,5 +105,25 @@ def add_kind_commands(
 
 
 def _missing_kind(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+class ConfirmationNeededError(VqadeskError):
+    """No terminal to ask on, and no ``--yes``."""
+
+
+def confirmed(yes: bool, action: str) -> bool:
+    """``--yes``, or the user's "y" on the terminal; without a terminal (a script, a pipe) ``--yes`` is required."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise ConfirmationNeededError(f"not going to {action} without asking: pass --yes (no terminal to ask on)")
+    print(f"{action[0].upper()}{action[1:]}? [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def missing_action(parser: argparse.ArgumentParser) -> int:
+    """A command group without its action: its help on stderr, the usage exit code."""
     parser.print_help(sys.stderr)
     return EXIT_USAGE

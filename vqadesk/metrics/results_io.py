@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from vqadesk.errors import DataFormatError
-from vqadesk.jsonio import describe_type, field, read_json, write_json_atomic
+from vqadesk.jsonio import describe_type, field, optional_field, read_json, write_json_atomic
 
 __all__ = [
     "CaptionResult",
@@ -39,6 +39,7 @@ class VqaResult:
 
     question_id: int
     answer: str
+    score: float | None = None  # the model's probability of ``answer``, when the file gives it
 
 
 @dataclass(frozen=True)
@@ -50,24 +51,37 @@ class CaptionResult:
 
 
 def read_vqa_results(path: str | os.PathLike[str]) -> list[VqaResult]:
-    """Entries of a VQA results file, in file order (duplicates kept for the evaluator)."""
-    return _read_entries(path, VqaResult, "question_id", "answer")
+    """Entries of a VQA results file, in file order (duplicates kept for the evaluator).
+
+    An entry's optional ``"score"`` must be a number in [0, 1] (or null).
+    """
+    return _read_entries(path, lambda qid, answer, entry, where: VqaResult(qid, answer, _score(entry, path, where)),
+                         "question_id", "answer")
 
 
 def read_caption_results(path: str | os.PathLike[str]) -> list[CaptionResult]:
     """Entries of a caption results file, in file order."""
-    return _read_entries(path, CaptionResult, "image_id", "caption")
+    return _read_entries(path, lambda image_id, caption, _entry, _where: CaptionResult(image_id, caption),
+                         "image_id", "caption")
 
 
-def _read_entries(path: str | os.PathLike[str], make: Callable[[int, str], Result], id_key: str,
+def _score(entry: dict, path: str | os.PathLike[str], where: str) -> float | None:
+    score = optional_field(entry, "score", float, path, where)
+    if score is not None and not 0.0 <= score <= 1.0:
+        raise DataFormatError(path, f"expected a probability in [0, 1], got {score}", f"{where}.score")
+    return None if score is None else float(score)
+
+
+def _read_entries(path: str | os.PathLike[str], make: Callable[[int, str, dict, str], Result], id_key: str,
                   text_key: str) -> list[Result]:
-    """``make(entry[id_key], entry[text_key])`` for each entry of a results file, types checked."""
+    """``make(entry[id_key], entry[text_key], entry, where)`` for each entry of a results file, types checked."""
     data = read_json(path)
     # The official loaders assert the results are a list; say so in words.
     if not isinstance(data, list):
         raise DataFormatError(path, f"expected a list of results, got {describe_type(data)}")
     return [
-        make(field(entry, id_key, int, path, f"[{index}]"), field(entry, text_key, str, path, f"[{index}]"))
+        make(field(entry, id_key, int, path, f"[{index}]"), field(entry, text_key, str, path, f"[{index}]"),
+             entry, f"[{index}]")
         for index, entry in enumerate(data)
     ]
 
@@ -86,8 +100,9 @@ def by_id(entries: Iterable[Entry], id_of: Callable[[Entry], int],
 
 
 def write_vqa_results(path: str | os.PathLike[str], results: Iterable[VqaResult]) -> None:
-    """Write ``[{"question_id", "answer"}]`` via a temporary file and a rename."""
-    entries = [{"question_id": int(r.question_id), "answer": str(r.answer)} for r in results]
+    """Write ``[{"question_id", "answer"}]`` (and ``"score"`` where known) via a temporary file and a rename."""
+    entries = [{"question_id": int(r.question_id), "answer": str(r.answer)}
+               | ({} if r.score is None else {"score": float(r.score)}) for r in results]
     write_json_atomic(path, entries)
 
 

@@ -22,10 +22,11 @@ from vqadesk.errors import run_entry_point
 
 
 class StopRequest:
-    """Set by a signal handler, read by the loop between steps."""
+    """Set by a signal handler, read by the loop between steps; ``message`` is what stderr then says."""
 
-    def __init__(self) -> None:
+    def __init__(self, message: str = "finishing the step and saving `last`…") -> None:
         self.requested = False
+        self.message = message
 
     def __call__(self) -> bool:
         return self.requested
@@ -33,8 +34,7 @@ class StopRequest:
     def install(self) -> None:
         def handler(signum, _frame):
             self.requested = True
-            print(f"\nreceived {signal.Signals(signum).name}: finishing the step and saving `last`…",
-                  file=sys.stderr, flush=True)
+            print(f"\nreceived {signal.Signals(signum).name}: {self.message}", file=sys.stderr, flush=True)
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
@@ -61,6 +61,7 @@ def run_routine(
     make_events: Callable[[StopRequest], Iterator[dict[str, Any]]],
     *,
     is_main: Callable[[], bool] = lambda: int(os.environ.get("RANK", "0")) == 0,
+    stop_message: str | None = None,
 ) -> int:
     """Drive ``make_events(stop)``; print its events; map failures to an ``error`` event.
 
@@ -68,7 +69,7 @@ def run_routine(
     ``run_entry_point``: 0 on ``done``, 1 on a user error (bad data, options,
     checkpoint), 3 on a bug; the failure's message is also the ``error`` event.
     """
-    stop = StopRequest()
+    stop = StopRequest() if stop_message is None else StopRequest(stop_message)
     stop.install()
 
     def print_events() -> None:
