@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tests.support.cli_runs import run as run_cli
 from tests.support.hf_cache_layout import put_in_cache
@@ -25,6 +26,7 @@ from tests.support.real_coco import VAL, photo_files, write_real_root
 from tests.support.tiny_captioners import build_blip
 from tests.support.tiny_vqa_models import tiny_vqa_models
 from vqadesk.engine.inference.evaluation_run import run_evaluation
+from vqadesk.engine.precision import resolve_precision
 from vqadesk.engine.torch_free import evaluation_folder
 from vqadesk.engine.torch_free.evaluation_folder import PartialFolder, remove_abandoned
 from vqadesk.engine.torch_free.evaluations import list_evaluations, open_evaluation
@@ -66,7 +68,9 @@ def test_a_vqa_evaluation_writes_a_whole_folder_the_store_opens(models, tmp_path
     manifest = read_json(folder / "evaluation.json")
     assert manifest["model"]["reference"] == str(Path(models.vqa).resolve())
     assert manifest["count"] == start["total"] == len(evaluation.rows) and manifest["device"] == "cpu"
-    assert manifest["attention_region"] == "centre-square" and manifest["precision"] == "fp32"
+    # Own models run in the resolved --precision auto too (docs/performance.md)
+    assert manifest["attention_region"] == "centre-square"
+    assert manifest["precision"] == resolve_precision("auto", torch.device("cpu"))
     assert manifest["has_maps"] and manifest["headline"] == {"name": "VQA accuracy",
                                                              "value": evaluation.metrics["overall"]}
     assert [e.path for e in list_evaluations(out)] == [folder]

@@ -38,7 +38,9 @@ from vqadesk import __version__
 from vqadesk.data.coco import CocoIndex
 from vqadesk.data.feature_store import FeatureStoreError, FeatureStoreWriter, SkippedImage, StoreManifest
 from vqadesk.engine.device import describe_device, pick_device
+from vqadesk.engine.features.store_precision import extraction_precision
 from vqadesk.engine.image_tensors import load_image_tensor
+from vqadesk.engine.precision import autocast
 from vqadesk.engine.torch_free.extraction_config import ExtractionConfig, ExtractionConfigError
 from vqadesk.errors import ImageLoadError, VqadeskError
 from vqadesk.models.backbones import IMAGENET_MEAN, IMAGENET_STD
@@ -165,12 +167,14 @@ def extract_features(config: ExtractionConfig, stop: Callable[[], bool] = lambda
         torch.set_num_threads(config.threads)
     image_ids, paths, exists, source = list_images(config)
     device = pick_device(config.device)
+    precision = extraction_precision(config.precision, device, config.out)
     encoder, weights = build_encoder(config)
     manifest = StoreManifest(
         backbone=config.backbone, layer=config.layer, image_size=config.image_size, weights=weights,
         preprocessing=PREPROCESSING, dtype=config.dtype, feature_shape=_feature_shape(encoder),
         image_ids=tuple(image_ids), source=source, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         software={"vqadesk": __version__, "torch": torch.__version__, "numpy": np.__version__},
+        precision=precision,
     )
     writer = FeatureStoreWriter.open(config.out, manifest)
     try:
@@ -188,6 +192,7 @@ def _extract(config, stop, writer: FeatureStoreWriter, encoder, paths, exists, d
         "event": "start", "task": "extract_features", "config": config.to_dict(), "store": str(writer.path),
         "images": manifest.count, "already_done": first, "to_do": end - first,
         "feature_shape": list(manifest.feature_shape), "dtype": manifest.dtype, "weights": manifest.weights,
+        "precision": manifest.precision,
         "device": describe_device(device), "resumed": first > 0, "vqadesk_version": __version__,
     }
     if device.type == "cuda":
@@ -209,7 +214,7 @@ def _extract(config, stop, writer: FeatureStoreWriter, encoder, paths, exists, d
         block = np.zeros((len(batch_rows), *manifest.feature_shape), dtype=manifest.dtype)
         readable = np.array([problem is None for problem in problems])
         if pixels is not None:
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast(manifest.precision, device):
                 features = encoder(encoder.prepare(pixels.to(device, non_blocking=True))).to(store_dtype)
             _check_finite(features, manifest.dtype, writer.path)
             block[readable] = features.cpu().numpy()  # (B_ok, *feature_shape)

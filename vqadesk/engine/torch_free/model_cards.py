@@ -86,6 +86,8 @@ def _markdown(document: dict[str, Any], path: Path) -> str:
          f"{encoder.get('name', '?')} ({encoder.get('layer', '?')}, {encoder.get('image_size', '?')} px)"),
         ("trained on", training.get("data")),
         ("epochs / steps", f"{metadata.get('epoch', '?')} / {metadata.get('step', '?')}"),
+        # Resolved by the trainer; older checkpoints' training_config holds an explicit choice, or nothing (fp32).
+        ("trained in", metadata.get("precision") or training.get("precision") or "fp32"),
         ("created", metadata.get("created")),
     ]
     lines += ["| | |", "|---|---|"] + [f"| {name} | {value} |" for name, value in rows if value is not None]

@@ -41,7 +41,7 @@ class ModelResult:
     (``timings_ms``, per step and ``total``), and whether the image's features came
     from the cache. ``attention_region`` says which part of the photo its attention maps cover
     (``CENTRE_SQUARE`` or ``WHOLE_IMAGE``); ``precision`` the arithmetic that made it (``fp32``,
-    ``bf16``, ``fp16``: a pretrained model's resolved precision; vqadesk's own models run in fp32)."""
+    ``bf16``, ``fp16``: the model's resolved ``--precision``, own models and pretrained ones alike)."""
 
     model: str
     timings_ms: dict[str, float]
