@@ -432,13 +432,17 @@ class FeatureStoreWriter:
 
     def commit(self, committed: int, skipped: list[SkippedImage]) -> None:
         """Make rows below ``committed`` final: data to disk first, then the count."""
+        self.sync()
+        self.progress = StoreProgress(committed=committed, skipped=self.progress.skipped + tuple(skipped))
+        write_json_atomic(self.path / PROGRESS, self.progress.to_dict(self.manifest.count))
+
+    def sync(self) -> None:
+        """The rows written so far onto the disk (before any file says they are done)."""
         try:
             self._file.flush()
             os.fsync(self._file.fileno())
         except OSError as exc:
             raise FeatureStoreError(f"{self.path / FEATURES}: cannot write features ({exc.strerror or exc})") from None
-        self.progress = StoreProgress(committed=committed, skipped=self.progress.skipped + tuple(skipped))
-        write_json_atomic(self.path / PROGRESS, self.progress.to_dict(self.manifest.count))
 
     def close(self) -> None:
         self._file.close()

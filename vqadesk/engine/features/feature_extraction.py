@@ -160,11 +160,28 @@ def _feature_shape(encoder) -> tuple[int, ...]:
 
 
 def extract_features(config: ExtractionConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[Event]:
+    """The extraction's events. Under torchrun (``WORLD_SIZE`` > 1), or on a store a sharded run
+    left unfinished, ``sharded_extraction`` runs it instead: the same store, rows shared by ranks."""
+    from vqadesk.engine.features.sharded_extraction import extract_sharded, runs_sharded
+
+    if runs_sharded(config):
+        yield from extract_sharded(config, stop)
+        return
     started = time.perf_counter()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    image_ids, paths, exists, source = list_images(config)
     device = pick_device(config.device)
+    paths, exists, encoder, manifest = prepare(config)
+    writer = FeatureStoreWriter.open(config.out, manifest)
+    try:
+        yield from _extract(config, stop, writer, encoder.to(device), paths, exists, device, started)
+    finally:
+        writer.close()
+
+
+def prepare(config: ExtractionConfig) -> tuple[list[Path], list[bool], torch.nn.Module, StoreManifest]:
+    """The photos (files, whether each is there), the frozen network, and the store's manifest."""
+    image_ids, paths, exists, source = list_images(config)
     encoder, weights = build_encoder(config)
     manifest = StoreManifest(
         backbone=config.backbone, layer=config.layer, image_size=config.image_size, weights=weights,
@@ -172,11 +189,7 @@ def extract_features(config: ExtractionConfig, stop: Callable[[], bool] = lambda
         image_ids=tuple(image_ids), source=source, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         software={"vqadesk": __version__, "torch": torch.__version__, "numpy": np.__version__},
     )
-    writer = FeatureStoreWriter.open(config.out, manifest)
-    try:
-        yield from _extract(config, stop, writer, encoder.to(device), paths, exists, device, started)
-    finally:
-        writer.close()
+    return paths, exists, encoder, manifest
 
 
 def _extract(config, stop, writer: FeatureStoreWriter, encoder, paths, exists, device, started) -> Iterator[Event]:
@@ -190,34 +203,12 @@ def _extract(config, stop, writer: FeatureStoreWriter, encoder, paths, exists, d
         "feature_shape": list(manifest.feature_shape), "dtype": manifest.dtype, "weights": manifest.weights,
         "device": describe_device(device), "resumed": first > 0, "vqadesk_version": __version__,
     }
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # one input size: let cuDNN pick its fastest kernels
-    rows = list(range(first, end))
-    loader = DataLoader(
-        _ImageFiles(rows, [paths[r] for r in rows], [exists[r] for r in rows], config.image_size),
-        batch_size=config.batch_size,
-        shuffle=False, num_workers=config.workers, collate_fn=_collate, worker_init_fn=_one_thread,
-        pin_memory=device.type == "cuda",
-    )
-    store_dtype = torch.float16 if manifest.dtype == "float16" else torch.float32
     progress = _progress_bar(manifest.count, first)
     done = first
     skipped_here = 0
     last_report = loop_started = time.perf_counter()
     stopped = False
-    for batch_rows, pixels, problems in loader:
-        block = np.zeros((len(batch_rows), *manifest.feature_shape), dtype=manifest.dtype)
-        readable = np.array([problem is None for problem in problems])
-        if pixels is not None:
-            with torch.inference_mode():
-                features = encoder(encoder.prepare(pixels.to(device, non_blocking=True))).to(store_dtype)
-            _check_finite(features, manifest.dtype, writer.path)
-            block[readable] = features.cpu().numpy()  # (B_ok, *feature_shape)
-        writer.write(batch_rows[0], block)
-        skipped = [
-            SkippedImage(row=row, image_id=manifest.image_ids[row], file=str(paths[row]), reason=problem)
-            for row, problem in zip(batch_rows, problems) if problem is not None
-        ]
+    for batch_rows, skipped in extract_rows(config, writer, encoder, paths, exists, device, range(first, end)):
         writer.commit(batch_rows[-1] + 1, skipped)
         done = batch_rows[-1] + 1
         skipped_here += len(skipped)
@@ -241,6 +232,37 @@ def _extract(config, stop, writer: FeatureStoreWriter, encoder, paths, exists, d
         "complete": done == manifest.count, "stopped": "request" if stopped and done < end else None,
         "elapsed_s": elapsed, "images_per_s": (done - first) / elapsed if elapsed > 0 else None,
     }
+
+
+def extract_rows(config, writer: FeatureStoreWriter, encoder, paths, exists, device,
+                 rows: range) -> Iterator[tuple[list[int], list[SkippedImage]]]:
+    """The network over consecutive ``rows``, batch by batch: each batch's features are written
+    into the store (not committed), then its rows and skipped images are yielded for the caller
+    to commit (``progress.json``, or a rank's shard file under torchrun)."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # one input size: let cuDNN pick its fastest kernels
+    rows = list(rows)
+    loader = DataLoader(
+        _ImageFiles(rows, [paths[r] for r in rows], [exists[r] for r in rows], config.image_size),
+        batch_size=config.batch_size,
+        shuffle=False, num_workers=config.workers, collate_fn=_collate, worker_init_fn=_one_thread,
+        pin_memory=device.type == "cuda",
+    )
+    manifest = writer.manifest
+    store_dtype = torch.float16 if manifest.dtype == "float16" else torch.float32
+    for batch_rows, pixels, problems in loader:
+        block = np.zeros((len(batch_rows), *manifest.feature_shape), dtype=manifest.dtype)
+        readable = np.array([problem is None for problem in problems])
+        if pixels is not None:
+            with torch.inference_mode():
+                features = encoder(encoder.prepare(pixels.to(device, non_blocking=True))).to(store_dtype)
+            _check_finite(features, manifest.dtype, writer.path)
+            block[readable] = features.cpu().numpy()  # (B_ok, *feature_shape)
+        writer.write(batch_rows[0], block)
+        yield batch_rows, [
+            SkippedImage(row=row, image_id=manifest.image_ids[row], file=str(paths[row]), reason=problem)
+            for row, problem in zip(batch_rows, problems) if problem is not None
+        ]
 
 
 def _check_finite(features: torch.Tensor, dtype: str, store) -> None:
