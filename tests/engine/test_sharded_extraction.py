@@ -10,16 +10,14 @@ processes.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.support.torchrun import HAS_PROC, kill_rank_when, run, torchrun
 from vqadesk.data.feature_store import FEATURES, FeatureStore, SkippedImage, StoreProgress
 from vqadesk.data.feature_store_shards import (
     SHARDS,
@@ -35,8 +33,6 @@ from vqadesk.errors import VqadeskError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
 SMALL = ["--weights", "none", "--image-size", "64", "--workers", "0", "--log-interval", "0"]
 
 
@@ -90,21 +86,11 @@ def test_two_ranks_write_one_store_equal_to_a_single_process(coco_real, referenc
     np.testing.assert_allclose(_rows(out), reference, rtol=2e-3, atol=2e-3)
 
 
-@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the rank's process in /proc")
+@pytest.mark.skipif(not HAS_PROC, reason="finds the rank's process in /proc")
 def test_a_killed_rank_keeps_its_rows_and_any_rerun_finishes_the_store(coco_real, reference, tmp_path):
     out = tmp_path / "store"
-    process = subprocess.Popen(
-        [str(a) for a in _torchrun(coco_real, out, "--batch-size", "1")], cwd=REPO_ROOT, env=ENV,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        record = _wait_for(lambda: _rank_rows(out, 1) >= 1, process)
-        _kill_rank(process.pid, 1)
-        process.wait(timeout=120)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-    assert record and process.returncode != 0  # torchrun reports the dead rank and stops the other
+    code = kill_rank_when(_torchrun(coco_real, out, "--batch-size", "1"), lambda: _rank_rows(out, 1) >= 1, rank=1)
+    assert code != 0  # torchrun reports the dead rank and stops the other
     progress = StoreProgress(committed=json.loads((out / "progress.json").read_text())["committed"])
     finished = read_done(out, progress, 15)
     rank_1 = [(first, end) for first, end in finished.done if end > 7]
@@ -134,13 +120,11 @@ def test_a_killed_rank_keeps_its_rows_and_any_rerun_finishes_the_store(coco_real
 
 
 def _torchrun(images: Path, out: Path, *options) -> list:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-            "-m", "training.extract_features", "--images", images, "--out", out, *SMALL, *options]
+    return torchrun("-m", "training.extract_features", "--images", images, "--out", out, *SMALL, *options)
 
 
 def _run(command: list) -> subprocess.CompletedProcess:
-    return subprocess.run([str(a) for a in command], cwd=REPO_ROOT, env=ENV, capture_output=True, text=True,
-                          timeout=300)
+    return run(command)
 
 
 def _rows(store: Path) -> np.ndarray:
@@ -152,31 +136,3 @@ def _rank_rows(store: Path, rank: int) -> int:
         return ShardRecord.read(rank_path(store, rank), 15).rows
     except (OSError, VqadeskError):  # not written yet: ask again
         return 0
-
-
-def _wait_for(condition, process: subprocess.Popen, timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return False
-
-
-def _kill_rank(torchrun_pid: int, rank: int) -> None:
-    """SIGKILL the worker process whose environment says ``RANK=rank`` (Linux /proc)."""
-    pending, seen = [torchrun_pid], set()
-    while pending:
-        pid = pending.pop()
-        seen.add(pid)
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            continue
-        if f"RANK={rank}".encode() in environ and b"TORCHELASTIC_RUN_ID" in b" ".join(environ) \
-                and pid != torchrun_pid:
-            os.kill(pid, signal.SIGKILL)
-            return
-        pending.extend(int(child) for child in children if int(child) not in seen)
-    raise AssertionError(f"no worker process of rank {rank} found")
