@@ -3,6 +3,7 @@
     python -m training.extract_features --images DIR [--coco ANNOTATIONS.json] --out STORE
         [--backbone vgg16|resnet50|resnet152] [--layer fc7|grid|pooled] [--weights imagenet|none|PATH]
         [--image-size 224] [--batch-size 32] [--workers N] [--device auto] [--dtype float16|float32]
+        [--precision auto|fp32|bf16|fp16]
 
 One JSON event per line on stdout (start, skipped, step, done or error); the
 progress bar on stderr. Running the same command again resumes a stopped or
@@ -17,7 +18,7 @@ import argparse
 import os
 import sys
 
-from vqadesk.engine.torch_free.extraction_config import LAYERS_BY_BACKBONE, ExtractionConfig
+from vqadesk.engine.torch_free.extraction_config import LAYERS_BY_BACKBONE, PRECISIONS, ExtractionConfig
 from vqadesk.engine.torch_free.routine import run_routine
 from vqadesk.engine.torch_free.training_config import DEVICES_HELP
 from vqadesk.errors import VqadeskError
@@ -54,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"DataLoader processes decoding photos (default {default_workers()}; 0: in the main process)")
     add("--device", default="auto", help=DEVICES_HELP)
     add("--dtype", default="float16", choices=("float16", "float32"), help="stored precision (default float16)")
+    add("--precision", default="auto", choices=PRECISIONS,
+        help="the network's arithmetic: auto (default: bf16 on CPUs with AVX512-BF16/AMX and on CUDA, else "
+        "fp32), fp32 (exact reproducibility), bf16, fp16 (CUDA); recorded in the store's manifest. A resumed "
+        "store keeps the precision it was started in (docs/performance.md)")
     add("--seed", type=int, default=0, help="random initialisation of --weights none")
     add("--max-images", type=int, metavar="N", help="stop after N images in this run (resume later)")
     add("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")

@@ -33,7 +33,9 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
 
 
 def extract(images: Path, out: Path, **options) -> list[dict]:
-    settings = {"weights": "none", "image_size": 64, "batch_size": 8, "workers": 0, "log_interval_s": 0.0}
+    # fp32: these tests compare rows with the network run by hand (bf16: tests/engine/test_precision_policy.py)
+    settings = {"weights": "none", "image_size": 64, "batch_size": 8, "workers": 0, "log_interval_s": 0.0,
+                "precision": "fp32"}
     return list(extract_features(ExtractionConfig(images=str(images), out=str(out), **{**settings, **options})))
 
 
@@ -80,7 +82,7 @@ def test_the_store_holds_what_the_network_gives_for_each_photo(coco_real, resnet
     store = FeatureStore(resnet50_store)
     manifest = store.manifest
     assert manifest.backbone == "resnet50" and manifest.layer == "grid" and manifest.image_size == 64
-    assert manifest.feature_shape == (2048, 2, 2) and manifest.dtype == "float16"
+    assert manifest.feature_shape == (2048, 2, 2) and manifest.dtype == "float16" and manifest.precision == "fp32"
     assert manifest.weights["kind"] == "none" and manifest.weights["seed"] == 0
     assert len(manifest.weights["sha256"]) == 64 and manifest.preprocessing["mean"] == [0.485, 0.456, 0.406]
     assert 458752 in manifest.image_ids and 39769 in manifest.image_ids and len(manifest.image_ids) == 15
@@ -89,9 +91,11 @@ def test_the_store_holds_what_the_network_gives_for_each_photo(coco_real, resnet
     # The same seeded network run by hand on two photos (a JPEG and the PNG) gives the stored rows.
     encoder, weights = build_encoder(ExtractionConfig(images=str(coco_real), out="-", weights="none", image_size=64))
     assert weights["sha256"] == manifest.weights["sha256"]
+    # The routine runs it in channels_last on JPEGs decoded in draft mode; by hand: the default layout.
     photos = [coco_real / "COCO_val2014_000000262148.jpg", coco_real / "000000039769.png"]
+    pixels = torch.stack([load_image_tensor(p, 64, draft=True) for p in photos])
     with torch.inference_mode():
-        expected = encoder(encoder.prepare(torch.stack([load_image_tensor(p, 64) for p in photos]))).numpy()
+        expected = encoder(encoder.prepare(pixels)).numpy()
     stored = store.features([262148, 39769]).astype(np.float32)
     np.testing.assert_allclose(stored, expected, rtol=2e-3, atol=2e-3)
 
@@ -133,7 +137,8 @@ def test_resume_after_a_kill_keeps_every_committed_row(coco_real, resnet50_store
     out = tmp_path / "store"
     process = subprocess.Popen(
         [sys.executable, "-m", "training.extract_features", "--images", str(coco_real), "--out", str(out),
-         "--weights", "none", "--image-size", "64", "--batch-size", "4", "--workers", "1", "--log-interval", "0"],
+         "--weights", "none", "--image-size", "64", "--batch-size", "4", "--workers", "1", "--log-interval", "0",
+         "--precision", "fp32"],
         cwd=REPO_ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     for line in process.stdout:
@@ -154,7 +159,7 @@ def test_resume_after_a_kill_keeps_every_committed_row(coco_real, resnet50_store
 
     done = subprocess.run(
         [sys.executable, "-m", "training.extract_features", "--images", str(coco_real), "--out", str(out),
-         "--weights", "none", "--image-size", "64", "--batch-size", "4", "--workers", "1"],
+         "--weights", "none", "--image-size", "64", "--batch-size", "4", "--workers", "1", "--precision", "fp32"],
         cwd=REPO_ROOT, env=ENV, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr

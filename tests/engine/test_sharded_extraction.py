@@ -33,7 +33,8 @@ from vqadesk.errors import VqadeskError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-SMALL = ["--weights", "none", "--image-size", "64", "--workers", "0", "--log-interval", "0"]
+# fp32: the rows of a sharded run and of one process compare within float rounding (batches differ).
+SMALL = ["--weights", "none", "--image-size", "64", "--workers", "0", "--log-interval", "0", "--precision", "fp32"]
 
 
 def test_shares_are_contiguous_equal_and_cover_the_rows_to_do():

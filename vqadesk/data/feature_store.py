@@ -48,6 +48,7 @@ MANIFEST_FORMAT = "vqadesk.feature_store"
 PROGRESS_FORMAT = "vqadesk.feature_store.progress"
 FORMAT_VERSION = 1
 DTYPES = ("float16", "float32")
+PRECISIONS = ("fp32", "bf16", "fp16")  # resolved arithmetic (vqadesk.engine.precision), never "auto"
 
 
 class FeatureStoreError(VqadeskError):
@@ -76,6 +77,13 @@ class StoreManifest:
     SHA-256 of the network's tensors as loaded}``; ``preprocessing`` says how
     pixels were prepared. Two stores with equal ``identity()`` hold
     interchangeable features.
+
+    ``precision`` is the arithmetic the network ran in (``fp32``, ``bf16`` or
+    ``fp16``, resolved, never ``auto``); a manifest written before it was
+    recorded reads as ``fp32``. It is not part of ``identity()``: bf16 and
+    fp32 features of the same network agree to a cosine of about 0.99
+    (docs/performance.md), so stores and checkpoints made either way are
+    interchangeable; a resumed store keeps its own precision (one store, one arithmetic).
     """
 
     backbone: str
@@ -89,8 +97,11 @@ class StoreManifest:
     source: dict[str, Any]
     created: str = ""
     software: dict[str, str] | None = None
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         if len(set(self.image_ids)) != len(self.image_ids):
@@ -137,6 +148,7 @@ class StoreManifest:
             "format": MANIFEST_FORMAT,
             "version": FORMAT_VERSION,
             **self.identity(),
+            "precision": self.precision,
             "count": self.count,
             "image_ids": list(self.image_ids),
             "source": dict(self.source),
@@ -161,6 +173,9 @@ class StoreManifest:
             expect(ids[bad], int, source, f"image_ids[{bad}]")
         if len(set(ids)) != len(ids):
             raise DataFormatError(source, "image ids repeat", "image_ids")
+        precision = data.get("precision", "fp32")  # before it was recorded: float32 arithmetic
+        if precision not in PRECISIONS:
+            raise DataFormatError(source, f"must be one of {', '.join(PRECISIONS)}, got {precision!r}", "precision")
         count = field(data, "count", int, source)
         if count != len(ids):
             raise DataFormatError(source, f"says {count} images but image_ids lists {len(ids)}", "count")
@@ -176,6 +191,7 @@ class StoreManifest:
             source=field(data, "source", dict, source),
             created=data.get("created") if isinstance(data.get("created"), str) else "",
             software=data.get("software") if isinstance(data.get("software"), dict) else None,
+            precision=precision,
         )
 
 
@@ -456,6 +472,11 @@ def _check_same_store(path: Path, existing: StoreManifest, wanted: StoreManifest
                 f"{path}: this store was made with {key} {found[key]!r}, not {asked[key]!r} "
                 f"({existing.describe()}); use another --out folder, or delete this one to start over"
             )
+    if existing.precision != wanted.precision:
+        raise FeatureStoreError(
+            f"{path}: this store was started in {existing.precision} arithmetic, not {wanted.precision}; "
+            f"resume it with --precision {existing.precision}, or use another --out folder"
+        )
     if existing.image_ids != wanted.image_ids:
         raise FeatureStoreError(
             f"{path}: this store was started for other images ({existing.count:,} images from "

@@ -48,7 +48,7 @@ from vqadesk.data.feature_store_shards import (
     shares,
 )
 from vqadesk.engine.device import describe_device, pick_device
-from vqadesk.engine.features.feature_extraction import Event, _progress_bar, extract_rows, prepare
+from vqadesk.engine.features.feature_extraction import Event, _progress_bar, extract_rows, on_device, prepare
 from vqadesk.engine.torch_free.extraction_config import ExtractionConfig
 from vqadesk.engine.training.distributed import DistributedContext
 
@@ -70,7 +70,7 @@ def extract_sharded(config: ExtractionConfig, stop: Callable[[], bool] = lambda:
         device = context.device_for(pick_device(config.device))
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        paths, exists, encoder, manifest = prepare(config)
+        paths, exists, encoder, manifest = prepare(config, device)
         if context.is_main:
             writer = FeatureStoreWriter.open(config.out, manifest)  # created, or checked to be the same store
             writer.check_free_space()
@@ -88,10 +88,11 @@ def extract_sharded(config: ExtractionConfig, stop: Callable[[], bool] = lambda:
                 "event": "start", "task": "extract_features", "config": config.to_dict(),
                 "store": str(writer.path), "images": manifest.count, "already_done": before.rows,
                 "to_do": to_do, "feature_shape": list(manifest.feature_shape), "dtype": manifest.dtype,
-                "weights": manifest.weights, "device": describe_device(device), "resumed": before.rows > 0,
+                "weights": manifest.weights, "precision": manifest.precision, "device": describe_device(device),
+                "resumed": before.rows > 0,
                 "vqadesk_version": __version__, "ranks": context.world_size,
             }
-            own = yield from _extract_share(config, stop, writer, encoder.to(device), paths, exists, device,
+            own = yield from _extract_share(config, stop, writer, on_device(encoder, device), paths, exists, device,
                                             mine[context.rank], context)
         finally:
             writer.close()

@@ -11,6 +11,8 @@ from typing import Any
 
 from vqadesk.errors import VqadeskError
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # engine/precision.py's, without importing torch here
+
 # As in vqadesk.models.image_encoder_base (which imports torch); test_extract_features checks they agree.
 LAYERS_BY_BACKBONE: dict[str, tuple[str, ...]] = {
     "vgg16": ("fc7", "grid"),
@@ -35,7 +37,8 @@ class ExtractionConfig:
     batch_size: int = 32
     workers: int = 1
     device: str = "auto"
-    dtype: str = "float16"
+    dtype: str = "float16"  # what the store holds, whatever the arithmetic
+    precision: str = "auto"  # the network's arithmetic (engine/precision.py); the resolved one goes in the manifest
     seed: int = 0  # the random initialisation of --weights none (so a resumed run continues the same network)
     max_images: int | None = None  # stop after this many images in this run (resumable)
     threads: int | None = None
@@ -50,6 +53,7 @@ class ExtractionConfig:
         checks = [
             (self.layer in layers, f"--layer for {self.backbone} must be one of {', '.join(layers)}"),
             (self.dtype in ("float16", "float32"), "--dtype must be float16 or float32"),
+            (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}"),
             (self.image_size >= 32, "--image-size must be at least 32"),
             (self.batch_size >= 1, "--batch-size must be at least 1"),
             (self.workers >= 0, "--workers cannot be negative (0 decodes in the main process)"),
