@@ -8,7 +8,7 @@
 One JSON event per line on stdout (start, skipped, step, done or error); the
 progress bar on stderr. Running the same command again resumes a stopped or
 killed extraction. Under ``torchrun --nproc-per-node N`` the processes share
-the photos and write one store (docs/performance.md, "Several processes").
+the photos and write one store (docs/real-data.md, "Several processes").
 See docs/real-data.md.
 """
 

@@ -2,7 +2,7 @@
 
 Two CPU processes on gloo, tiny own models: the results equal a single
 process's; a rank killed halfway leaves the photos it finished, which the
-rerun keeps (merged, never predicted again); a VQA questions file is refused
+rerun keeps (merged, never predicted again), under torchrun or in one plain process; a VQA questions file is refused
 under torchrun in one line. The merge rule (``batch/shards.py``) is checked
 on its own too.
 """
@@ -10,6 +10,7 @@ on its own too.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -83,6 +84,10 @@ def test_a_killed_rank_keeps_its_photos_and_the_rerun_finishes_the_job(capsys, m
     assert code != 0
     finished = _keys(progress_path(out)) | {key for path in rank_files(out) for key in _keys(path)}
     assert 1 <= len(_keys(rank_progress_path(out, 1))) < 7  # rank 1 was killed halfway through its 7 photos
+    plain_out = tmp_path / "plain.json"  # the same crashed job, to be taken up by one plain process
+    for path in [progress_path(out), *rank_files(out)]:
+        if path.exists():
+            shutil.copy(path, tmp_path / path.name.replace(out.name, plain_out.name))
 
     again = _run(command)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -94,6 +99,11 @@ def test_a_killed_rank_keeps_its_photos_and_the_rerun_finishes_the_job(capsys, m
                        "--model", models.vqa, "--device", "cpu", *[a for q in QUESTIONS for a in ("--question", q)])
     assert code == 0, err
     assert _answers(out) == _answers(tmp_path / "one.json")
+    code, _, err = run(capsys, "predict", "vqa", "--images", coco_real, "--out", plain_out, "--model", models.vqa,
+                       "--device", "cpu", *[a for q in QUESTIONS for a in ("--question", q)])
+    assert code == 0, err
+    assert f"{len(finished)} photos already done" in err and not rank_files(plain_out)
+    assert _answers(plain_out) == _answers(out)
 
 
 def test_a_vqa_questions_file_is_refused_under_torchrun(models, coco_real, tmp_path):

@@ -53,6 +53,7 @@ from vqadesk.engine.torch_free.batch import (
     survey_photos,
     write_sidecars,
 )
+from vqadesk.engine.torch_free.batch.shards import rank_files, take_up
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import VqadeskError
 from vqadesk.text.counts import noun_for, plural
@@ -87,6 +88,8 @@ def run_folder(args: argparse.Namespace, kind: str) -> int:
             return 0
         finished, predictor = run
     else:
+        if rank_files(out):  # a torchrun job stopped before rank 0 merged its ranks' photos
+            take_up(progress, settings, out, restart=args.restart)
         predictor = _load(kind, args)
         finished = _run(args, settings, iter_photos(root, args.recursive), survey.photos, progress, predictor,
                         root=root, restart=args.restart)

@@ -30,7 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from vqadesk.engine.torch_free.batch import BatchSettings, Finished, ProgressFile, iter_photos
-from vqadesk.engine.torch_free.batch.shards import done_keys, merge_rank_files, rank_files, rank_progress_path, share
+from vqadesk.engine.torch_free.batch.shards import done_keys, merge_rank_files, rank_progress_path, share, take_up
 from vqadesk.text.counts import plural
 
 # The last barrier waits for the slowest rank's whole share: allow much more than torch's 30 minutes.
@@ -49,7 +49,7 @@ def run_share(args: argparse.Namespace, settings: BatchSettings, root: Path, out
     context = DistributedContext.from_env(torch.device("cpu"), timeout=BARRIER_TIMEOUT)  # gloo: barriers only
     try:
         if context.is_main:
-            _take_up(progress, settings, out, restart=args.restart)
+            take_up(progress, settings, out, restart=args.restart)
         context.barrier()
         done = done_keys(progress)
         mine = share(iter_photos(root, args.recursive), done, context.rank, context.world_size)
@@ -70,12 +70,3 @@ def run_share(args: argparse.Namespace, settings: BatchSettings, root: Path, out
     finally:
         context.close()
 
-
-def _take_up(progress: Path, settings: BatchSettings, out: Path, *, restart: bool) -> None:
-    """The job's progress file started or taken up, with what the ranks of an interrupted run finished."""
-    with ProgressFile.open(progress, settings, restart=restart) as job:
-        if restart:
-            for path in rank_files(out):
-                path.unlink(missing_ok=True)
-        else:
-            merge_rank_files(job, out)

@@ -9,7 +9,9 @@ the job's own progress file, by ``merge_rank_files``: every rank file's
 final results (``iter_results``) whose photo the job's file does not hold
 yet are appended to it, photo by photo (a photo's answer rows stay on one
 line), then the rank file is removed. Merging twice appends nothing twice,
-so a kill during a merge loses nothing.
+so a kill during a merge loses nothing. ``take_up`` does it before any run,
+with or without torchrun, so a job whose ranks were killed goes on however
+it is run again.
 
 ``share`` is the rule that splits the photos still to do: rank ``r`` takes
 every ``N``-th of them from the ``r``-th, so ranks get the same number of
@@ -29,7 +31,7 @@ from vqadesk.engine.torch_free.batch.progress import (
     group_by_photo,
     iter_results,
 )
-from vqadesk.engine.torch_free.batch.records import FailedPhoto, PhotoResult
+from vqadesk.engine.torch_free.batch.records import BatchSettings, FailedPhoto, PhotoResult
 from vqadesk.jsonio import PathLike
 
 MERGE_PHOTOS = 256  # photos appended (and fsync'ed) at a time while merging
@@ -72,6 +74,17 @@ def merge_rank_files(job: ProgressFile, out: PathLike) -> int:
             job.append(pending)
         path.unlink(missing_ok=True)
     return added
+
+
+def take_up(progress: PathLike, settings: BatchSettings, out: PathLike, *, restart: bool) -> None:
+    """The job's progress file started or taken up (``restart``: emptied, rank files removed), with
+    what the ranks of an interrupted torchrun job finished merged into it."""
+    with ProgressFile.open(progress, settings, restart=restart) as job:
+        if restart:
+            for path in rank_files(out):
+                path.unlink(missing_ok=True)
+        else:
+            merge_rank_files(job, out)
 
 
 def share(photos: Iterable[Photo], done: set[str], rank: int, world_size: int) -> list[Photo]:
