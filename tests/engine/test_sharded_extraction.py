@@ -10,7 +10,6 @@ processes.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -68,7 +67,7 @@ def test_consolidate_folds_the_gap_free_prefix_into_progress(tmp_path):
 def reference(coco_real, tmp_path_factory) -> np.ndarray:
     """All 15 photos' rows from one plain process: what every sharded run must hold."""
     out = tmp_path_factory.mktemp("reference") / "store"
-    done = _run([sys.executable, "-m", "training.extract_features", "--images", coco_real, "--out", out,
+    done = run([sys.executable, "-m", "training.extract_features", "--images", coco_real, "--out", out,
                  *SMALL, "--batch-size", "4"])
     assert done.returncode == 0, done.stderr[-2000:]
     return _rows(out)
@@ -76,7 +75,7 @@ def reference(coco_real, tmp_path_factory) -> np.ndarray:
 
 def test_two_ranks_write_one_store_equal_to_a_single_process(coco_real, reference, tmp_path):
     out = tmp_path / "store"
-    done = _run(_torchrun(coco_real, out, "--batch-size", "4"))
+    done = run(_torchrun(coco_real, out, "--batch-size", "4"))
     assert done.returncode == 0, done.stderr[-3000:]
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert events[0]["event"] == "start" and events[0]["ranks"] == 2 and events[0]["to_do"] == 15
@@ -106,7 +105,7 @@ def test_a_killed_rank_keeps_its_rows_and_any_rerun_finishes_the_store(coco_real
     features.flush()
     del features
 
-    plain = _run([sys.executable, "-m", "training.extract_features", "--images", coco_real, "--out", out,
+    plain = run([sys.executable, "-m", "training.extract_features", "--images", coco_real, "--out", out,
                   *SMALL, "--batch-size", "4"])
     assert plain.returncode == 0, plain.stderr[-3000:]
     events = [json.loads(line) for line in plain.stdout.splitlines()]
@@ -122,10 +121,6 @@ def test_a_killed_rank_keeps_its_rows_and_any_rerun_finishes_the_store(coco_real
 
 def _torchrun(images: Path, out: Path, *options) -> list:
     return torchrun("-m", "training.extract_features", "--images", images, "--out", out, *SMALL, *options)
-
-
-def _run(command: list) -> subprocess.CompletedProcess:
-    return run(command)
 
 
 def _rows(store: Path) -> np.ndarray:

@@ -20,6 +20,10 @@ between the two steps leaves rows above ``committed`` that the next run
 overwrites. The manifest's ``image_ids`` fix the row of every image, so a
 resumed run writes exactly the rows an uninterrupted one would have.
 
+Under torchrun several processes write their own rows of one store and
+record them in ``STORE/shards/`` until rank 0 folds them into
+``progress.json`` (``feature_store_shards``); a reader never looks there.
+
 Skipped images (unreadable or missing files) keep a zero row and are listed
 in ``progress.json``; the reader reports them as absent, with the reason.
 Everything here is numpy; the extraction itself is in
