@@ -86,13 +86,13 @@ def run_folder(args: argparse.Namespace, kind: str) -> int:
         run = run_share(args, settings, root, out, progress, lambda: _load(kind, args), _run)
         if run is None:  # not rank 0: its photos are in rank 0's progress file now
             return 0
-        finished, predictor = run
+        seconds, predictor = run
     else:
         if rank_files(out):  # a torchrun job stopped before rank 0 merged its ranks' photos
             take_up(progress, settings, out, restart=args.restart)
         predictor = _load(kind, args)
-        finished = _run(args, settings, iter_photos(root, args.recursive), survey.photos, progress, predictor,
-                        root=root, restart=args.restart)
+        seconds = _run(args, settings, iter_photos(root, args.recursive), survey.photos, progress, predictor,
+                       root=root, restart=args.restart).seconds
     report = export_results(progress, out, fmt)
     _notes(args, report, fmt)
     sidecars = write_sidecars(iter_results(progress)[1], overwrite=args.overwrite) if args.sidecar else None
@@ -101,7 +101,7 @@ def run_folder(args: argparse.Namespace, kind: str) -> int:
     images = survey.coco_named if fmt == "coco" else report.photos + report.failed
     print(f"wrote {what} of {plural(images, 'image')} to {out} ({fmt}; model {model} on "
           f"{predictor.device_description}, "
-          f"{finished.seconds:.1f} s this run, {time.perf_counter() - started:.1f} s in all)")
+          f"{seconds:.1f} s this run, {time.perf_counter() - started:.1f} s in all)")
     if sidecars is not None:
         _sidecar_lines(sidecars)
     return 0

@@ -38,9 +38,9 @@ BARRIER_TIMEOUT = timedelta(hours=12)
 
 
 def run_share(args: argparse.Namespace, settings: BatchSettings, root: Path, out: Path, progress: Path,
-              load: Callable[[], object], run: Callable[..., Finished]) -> tuple[Finished, object] | None:
-    """This rank's part of the job (see the module's docstring): ``(Finished, predictor)`` on rank 0
-    once every rank's photos are in ``progress``, None on the others."""
+              load: Callable[[], object], run: Callable[..., Finished]) -> tuple[float, object] | None:
+    """This rank's part of the job (see the module's docstring): on rank 0, once every rank's photos
+    are in ``progress``, the seconds this run took and the predictor; None on the others."""
     import torch
 
     from vqadesk.engine.training.distributed import DistributedContext
@@ -66,7 +66,7 @@ def run_share(args: argparse.Namespace, settings: BatchSettings, root: Path, out
             return None
         with ProgressFile.open(progress, settings) as job:
             merge_rank_files(job, out)
-            return Finished(done=len(job.done), failed=0, seconds=time.perf_counter() - started), predictor
+        return time.perf_counter() - started, predictor
     finally:
         context.close()
 
