@@ -80,10 +80,10 @@ def extract_sharded(config: ExtractionConfig, stop: Callable[[], bool] = lambda:
         writer = FeatureStoreWriter.open(config.out, manifest)
         try:
             before = read_done(writer.path, writer.progress, manifest.count)
-            mine = shares(missing_intervals(before.done, manifest.count), context.world_size,
+            plan = shares(missing_intervals(before.done, manifest.count), context.world_size,
                           config.max_images)
             context.barrier()  # everyone has read the plan's inputs: rank files may be written now
-            to_do = sum(end - first for share in mine for first, end in share)
+            to_do = sum(end - first for share in plan for first, end in share)
             yield {
                 "event": "start", "task": "extract_features", "config": config.to_dict(),
                 "store": str(writer.path), "images": manifest.count, "already_done": before.rows,
@@ -93,7 +93,7 @@ def extract_sharded(config: ExtractionConfig, stop: Callable[[], bool] = lambda:
                 "vqadesk_version": __version__, "ranks": context.world_size,
             }
             own = yield from _extract_share(config, stop, writer, on_device(encoder, device), paths, exists, device,
-                                            mine[context.rank], context)
+                                            plan[context.rank], context)
         finally:
             writer.close()
         context.barrier()
