@@ -77,6 +77,7 @@ def test_two_ranks_caption_a_folder_like_one_process(capsys, models, coco_real, 
     assert _same(_captions(out), _captions(tmp_path / "one.json")) and len(_captions(out)) == 15
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_PROC, reason="finds the rank's process in /proc")
 def test_a_killed_rank_keeps_its_photos_and_the_rerun_finishes_the_job(capsys, models, coco_real, tmp_path):
     out = tmp_path / "answers.json"

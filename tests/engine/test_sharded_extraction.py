@@ -86,6 +86,7 @@ def test_two_ranks_write_one_store_equal_to_a_single_process(coco_real, referenc
     np.testing.assert_allclose(_rows(out), reference, rtol=2e-3, atol=2e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_PROC, reason="finds the rank's process in /proc")
 def test_a_killed_rank_keeps_its_rows_and_any_rerun_finishes_the_store(coco_real, reference, tmp_path):
     out = tmp_path / "store"
