@@ -1,31 +1,30 @@
-"""Real data at full scale: feature extraction speed and the cost of reading VQA v2's JSON.
+"""Feature extraction speed: the network alone, and the whole routine against a hand-written extractor.
 
-Two parts, each printed as a table and, with ``--json OUT``, saved:
+ResNet-50, grid layer (2048 x 7 x 7) at 224 px, ``--weights none`` (a seeded random network:
+the ImageNet network's arithmetic without its file), in one run, for each precision (default:
+those the device runs -- fp32 and bf16 on a CPU, also fp16 on CUDA; ``auto`` picks one of them,
+marked in the output):
 
-1. **Extraction** (ResNet-50, grid layer, 224 px, ``--weights none``: the
-   arithmetic of the ImageNet network without its file). On the 15 real COCO
-   photos kept beside the checkout, outside this repository
-   (``../shared/fixtures/coco-real``): the time to decode and square one
-   photo (``load_image_tensor``, the DataLoader workers' job), the network's
-   images/s on batches of ``--batch-size`` (median of ``--batches`` timed
-   batches after one warm-up), and the whole routine (``extract_features``:
-   workers, network, store writes and commits) over ``--images`` photos made by
-   linking the 15 photos under COCO names, and a training batch's read from a
-   store (64 random rows of 224-px grids, page cache warm). Full COCO train+val (123,287 images)
-   is extrapolated from the routine's rate on this CPU, and estimated for one
-   GPU from a published figure (see ``GPU_ASSUMPTION``; an estimate, not a
-   measurement).
-2. **JSON preprocessing** at VQA v2 train scale: synthetic files in the official
-   format (443,757 questions about 82,783 images, ten answers each; captions:
-   five per image, 413,915) are written to ``--workdir``, then a fresh process
-   times ``load_vqa_arrays`` / ``load_caption_arrays`` building the cache (parse,
-   validate, tokenise, normalise, save), reading it back, and encoding the
-   tensors ``VqaExamples`` holds (vocabularies, question ids, soft targets).
+1. **decoding**: one photo decoded and squared to 224 px on one core, in full and in JPEG draft
+   mode (``load_image_tensor``), median over the photos;
+2. **the network alone**: images/s on batches of ``--batch-size`` real photos (median of
+   ``--batches`` timed batches after a warm-up), channels_last as the routine runs it (with
+   ``--layouts``, also the default layout), and its share of the matmul peak **of the precision
+   used** (``machine.matmul_peak``, measured in this run with the same threads): the network's
+   FLOPs per image are counted by ``torch.utils.flop_counter``;
+3. **the whole routine**: ``python -m training.extract_features`` as a subprocess (the whole
+   process: start-up, network build, store, decoding workers, commits; its default batch size
+   and workers) against ``benchmarks/handwritten_extractor.py`` (same network, same seed, same
+   batch size and workers) on ``--images`` photos: the 15 fixture photos of
+   ``../shared/fixtures/coco-real`` **copied** under distinct COCO names into a temporary folder.
+   Wall-clock seconds, median of ``--repeats`` alternating runs, and the ratio (target: the
+   routine at most 1.25x the hand-written time). The two outputs are compared (cosine) to show
+   they did the same work.
 
-Run from the repository root::
+Run from the repository root (``--quick``: 64 photos, one repeat, three batches)::
 
-    python benchmarks/bench_extract_features.py [--threads N] [--batch-size 16] [--batches 5]
-        [--images 96] [--workdir DIR] [--skip-json] [--json OUT.json]
+    python benchmarks/bench_extract_features.py [--quick] [--device cpu|cuda] [--precisions fp32 bf16]
+        [--images 320] [--repeats 3] [--batch-size 32] [--batches 5] [--layouts] [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -33,9 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import random
-import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,267 +42,179 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # this checkout's vqadesk, installed or not
-
-COCO_TRAIN_VAL_IMAGES = 82_783 + 40_504
-VQA_TRAIN_QUESTIONS = 443_757
-VQA_TRAIN_IMAGES = 82_783
-# Published: NVIDIA DeepLearningExamples, PyTorch ResNet50 v1.5 README (pytorch-21.03 NGC
-# container), inference on one V100 16 GB: 1,261 img/s in FP32 and 3,382 img/s with mixed
-# precision at batch 256. An A100 or H100/H200 is faster; the V100 FP32 figure is the floor.
-GPU_ASSUMPTION = {"gpu": "V100 16 GB (an A100/H100/H200 is faster)", "fp32_images_per_s": 1261,
-                  "amp_images_per_s": 3382, "source": "NVIDIA DeepLearningExamples ResNet50 v1.5 PyTorch README"}
+PHOTOS = REPO.parent / "shared" / "fixtures" / "coco-real"
+DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--quick", action="store_true", help="64 photos, one repeat, three batches")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precisions", nargs="+", choices=tuple(DTYPES), help="default: what the device runs")
+    parser.add_argument("--images", type=int, default=320)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32, help="the routine's default")
     parser.add_argument("--batches", type=int, default=5)
-    parser.add_argument("--images", type=int, default=96, help="photos for the whole-routine run")
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--workdir", help="where the synthetic VQA v2 files go (default: a temporary folder)")
-    parser.add_argument("--skip-json", action="store_true")
-    parser.add_argument("--skip-extraction", action="store_true")
+    parser.add_argument("--layouts", action="store_true", help="also time the network in the default layout")
     parser.add_argument("--json", dest="json_out")
-    parser.add_argument("--measure-json", help=argparse.SUPPRESS)  # the child process of part 2
     args = parser.parse_args()
-    if args.measure_json:
-        print(json.dumps(measure_json(Path(args.measure_json))))
-        return 0
-    report = {"machine": machine()}
-    if not args.skip_extraction:
-        report["extraction"] = bench_extraction(args)
-    if not args.skip_extraction:
-        report["store_reads"] = bench_store_reads()
-    if not args.skip_json:
-        with tempfile.TemporaryDirectory() as scratch:
-            report["json"] = bench_json(Path(args.workdir or scratch))
-    print(json.dumps(report, indent=1))
+    if args.quick:
+        args.images, args.repeats, args.batches = 64, 1, 3
+
+    import torch
+    from machine import matmul_peak  # benchmarks/machine.py
+
+    from vqadesk.engine.precision import resolve_precision
+
+    device = torch.device(args.device)
+    precisions = args.precisions or (["fp32", "bf16", "fp16"] if device.type == "cuda" else ["fp32", "bf16"])
+    auto = resolve_precision("auto", device)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}; "
+          f"--precision auto resolves to {auto} here", flush=True)
+    report = {"device": str(device), "threads": torch.get_num_threads(), "auto": auto, "decode_ms": decoding()}
+    print("decode + square one photo to 224 px, one core, median: "
+          + ", ".join(f"{k} {v:.2f} ms" for k, v in report["decode_ms"].items()), flush=True)
+    flops = network_flops()
+    report["gflop_per_image"] = flops / 1e9
+    print(f"network: {flops / 1e9:.2f} GFLOP per image (torch.utils.flop_counter)", flush=True)
+    report["precisions"] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = copy_photos(Path(scratch) / "photos", args.images)
+        for precision in precisions:
+            peak = matmul_peak(DTYPES[precision], device=args.device)
+            mark = " (auto)" if precision == auto else ""
+            print(f"{precision}{mark}: matmul peak {peak:,.0f} GFLOP/s", flush=True)
+            found = {"matmul_peak_gflops": peak, "network": {}}
+            for layout in (["channels_last", "default"] if args.layouts else ["channels_last"]):
+                rate = network_rate(precision, layout, device, args.batch_size, args.batches)
+                found["network"][layout] = {"images_per_s": rate, "share_of_peak": rate * flops / 1e9 / peak}
+                print(f"  network alone ({layout}): {rate:7.1f} images/s = "
+                      f"{100 * rate * flops / 1e9 / peak:.0f} % of the {precision} peak", flush=True)
+            found["whole"] = whole_runs(folder, Path(scratch), precision, args)
+            whole = found["whole"]
+            for who in ("routine", "handwritten"):
+                rate = args.images / whole[who]["seconds"]
+                print(f"  {who:<11} whole process, {args.images} photos: {whole[who]['seconds']:6.1f} s = "
+                      f"{rate:5.1f} images/s = {100 * rate * flops / 1e9 / peak:.0f} % of the peak "
+                      f"(runs: {', '.join(f'{s:.1f}' for s in whole[who]['runs'])} s)", flush=True)
+            print(f"  routine / hand-written time: {whole['ratio']:.2f} (target <= 1.25); "
+                  f"features cosine, median {whole['cosine_median']:.5f}, min {whole['cosine_min']:.5f}", flush=True)
+            report["precisions"][precision] = found
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, indent=1))
     return 0
 
 
-def machine() -> dict:
-    import numpy
-    import torch
-
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "torch": torch.__version__, "numpy": numpy.__version__,
-            "date": time.strftime("%Y-%m-%d")}
+def photo_files() -> list[Path]:
+    return sorted(p for p in PHOTOS.iterdir() if p.suffix in (".jpg", ".png"))
 
 
-# -- 1. extraction --------------------------------------------------------------------------------
+def copy_photos(folder: Path, count: int) -> Path:
+    """``count`` photos under distinct COCO names, copies of the 15 fixture photos in turn."""
+    folder.mkdir(parents=True)
+    photos = photo_files()
+    for i in range(count):
+        source = photos[i % len(photos)]
+        shutil.copyfile(source, folder / f"COCO_val2014_{i + 1:012d}{source.suffix}")
+    return folder
 
 
-def bench_extraction(args) -> dict:
-    import torch
-
-    from vqadesk.engine.features.feature_extraction import build_encoder, extract_features
+def decoding() -> dict[str, float]:
     from vqadesk.engine.image_tensors import load_image_tensor
+
+    found = {}
+    for name, draft in (("full", False), ("draft", True)):
+        times = []
+        for _ in range(3):
+            for photo in photo_files():
+                started = time.perf_counter()
+                load_image_tensor(photo, 224, draft=draft)
+                times.append(time.perf_counter() - started)
+        found[name] = statistics.median(times) * 1000
+    return found
+
+
+def build_network(device, layout: str):
+    import torch
+
+    from vqadesk.engine.features.feature_extraction import build_encoder
     from vqadesk.engine.torch_free.extraction_config import ExtractionConfig
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    photos_dir = REPO.parent / "shared" / "fixtures" / "coco-real"
-    photos = sorted(p for p in photos_dir.iterdir() if p.suffix in (".jpg", ".png"))
+    encoder, _ = build_encoder(ExtractionConfig(images=str(PHOTOS), out="-", backbone="resnet50", layer="grid",
+                                                weights="none", image_size=224))
+    memory_format = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    return encoder.to(device, memory_format=memory_format), memory_format
 
-    decode_ms = []
-    for _ in range(3):
-        for photo in photos:
-            started = time.perf_counter()
-            load_image_tensor(photo, 224)
-            decode_ms.append((time.perf_counter() - started) * 1000)
 
-    config = ExtractionConfig(images=str(photos_dir), out="-", backbone="resnet50", layer="grid", weights="none",
-                              image_size=224)
-    encoder, _ = build_encoder(config)
-    pixels = torch.stack([load_image_tensor(photos[i % len(photos)], 224) for i in range(args.batch_size)])
+def network_flops() -> float:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    encoder, _ = build_network(torch.device("cpu"), "default")
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        encoder(torch.zeros(1, 3, 224, 224))
+    return float(counter.get_total_flops())
+
+
+def network_rate(precision: str, layout: str, device, batch_size: int, batches: int) -> float:
+    import torch
+
+    from vqadesk.engine.image_tensors import load_image_tensor
+    from vqadesk.engine.precision import autocast
+
+    encoder, memory_format = build_network(device, layout)
+    photos = photo_files()
+    pixels = torch.stack([load_image_tensor(photos[i % len(photos)], 224, draft=True) for i in range(batch_size)])
+    pixels = pixels.to(device).contiguous(memory_format=memory_format)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     rates = []
-    with torch.inference_mode():
-        encoder(encoder.prepare(pixels))  # warm-up: allocations, kernel choice
-        for _ in range(args.batches):
+    with torch.inference_mode(), autocast(precision, device):
+        for i in range(batches + 1):  # the first: warm-up (allocations, kernel choice)
             started = time.perf_counter()
-            encoder(encoder.prepare(pixels))
-            rates.append(args.batch_size / (time.perf_counter() - started))
+            encoder(encoder.prepare(pixels)).float().cpu()
+            sync()
+            if i:
+                rates.append(batch_size / (time.perf_counter() - started))
+    return statistics.median(rates)
 
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch) / "photos"
-        folder.mkdir()
-        for i in range(args.images):  # distinct COCO ids, real pixels
-            source = photos[i % len(photos)]
-            (folder / f"COCO_val2014_{i + 1:012d}{source.suffix}").symlink_to(source)
-        events = list(extract_features(ExtractionConfig(
-            images=str(folder), out=str(Path(scratch) / "store"), backbone="resnet50", layer="grid",
-            weights="none", image_size=224, batch_size=args.batch_size, workers=args.workers,
-            threads=args.threads, log_interval_s=0.0,
-        )))
-    steps = [e for e in events if e["event"] == "step"]
-    routine_rate = steps[-1]["images_per_s"]
-    network_rate = statistics.median(rates)
-    return {
-        "backbone": "resnet50 grid (2048, 7, 7) at 224 px, weights none, float32 compute, float16 store",
-        "batch_size": args.batch_size, "torch_threads": torch.get_num_threads(), "workers": args.workers,
-        "decode_ms_median": statistics.median(decode_ms),
-        "network_images_per_s_median": network_rate, "network_images_per_s_all": rates,
-        "routine_images": args.images, "routine_images_per_s": routine_rate,
-        "coco_train_val_cpu_hours": COCO_TRAIN_VAL_IMAGES / routine_rate / 3600,
-        "gpu_assumption": GPU_ASSUMPTION,
-        "coco_train_val_gpu_network_minutes": COCO_TRAIN_VAL_IMAGES / GPU_ASSUMPTION["fp32_images_per_s"] / 60,
-        "decode_images_per_s_per_core": 1000 / statistics.median(decode_ms),
-        "store_gb_float16_grid_224": COCO_TRAIN_VAL_IMAGES * 2048 * 49 * 2 / 1e9,
-        "store_gb_float16_grid_448": COCO_TRAIN_VAL_IMAGES * 2048 * 196 * 2 / 1e9,
+
+def whole_runs(folder: Path, scratch: Path, precision: str, args) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    common = ["--precision", precision, "--batch-size", str(args.batch_size), "--device", args.device]
+    store, array = scratch / f"store-{precision}", scratch / f"hand-{precision}.npy"
+    commands = {
+        "routine": [sys.executable, "-m", "training.extract_features", "--images", str(folder), "--out", str(store),
+                    "--backbone", "resnet50", "--layer", "grid", "--weights", "none", "--log-interval", "60", *common],
+        "handwritten": [sys.executable, str(REPO / "benchmarks" / "handwritten_extractor.py"), str(folder),
+                        str(array), *common],
     }
+    runs = {"routine": [], "handwritten": []}
+    for _ in range(args.repeats):
+        shutil.rmtree(store, ignore_errors=True)  # the routine would resume a finished store
+        for who, command in commands.items():
+            started = time.perf_counter()
+            done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+            runs[who].append(time.perf_counter() - started)
+            if done.returncode != 0:
+                raise SystemExit(f"{who} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    cosine = compare(store, array)
+    found = {who: {"seconds": statistics.median(times), "runs": times} for who, times in runs.items()}
+    return {**found, "ratio": found["routine"]["seconds"] / found["handwritten"]["seconds"],
+            "cosine_median": statistics.median(cosine), "cosine_min": min(cosine)}
 
 
-def bench_store_reads(rows: int = 2000, batch: int = 64, repeats: int = 20) -> dict:
-    """A training batch's features from a store of 224-px ResNet grids (float16), page cache warm."""
+def compare(store: Path, array: Path) -> list[float]:
+    """Per-photo cosine between the routine's rows and the hand-written extractor's (same order: by name)."""
     import numpy as np
 
-    from vqadesk.data.feature_store import FeatureStore, FeatureStoreWriter, StoreManifest
+    from vqadesk.data.feature_store import FeatureStore
 
-    with tempfile.TemporaryDirectory() as scratch:
-        manifest = StoreManifest(backbone="resnet50", layer="grid", image_size=224, weights={"kind": "none"},
-                                 preprocessing={}, dtype="float16", feature_shape=(2048, 7, 7),
-                                 image_ids=tuple(range(1, rows + 1)), source={})
-        writer = FeatureStoreWriter.open(Path(scratch) / "store", manifest)
-        generator = np.random.default_rng(0)
-        for first in range(0, rows, 500):
-            writer.write(first, generator.random((500, 2048, 7, 7), dtype=np.float32).astype(np.float16))
-        writer.commit(rows, [])
-        writer.close()
-        store = FeatureStore(Path(scratch) / "store")
-        store.read_rows(np.arange(rows))  # warm the page cache
-        times = []
-        for _ in range(repeats):
-            picked = generator.choice(rows, size=batch, replace=False)
-            started = time.perf_counter()
-            store.read_rows(picked)
-            times.append(time.perf_counter() - started)
-    median = statistics.median(times)
-    return {"batch": batch, "row_kb": manifest.row_bytes / 1e3, "batch_ms_median": median * 1000,
-            "mb_per_s": batch * manifest.row_bytes / median / 1e6}
-
-
-# -- 2. JSON preprocessing --------------------------------------------------------------------------
-
-
-def bench_json(workdir: Path) -> dict:
-    workdir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    sizes = write_synthetic_vqa(workdir)
-    generated = time.perf_counter() - started
-    env = {**os.environ, "VQADESK_DATA_DIR": str(workdir / "user-data")}
-    child = subprocess.run([sys.executable, __file__, "--measure-json", str(workdir)], env=env, cwd=REPO,
-                           capture_output=True, text=True, check=True)
-    return {"generate_s": generated, "files_mb": sizes, **json.loads(child.stdout.splitlines()[-1])}
-
-
-def measure_json(workdir: Path) -> dict:
-    """In a fresh process, so the peak memory is the preprocessing's own."""
-    import numpy as np
-
-    from vqadesk.data.caption_arrays import load_caption_arrays
-    from vqadesk.data.vqa_arrays import load_vqa_arrays
-    from vqadesk.engine.training.vqa_encoding import (
-        answer_targets,
-        build_answer_vocabulary,
-        build_question_vocabulary,
-        encode_questions,
-    )
-
-    questions, annotations = (workdir / "v2_OpenEnded_mscoco_train2014_questions.json",
-                              workdir / "v2_mscoco_train2014_annotations.json")
-    for path in workdir.glob(".vqadesk-cache"):  # always measure a build first
-        import shutil
-
-        shutil.rmtree(path)
-    started = time.perf_counter()
-    arrays = load_vqa_arrays(questions, annotations)
-    build = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    assert arrays.cache.built
-    started = time.perf_counter()
-    arrays = load_vqa_arrays(questions, annotations)
-    cached = time.perf_counter() - started
-    assert not arrays.cache.built
-    started = time.perf_counter()
-    rows = np.arange(len(arrays))
-    vocab = build_question_vocabulary(arrays, rows, 1)
-    answers = build_answer_vocabulary(arrays, rows, 1000)
-    encode_questions(arrays, rows, vocab, 20)
-    answer_targets(arrays, rows, answers, "min3")
-    encode = time.perf_counter() - started
-    cache_mb = sum(p.stat().st_size for p in arrays.cache.path.iterdir()) / 1e6
-
-    captions = workdir / "captions_train2014.json"
-    started = time.perf_counter()
-    caption_arrays = load_caption_arrays(captions)
-    caption_build = time.perf_counter() - started
-    started = time.perf_counter()
-    load_caption_arrays(captions)
-    caption_cached = time.perf_counter() - started
-    return {
-        "questions": len(arrays), "answer_coverage_top1000": answers.coverage,
-        "question_vocab": len(vocab), "vqa_build_s": build, "vqa_cached_load_s": cached,
-        "vqa_encode_s": encode, "vqa_cache_mb": cache_mb, "peak_rss_mb_after_build": peak_mb,
-        "captions": len(caption_arrays), "captions_build_s": caption_build, "captions_cached_load_s": caption_cached,
-    }
-
-
-def write_synthetic_vqa(workdir: Path) -> dict:
-    """VQA v2 train-sized files in the official format, with a long tail of answers and words."""
-    rng = random.Random(5)
-    syllables = ["ba", "ko", "ri", "ta", "mu", "ne", "lo", "si", "da", "pe", "zu", "ga", "vi", "ho", "fa"]
-    word = lambda n: "".join(rng.choice(syllables) for _ in range(n))  # noqa: E731
-    vocabulary = list(dict.fromkeys(word(rng.randint(2, 4)) for _ in range(40000)))  # distinct, in a fixed order
-    nouns, others = vocabulary[:6000], vocabulary[6000:26000]
-    templates = [("What color is the {}?", "other"), ("How many {}s are there?", "number"),
-                 ("Is there a {} in the picture?", "yes/no"), ("What is the {} doing?", "other"),
-                 ("Is the {} on the left?", "yes/no"), ("What is next to the {}?", "other")]
-    header = {"info": {"description": "This is v2.0 of the VQA dataset.", "version": "2.0", "year": 2017},
-              "license": {"url": "http://creativecommons.org/licenses/by/4.0/", "name": "CC BY 4.0"},
-              "data_type": "mscoco", "data_subtype": "train2014"}
-    image_ids = rng.sample(range(1, 600_000), VQA_TRAIN_IMAGES)
-    questions, annotations = [], []
-    for index in range(VQA_TRAIN_QUESTIONS):
-        image_id = image_ids[index % VQA_TRAIN_IMAGES]
-        question_id = image_id * 1000 + index // VQA_TRAIN_IMAGES
-        template, answer_type = templates[index % len(templates)]
-        # Log-uniform ranks: a Zipf-like long tail of words and answers, as in the real files
-        # (real VQA v2 train: the top 1,000 answers cover about 88% of the questions).
-        noun = nouns[int(len(nouns) ** rng.random()) - 1]
-        if answer_type == "yes/no":
-            best = rng.choice(("yes", "no"))
-        elif answer_type == "number":
-            best = str(min(int(rng.expovariate(0.5)), 20))
-        else:
-            best = others[int(len(others) ** rng.random()) - 1]
-        humans = [best if rng.random() < 0.7 else rng.choice((best.upper(), f"{best}.", others[rng.randrange(500)]))
-                  for _ in range(10)]
-        questions.append({"image_id": image_id, "question": template.format(noun), "question_id": question_id})
-        annotations.append({
-            "question_type": template.split(" {")[0].lower(), "multiple_choice_answer": best,
-            "answers": [{"answer": h, "answer_confidence": "yes", "answer_id": k + 1} for k, h in enumerate(humans)],
-            "image_id": image_id, "answer_type": answer_type, "question_id": question_id,
-        })
-    files = {
-        "v2_OpenEnded_mscoco_train2014_questions.json": {**header, "task_type": "Open-Ended", "questions": questions},
-        "v2_mscoco_train2014_annotations.json": {**header, "annotations": annotations},
-        "captions_train2014.json": {
-            "images": [{"id": i, "file_name": f"COCO_train2014_{i:012d}.jpg", "height": 480, "width": 640}
-                       for i in image_ids],
-            "annotations": [{"image_id": i, "id": n * 5 + k, "caption": f"A {nouns[(n + k) % 6000]} next to a "
-                             f"{nouns[(n * 7 + k) % 6000]} on a {rng.choice(others[:300])} day."}
-                            for n, i in enumerate(image_ids) for k in range(5)],
-        },
-    }
-    sizes = {}
-    for name, document in files.items():
-        (workdir / name).write_text(json.dumps(document))
-        sizes[name] = round((workdir / name).stat().st_size / 1e6, 1)
-    return sizes
+    opened = FeatureStore(store)
+    ours = opened.read_rows(np.arange(opened.manifest.count)).astype(np.float32).reshape(opened.manifest.count, -1)
+    theirs = np.load(array).astype(np.float32).reshape(len(ours), -1)
+    dots = (ours * theirs).sum(1) / (np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1))
+    return [float(d) for d in dots]
 
 
 if __name__ == "__main__":

@@ -91,9 +91,11 @@ def test_the_store_holds_what_the_network_gives_for_each_photo(coco_real, resnet
     # The same seeded network run by hand on two photos (a JPEG and the PNG) gives the stored rows.
     encoder, weights = build_encoder(ExtractionConfig(images=str(coco_real), out="-", weights="none", image_size=64))
     assert weights["sha256"] == manifest.weights["sha256"]
+    # The routine runs it in channels_last on JPEGs decoded in draft mode; by hand: the default layout.
     photos = [coco_real / "COCO_val2014_000000262148.jpg", coco_real / "000000039769.png"]
+    pixels = torch.stack([load_image_tensor(p, 64, draft=True) for p in photos])
     with torch.inference_mode():
-        expected = encoder(encoder.prepare(torch.stack([load_image_tensor(p, 64) for p in photos]))).numpy()
+        expected = encoder(encoder.prepare(pixels)).numpy()
     stored = store.features([262148, 39769]).astype(np.float32)
     np.testing.assert_allclose(stored, expected, rtol=2e-3, atol=2e-3)
 

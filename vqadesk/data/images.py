@@ -54,18 +54,29 @@ _SIGNATURES = (
 _NOT_READABLE = "not an image Pillow can read"
 
 
-def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def load_image(
+    path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS, draft_side: int | None = None
+) -> Image.Image:
     """Load ``path`` as an upright, 8-bit RGB image (first frame if animated).
 
     ``max_pixels`` bounds width x height as declared by the header. Pillow
     itself refuses anything above twice its own limit (~179 MP) whatever
     ``max_pixels`` says, because raising that limit would mean changing a
     process-wide setting.
+
+    ``draft_side``: a JPEG is decoded by Pillow's draft mode at the smallest
+    DCT scale (1/2, 1/4 or 1/8) that keeps both sides at least ``draft_side``
+    pixels -- several times less work when the caller shrinks the photo to
+    that size anyway (feature extraction). The pixels differ slightly from a
+    full decode followed by the same resize (docs/performance.md measures how
+    much); other formats, and JPEGs already small, decode in full.
     """
     path = Path(path)
     check_image_file(path)
     with _pillow_errors(path, max_pixels), Image.open(path) as image:
         _check_pixel_count(path, image.size, max_pixels)
+        if draft_side is not None and image.format == "JPEG":
+            image.draft("RGB", (draft_side, draft_side))  # square: either orientation keeps both sides
         image.load()  # the first frame only, for animated files
         upright = _apply_exif_orientation(image)
     return to_rgb(path, upright)

@@ -75,9 +75,14 @@ def image_to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(_channels_first(image)))  # (3, H, W)
 
 
-def load_image_tensor(path: PathLike, size: int) -> torch.Tensor:
-    """One file -> ``uint8`` ``(3, size, size)``; an unreadable file is an ``ImageLoadError``."""
-    return image_to_tensor(fit_square(load_image(path), size))
+def load_image_tensor(path: PathLike, size: int, *, draft: bool = False) -> torch.Tensor:
+    """One file -> ``uint8`` ``(3, size, size)``; an unreadable file is an ``ImageLoadError``.
+
+    ``draft``: decode a large JPEG at a reduced DCT scale first (``load_image``'s
+    ``draft_side``); faster, with slightly different pixels. Feature extraction
+    uses it; training and the Predictor decode in full.
+    """
+    return image_to_tensor(fit_square(load_image(path, draft_side=size if draft else None), size))
 
 
 def _channels_first(image: Image.Image) -> np.ndarray:
