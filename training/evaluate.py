@@ -1,7 +1,7 @@
 """Evaluate a checkpoint on a split and print the official metrics.
 
     python -m training.evaluate --checkpoint PATH --data DIR --split NAME --out RESULTS.json
-        [--device D] [--batch-size B] [--beam-size N] [--json]
+        [--device D] [--precision auto|fp32|bf16|fp16] [--batch-size B] [--beam-size N] [--json]
         [--features STORE] [--questions Q.json] [--annotations A.json] [--captions C.json]
 
 Loads a VQA or captioning checkpoint (the kind is read from the file; a
@@ -17,6 +17,7 @@ the split's images extracted the same way (docs/real-data.md).
 ``--json`` prints one JSON document on stdout::
 
     {"kind": "vqa" | "captioning", "split": .., "checkpoint": .., "results": "R.json",
+     "precision": "fp32" | "bf16" | "fp16" (the arithmetic the model ran in),
      "count": <questions answered | images captioned>,
      "metrics": {"overall", "perAnswerType", "perQuestionType", "questions"}
               | {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr", "images"} | null,
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vqadesk.engine.torch_free.model_kind import ModelKind
-from vqadesk.engine.torch_free.training_config import DEVICES_HELP
+from vqadesk.engine.torch_free.training_config import DEVICES_HELP, PRECISIONS
 from vqadesk.errors import VqadeskError, run_entry_point
 from vqadesk.text.counts import plural
 
@@ -58,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--split", required=True, metavar="NAME", help="the split to evaluate on (e.g. val)")
     add("--out", required=True, metavar="RESULTS.json", help="where to write the official results file")
     add("--device", default="auto", metavar="D", help=DEVICES_HELP)
+    add("--precision", default="auto", choices=PRECISIONS,
+        help="the model's arithmetic: auto (default: bf16 on CPUs with AVX512-BF16/AMX and on CUDA, else fp32), "
+        "fp32 (reproduces the training run's validation metrics exactly), bf16, fp16 (CUDA)")
     add("--batch-size", type=int, default=None, metavar="B",
         help="questions (VQA, default 256) or images (captioning, default 64) per batch")
     add("--beam-size", type=int, default=None, metavar="N",
@@ -77,18 +81,21 @@ def run(args: argparse.Namespace) -> int:
     # Imported here so --help and usage errors answer before torch loads.
     from vqadesk.engine.device import pick_device
     from vqadesk.engine.inference.evaluation import SplitFiles, evaluate_checkpoint
+    from vqadesk.engine.precision import settle_precision
     from vqadesk.metrics.tables import format_caption_evaluation, format_vqa_evaluation
 
     out = Path(args.out)
     if out.is_dir():  # found out before the evaluation, not after it
         raise VqadeskError(f"{out}: is a folder; --out takes the results file's path (e.g. {out / 'results.json'})")
     device = pick_device(args.device)
+    precision = settle_precision(args.precision, device)
     with _progress_bar() as progress:
         evaluation = evaluate_checkpoint(
             args.checkpoint, args.data, args.split, device=device,
             batch_size=args.batch_size, beam_size=args.beam_size, progress=progress,
             files=SplitFiles(features=args.features, questions=args.questions, annotations=args.annotations,
                              captions=args.captions),
+            precision=precision,
         )
     _write_results(evaluation, out)
 
@@ -98,13 +105,15 @@ def run(args: argparse.Namespace) -> int:
             "split": evaluation.split,
             "checkpoint": str(evaluation.checkpoint),
             "results": str(args.out),
+            "precision": evaluation.precision,
             "count": len(evaluation.results),
             "metrics": evaluation.metrics(),
             "note": _no_metrics_note(evaluation),
         }))
         return 0
     what = "answers" if evaluation.kind == ModelKind.VQA else "captions"
-    print(f"{evaluation.checkpoint} on split '{evaluation.split}': {len(evaluation.results)} {what} in {args.out}")
+    print(f"{evaluation.checkpoint} on split '{evaluation.split}' ({evaluation.precision}): "
+          f"{len(evaluation.results)} {what} in {args.out}")
     if evaluation.vqa is not None:
         print(format_vqa_evaluation(evaluation.vqa))
     elif evaluation.captions is not None:

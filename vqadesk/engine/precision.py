@@ -1,7 +1,11 @@
-"""Mixed precision: ``--precision auto | fp32 | bf16 | fp16`` for training and inference.
+"""Mixed precision: ``--precision auto | fp32 | bf16 | fp16`` for extraction, training, evaluation and inference.
 
-``auto`` (``resolve_precision``) is bf16 on CPUs with native bf16 arithmetic (AVX512-BF16 or
-AMX), bf16 on CUDA GPUs that support it and fp16 on older ones, float32 everywhere else.
+``auto`` (``resolve_precision``), the default everywhere, is bf16 on CPUs with native bf16
+arithmetic (AVX512-BF16 or AMX), bf16 on CUDA GPUs that support it and fp16 on older ones,
+float32 everywhere else (MPS included). ``fp32`` is the choice for exact reproducibility. What
+is recorded (feature store manifests, checkpoints, run folders, results, predictions) is always
+the resolved precision, never ``auto``; ``settle_precision`` also keeps the precision of a store
+or run being resumed. The policy and its measurements: docs/performance.md.
 
 The forward pass and the loss run under ``torch.autocast`` (matrix products
 in the low precision, reductions and the loss in float32, PyTorch's own
@@ -30,6 +34,7 @@ _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_RESOLVED = ("fp32", "bf16", "fp16")
 _CPU_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
@@ -48,6 +53,32 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if device.type == "cpu" and cpu_has_native_bf16():
         return "bf16"
     return "fp32"
+
+
+def settle_precision(asked: str, device: torch.device, recorded: str | None = None) -> str:
+    """The precision a piece of work runs in: ``asked`` resolved for ``device``, checked.
+
+    ``recorded`` is the precision of the store or run being continued: ``auto`` keeps it (one
+    store or run never mixes two arithmetics, even resumed on another machine); an explicit
+    precision is returned as asked (the caller refuses a change, naming the option to use).
+    """
+    resolved = recorded if asked == "auto" and recorded is not None else resolve_precision(asked, device)
+    check_precision(resolved, device)
+    return resolved
+
+
+def recorded_precision(metadata: dict) -> str:
+    """The precision a checkpoint's metadata says its model was trained in.
+
+    ``metadata["precision"]`` where the trainer wrote it; else the recorded training config's
+    explicit choice; else ``fp32`` (checkpoints from before mixed precision, bundled models).
+    """
+    found = metadata.get("precision")
+    if found in _RESOLVED:
+        return found
+    config = metadata.get("training_config")
+    found = config.get("precision") if isinstance(config, dict) else None
+    return found if found in _RESOLVED else "fp32"
 
 
 @functools.cache

@@ -41,7 +41,7 @@ class ActiveModels(QObject):
     def load_remembered(self, models) -> None:
         """The inference process is ready (``models``: what it has, nothing yet): load the models last in use."""
         window = self._window
-        window.device_label.setText(models.device)
+        window.device_label.setText(models.status_text)
         pending = set(ModelKind)
 
         def settle(kind: ModelKind) -> None:
@@ -146,7 +146,7 @@ class ActiveModels(QObject):
         """After any load: the status bar, the panels and the settings say what is loaded now."""
         window = self._window
         window.models_label.setText(f"VQA {_short(models.vqa)} · captions {_short(models.captioner)}")
-        window.device_label.setText(models.device)
+        window.device_label.setText(models.status_text)
         keys = {}
         for kind, name, path in ((ModelKind.VQA, models.vqa, models.vqa_path),
                                  (ModelKind.CAPTIONING, models.captioner, models.captioner_path)):

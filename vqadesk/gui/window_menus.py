@@ -32,7 +32,8 @@ def build_status_bar(window: MainWindow) -> None:
     window.busy.setMaximumHeight(14)
     window.busy.hide()
     window.device_label = QLabel("device: starting…")
-    window.device_label.setToolTip("Where the models run (CUDA when there is a GPU, else MPS, else the CPU)")
+    window.device_label.setToolTip("Where the models run (CUDA when there is a GPU, else MPS, else the CPU) and "
+                                   "their arithmetic (bf16 on CPUs and GPUs that have it, else fp32)")
     window.models_label = QLabel("models: loading…")
     window.models_label.setToolTip("The VQA model and the captioner in use (Models tab to change)")
     window.timing_label = QLabel("")

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from vqadesk.models.image_encoder_base import ImageEncoder, ImageEncoderConfig
@@ -69,6 +70,8 @@ class TorchvisionEncoder(ImageEncoder):
         else:
             self.backbone = _resnet_up_to(network, config.layer)
         self.freeze_if_not_trainable()
+        if not config.trainable:
+            self.backbone.to(memory_format=torch.channels_last)  # see use_channels_last
 
     @property
     def output_shape(self) -> tuple[int, int | None]:
@@ -86,7 +89,22 @@ class TorchvisionEncoder(ImageEncoder):
         return (RESNET_CHANNELS, size)
 
     def forward(self, prepared: Tensor) -> Tensor:
-        return self.backbone(prepared)  # (B, C, h, w) or (B, D)
+        # Channels-last (NHWC) input: oneDNN's and cuDNN's fast convolutions (docs/performance.md).
+        return self.backbone(prepared.contiguous(memory_format=torch.channels_last))  # (B, C, h, w) or (B, D)
+
+
+def use_channels_last(model: nn.Module) -> None:
+    """Store the convolution weights of ``model``'s torchvision backbones channels-last (NHWC).
+
+    For models that are only run (inference, extraction, a frozen encoder): a trainable
+    backbone keeps its weights in the default layout, because its optimiser state is
+    saved contiguous and fused Adam silently mis-updates a channels-last parameter whose
+    state has another layout after ``--resume`` (docs/performance.md). Its input is
+    channels-last all the same (``forward``), which takes the fast convolutions too.
+    """
+    for module in model.modules():
+        if isinstance(module, TorchvisionEncoder):
+            module.backbone.to(memory_format=torch.channels_last)
 
 
 def _vgg16_up_to(vgg: nn.Module, layer: str) -> nn.Module:

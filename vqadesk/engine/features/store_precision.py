@@ -14,20 +14,14 @@ from pathlib import Path
 import torch
 
 from vqadesk.data.feature_store import MANIFEST, StoreManifest
-from vqadesk.engine.precision import check_precision, resolve_precision
+from vqadesk.engine.precision import settle_precision
 from vqadesk.errors import VqadeskError
 from vqadesk.jsonio import read_json
 
 
 def extraction_precision(asked: str, device: torch.device, out: str | Path) -> str:
     """``fp32``, ``bf16`` or ``fp16`` for an extraction into ``out`` on ``device``, asked ``asked``."""
-    resolved = resolve_precision(asked, device)
-    if asked == "auto":
-        recorded = _recorded_precision(Path(out).expanduser())
-        if recorded is not None:
-            resolved = recorded
-    check_precision(resolved, device)
-    return resolved
+    return settle_precision(asked, device, _recorded_precision(Path(out).expanduser()))
 
 
 def _recorded_precision(store: Path) -> str | None:

@@ -13,10 +13,13 @@ from a store made the same way (``SplitFiles.features``), so no photo and no
 COCO annotation file is needed. ``python -m training.evaluate`` is its
 command line.
 
-``answer_questions`` and ``caption_images`` are the decoding loops. The
-training tasks validate with them too, so the accuracy an ``epoch`` event
-reports and a later evaluation of the saved checkpoint on the same split
-decode the same way.
+``answer_questions`` and ``caption_images`` are the decoding loops, under
+``torch.inference_mode`` (nothing they make reaches autograd) and
+``precision``'s autocast, except a captioner's beam search, which always
+decodes in float32 (the Predictor's rule too: docs/performance.md). The training tasks validate with them too, in
+fp32 (the choice of ``best`` and early stopping never depend on a CPU's
+bf16 support), so ``--precision fp32`` reproduces an ``epoch`` event's
+metrics exactly and ``auto`` to within what docs/performance.md measures.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from vqadesk.engine.checkpoints.trained_models import (
 )
 from vqadesk.engine.features.store_features import StoreImages, check_store_matches
 from vqadesk.engine.image_tensors import gather_images, load_image_tensors
+from vqadesk.engine.precision import autocast
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.training.caption_examples import CaptionExamples
 from vqadesk.engine.training.vqa_encoding import encode_questions, first_asked_images
@@ -87,6 +91,7 @@ class CheckpointEvaluation:
     split: str
     checkpoint: Path
     results: tuple[VqaResult, ...] | tuple[CaptionResult, ...]
+    precision: str = "fp32"  # the arithmetic the model ran in (resolved)
     vqa: VqaEvaluation | None = None
     captions: CaptionEvaluation | None = None
     missing_ground_truth: str | None = None
@@ -116,7 +121,7 @@ class CheckpointEvaluation:
 # -- the decoding loops (shared with the training tasks' validation) -----------------------------
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def answer_questions(
     model: VqaModel,
     questions: QuestionTensors,
@@ -125,6 +130,7 @@ def answer_questions(
     device: torch.device,
     batch_size: int = VQA_BATCH,
     progress: Progress | None = None,
+    precision: str = "fp32",
 ) -> dict[int, str]:
     """``{question_id: answer}``: the highest-scoring answer to every question.
 
@@ -139,12 +145,13 @@ def answer_questions(
         for start in range(0, count, batch_size):
             rows = torch.arange(start, min(start + batch_size, count))
             images, per_question = torch.unique(questions.image_rows[rows], return_inverse=True)
-            features = model.encode_images(gather_images(questions.images, images).to(device))
-            output = model.answer(
-                features[per_question.to(device)],  # one row per question
-                questions.questions[rows].to(device),
-                questions.lengths[rows].to(device),
-            )
+            with autocast(precision, device):
+                features = model.encode_images(gather_images(questions.images, images).to(device))
+                output = model.answer(
+                    features[per_question.to(device)],  # one row per question
+                    questions.questions[rows].to(device),
+                    questions.lengths[rows].to(device),
+                )
             best = output.logits.argmax(dim=1).tolist()  # (B,)
             for row, index in zip(rows.tolist(), best):
                 answers[questions.question_ids[row]] = answer_vocab.answer_of(index)
@@ -160,7 +167,7 @@ def decode_caption(vocab: Vocabulary, token_ids: list[int]) -> str:
     return " ".join(vocab.decode(token_ids))
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def caption_images(
     model: Captioner,
     vocab: Vocabulary,
@@ -172,6 +179,7 @@ def caption_images(
     batch_size: int = CAPTION_BATCH,
     rows: Tensor | None = None,
     progress: Progress | None = None,
+    precision: str = "fp32",
 ) -> dict[int, str]:
     """``{image_id: caption}``: the best beam's caption of each image.
 
@@ -186,8 +194,9 @@ def caption_images(
     try:
         for start in range(0, count, batch_size):
             batch_rows = rows[start : start + batch_size]
-            features = model.encode_images(gather_images(images, batch_rows).to(device))
-            generated = model.generate(features, beam_size=beam_size)
+            with autocast(precision, device):
+                features = model.encode_images(gather_images(images, batch_rows).to(device))
+            generated = model.generate(features.float(), beam_size=beam_size)  # fp32: see CAPTION_DECODING
             for row, best_first in zip(batch_rows.tolist(), generated):
                 captions[image_ids[row]] = decode_caption(vocab, best_first[0].token_ids)
             if progress is not None:
@@ -225,13 +234,15 @@ def evaluate_checkpoint(
     beam_size: int | None = None,
     progress: Progress | None = None,
     files: SplitFiles = SplitFiles(),
+    precision: str = "fp32",
 ) -> CheckpointEvaluation:
     """Evaluate ``checkpoint`` (VQA or captioning) on ``split`` of the dataset root ``data``.
 
     ``batch_size`` defaults to the training tasks' validation batch;
     ``beam_size`` (captioning) to the checkpoint's training setting, else 3.
     A model trained on a feature store needs ``files.features``: the split's
-    images in a store made the same way. Every problem with the files is a
+    images in a store made the same way. ``precision`` is resolved
+    (``fp32``, ``bf16``, ``fp16``). Every problem with the files is a
     ``VqadeskError`` naming the file.
     """
     if batch_size is not None and batch_size < 1:
@@ -247,12 +258,12 @@ def evaluate_checkpoint(
     if kind == ModelKind.VQA:
         trained = load_trained_vqa(checkpoint, device)
         store = _store_for(trained, files)
-        return _evaluate_vqa(trained, root, split, device, batch_size or VQA_BATCH, progress, store, files)
+        return _evaluate_vqa(trained, root, split, device, batch_size or VQA_BATCH, progress, store, files, precision)
     trained = load_trained_captioner(checkpoint, device)
     store = _store_for(trained, files)
     beam_size = beam_size or _trained_beam_size(trained)
     return _evaluate_captioner(trained, root, split, device, batch_size or CAPTION_BATCH, beam_size, progress,
-                               store, files)
+                               store, files, precision)
 
 
 def _store_for(trained: TrainedVqa | TrainedCaptioner, files: SplitFiles) -> FeatureStore | None:
@@ -309,7 +320,7 @@ def _trained_beam_size(trained: TrainedCaptioner) -> int:
 
 def _evaluate_vqa(
     trained: TrainedVqa, root: Path, split: str, device: torch.device, batch_size: int, progress: Progress | None,
-    store: FeatureStore | None, files: SplitFiles,
+    store: FeatureStore | None, files: SplitFiles, precision: str,
 ) -> CheckpointEvaluation:
     config = trained.model.config
     image_size = config.image_encoder.image_size
@@ -325,10 +336,12 @@ def _evaluate_vqa(
             questions_path=questions_path, annotations_path=annotations_path,
         )
     answers = answer_questions(
-        trained.model, questions, trained.answer_vocab, device=device, batch_size=batch_size, progress=progress
+        trained.model, questions, trained.answer_vocab, device=device, batch_size=batch_size, progress=progress,
+        precision=precision,
     )
     results = tuple(VqaResult(qid, answers[qid]) for qid in questions.question_ids)
-    common = {"kind": ModelKind.VQA, "split": split, "checkpoint": trained.path, "results": results}
+    common = {"kind": ModelKind.VQA, "split": split, "checkpoint": trained.path, "results": results,
+              "precision": precision}
     if annotations_path is None:
         return CheckpointEvaluation(
             **common, missing_ground_truth=f"split '{split}' has questions ({questions_path.name}) but no annotations"
@@ -375,7 +388,7 @@ def _unannotated_questions(
 
 def _evaluate_captioner(
     trained: TrainedCaptioner, root: Path, split: str, device: torch.device, batch_size: int,
-    beam_size: int, progress: Progress | None, store: FeatureStore | None, files: SplitFiles,
+    beam_size: int, progress: Progress | None, store: FeatureStore | None, files: SplitFiles, precision: str,
 ) -> CheckpointEvaluation:
     config = trained.model.config
     image_size = config.image_encoder.image_size
@@ -408,10 +421,11 @@ def _evaluate_captioner(
         rows = None
     captions = caption_images(
         trained.model, trained.vocab, images, image_ids, device=device, beam_size=beam_size,
-        batch_size=batch_size, rows=rows, progress=progress,
+        batch_size=batch_size, rows=rows, progress=progress, precision=precision,
     )
     results = tuple(CaptionResult(image_id, caption) for image_id, caption in captions.items())
-    common = {"kind": ModelKind.CAPTIONING, "split": split, "checkpoint": trained.path, "results": results}
+    common = {"kind": ModelKind.CAPTIONING, "split": split, "checkpoint": trained.path, "results": results,
+              "precision": precision}
     if references is None:
         return CheckpointEvaluation(**common, missing_ground_truth=f"split '{split}' has images but no captions")
     return CheckpointEvaluation(**common, captions=evaluate_captions(references, captions))

@@ -29,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from vqadesk.engine.inference.predictor import ImageInput, NoModelError, Predictor
+from vqadesk.engine.precision import PrecisionError, settle_precision
 from vqadesk.engine.torch_free.hub.references import SAFETENSORS_INDEX, SAFETENSORS_WEIGHTS, resolve_pretrained
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.model_registry import DEFAULT_CAPTIONER_NAME, DEFAULT_VQA_NAME, resolve_model
@@ -43,7 +44,8 @@ DEFAULT_MAX_OTHER = 4
 class ModelPool(PoolApi):
     """The active VQA model + captioner, and an LRU of other VQA models, on one device.
 
-    ``precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``) is the pretrained models' arithmetic.
+    ``precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``) is every model's arithmetic; ``loaded()``
+    reports it resolved for the device (the app's status bar shows it).
     """
 
     def __init__(self, device: str = "auto", *, max_other: int = DEFAULT_MAX_OTHER, precision: str = "auto"):
@@ -84,7 +86,14 @@ class ModelPool(PoolApi):
             device=self.predictor.device_description,
             vqa_path=self.predictor.vqa_path,
             captioner_path=self.predictor.captioner_path,
+            precision=self._resolved_precision(),
         )
+
+    def _resolved_precision(self) -> str:
+        try:
+            return settle_precision(self.precision, self.device)
+        except PrecisionError:  # e.g. fp16 on a CPU: every load says why; show what was asked
+            return self.precision
 
     def ask(self, image: ImageInput, question: str, top_k: int = 5) -> VqaPrediction:
         self._require(ModelKind.VQA)

@@ -21,8 +21,11 @@ size, as uint8; the model's own ``encode_images`` normalises them (a pretrained
 model's processor resizes the whole photo its own way). Image features are
 cached per (image content, model) in a small LRU (``feature_cache.py``), so the
 second question about an image skips the CNN (BLIP's vision transformer).
-``precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``) is the arithmetic of
-pretrained models (``engine/precision.py``); the own checkpoints run in float32.
+``precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``) is the arithmetic of every
+model, own checkpoints and pretrained ones (``engine/precision.py``): resolved
+when a model loads, run under autocast, recorded in each prediction
+(``ModelResult.precision``); an own captioner's beam search decodes in float32.
+A CNN backbone runs channels-last (NHWC).
 
 Questions are tokenised like the training data (``tokenize_question``),
 truncated to the model's ``max_question_len`` tokens, unknown words read as
@@ -61,7 +64,7 @@ from vqadesk.engine.image_tensors import fit_square, image_to_tensor, load_image
 from vqadesk.engine.inference import pretrained_runs
 from vqadesk.engine.inference.feature_cache import DEFAULT_MAX_ENTRIES, FeatureCache, image_key
 from vqadesk.engine.inference.pretrained_runs import LoadedPretrained
-from vqadesk.engine.precision import PRECISIONS, PrecisionError
+from vqadesk.engine.precision import PRECISIONS, PrecisionError, autocast, settle_precision
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.engine.torch_free.model_registry import (
     DEFAULT_CAPTIONER_NAME,
@@ -72,6 +75,7 @@ from vqadesk.engine.torch_free.model_registry import (
 from vqadesk.engine.torch_free.predictions import Answer, Caption, CaptionPrediction, CaptionWord, VqaPrediction
 from vqadesk.errors import VqadeskError
 from vqadesk.models import ImageEncoderConfig
+from vqadesk.models.backbones import use_channels_last
 from vqadesk.text.tokenizer import normalize_text, tokenize_question
 from vqadesk.text.vocabulary import PAD_ID, UNK_ID, Vocabulary
 
@@ -110,14 +114,16 @@ class NoModelError(VqadeskError):
 
 @dataclass(frozen=True)
 class _Loaded:
-    """A model ready to run, the name to show for it, its key in the feature cache, and how
-    its image features are made from uint8 pixels (its own encoder, or a store's backbone)."""
+    """A model ready to run, the name to show for it, its key in the feature cache, how
+    its image features are made from uint8 pixels (its own encoder, or a store's backbone),
+    and the precision it runs in (resolved)."""
 
     name: str
     trained: TrainedVqa | TrainedCaptioner
     encoder_key: str
     image_size: int
     encode: Callable[[torch.Tensor], torch.Tensor]
+    precision: str
 
     @property
     def path(self) -> Path:
@@ -157,7 +163,7 @@ class Predictor:
     ``vqa`` / ``captioner``: a model name or checkpoint path, ``hf:ORG/NAME[@REVISION]``
     or a transformers model folder, or None for none of that kind. Nothing is loaded
     until first used (or ``load_vqa`` / ``load_captioner``); ``device`` is chosen now
-    (``auto``: CUDA, MPS, CPU); ``precision`` is the pretrained models' arithmetic.
+    (``auto``: CUDA, MPS, CPU); ``precision`` is every model's arithmetic (resolved on load).
     """
 
     def __init__(
@@ -240,7 +246,9 @@ class Predictor:
             return pretrained
         path = resolve_model(name_or_path, kind)
         load_trained = load_trained_vqa if kind == ModelKind.VQA else load_trained_captioner
+        precision = settle_precision(self.precision, self.device)
         trained = load_trained(path, self.device)
+        use_channels_last(trained.model)  # eval only: no optimiser state to keep in step
         encoder: ImageEncoderConfig = trained.model.config.image_encoder
         encode, image_size = trained.model.encode_images, encoder.image_size
         backbone_text = ""
@@ -254,7 +262,8 @@ class Predictor:
         shown = str(name_or_path) if looks_like_path(name_or_path) else str(name_or_path).strip()
         config_text = json.dumps(encoder.to_dict(), sort_keys=True) + backbone_text
         key = f"{Path(trained.path).resolve()}#{next(_load_serial)}|{config_text}"
-        return _Loaded(name=shown, trained=trained, encoder_key=key, image_size=image_size, encode=encode)
+        return _Loaded(name=shown, trained=trained, encoder_key=key, image_size=image_size, encode=encode,
+                       precision=precision)
 
     def _replace(self, kind: ModelKind, requested: str | os.PathLike[str] | None) -> None:
         """Load ``requested`` (None: no model) in place of the ``kind`` model; a failed load keeps the old one."""
@@ -312,10 +321,11 @@ class Predictor:
             answer_started = time.perf_counter()
             tokens, lengths = _pad(encoded)
             with torch.inference_mode():
-                output = model.answer(features, tokens.to(self.device), lengths.to(self.device))
+                with autocast(loaded.precision, self.device):
+                    output = model.answer(features, tokens.to(self.device), lengths.to(self.device))
                 probs = torch.softmax(output.logits.float(), dim=1)  # (N, K)
                 top_probs, top_index = probs.topk(min(top_k, probs.shape[1]), dim=1)  # (N, k)
-                glimpses = None if output.attention is None else output.attention.float().cpu().numpy()
+                glimpses = None if output.attention is None else _unit_maps(output.attention)  # (N, G, h, w)
             top_probs_list, top_index_list = top_probs.cpu().tolist(), top_index.cpu().tolist()
             synchronize(self.device)
             timings["answer"] = tokenize_ms + _ms_since(answer_started)  # reading the question is part of answering
@@ -331,6 +341,7 @@ class Predictor:
                     VqaPrediction(
                         question=question, answers=answers, attention=_mean_map(row_glimpses),
                         glimpses=row_glimpses, model=loaded.name, timings_ms=dict(timings), cached=cached[row],
+                        precision=loaded.precision,
                     )
                 )
             return predictions
@@ -358,14 +369,16 @@ class Predictor:
             features, timings, cached = self._features(loaded, images)
             decode_started = time.perf_counter()
             with torch.inference_mode():
-                generated = trained.model.generate(features, beam_size=beam_size, num_captions=num_captions)
+                # Beam search in float32 whatever the precision: in bf16 a third of the bundled
+                # captioner's best captions changed (near-tied beams reorder); docs/performance.md.
+                generated = trained.model.generate(features.float(), beam_size=beam_size, num_captions=num_captions)
             synchronize(self.device)
             timings["decode"] = _ms_since(decode_started)
             timings["total"] = _ms_since(started)
             return [
                 CaptionPrediction(
                     captions=[_caption(found, trained.vocab) for found in per_image],
-                    model=loaded.name, timings_ms=dict(timings), cached=cached[row],
+                    model=loaded.name, timings_ms=dict(timings), cached=cached[row], precision=loaded.precision,
                 )
                 for row, per_image in enumerate(generated)
             ]
@@ -381,7 +394,8 @@ class Predictor:
             return _pixels(image, loaded.image_size)  # (3, S, S) uint8
 
         def encode(pixels: list[torch.Tensor]) -> list[torch.Tensor]:
-            encoded = loaded.encode(torch.stack(pixels).to(self.device))  # (M, ...)
+            with autocast(loaded.precision, self.device):
+                encoded = loaded.encode(torch.stack(pixels).to(self.device))  # (M, ...)
             # Copies, so a cached row does not keep the whole batch's tensor alive.
             return [row.clone() for row in encoded] if len(pixels) > 1 else [encoded[0]]
 
@@ -462,9 +476,15 @@ def _mean_map(glimpses: np.ndarray | None) -> np.ndarray | None:
     return (mean / total if total > 0 else np.full_like(mean, 1.0 / mean.size)).astype(np.float32)
 
 
+def _unit_maps(maps: torch.Tensor) -> np.ndarray:
+    """Attention maps ``(..., h, w)`` as float32, each summing to 1 again (bf16 rounds the softmax)."""
+    maps = maps.float().cpu()
+    return (maps / maps.sum(dim=(-2, -1), keepdim=True).clamp_min(1e-12)).numpy()
+
+
 def _caption(found, vocab: Vocabulary) -> Caption:
     words = [vocab.id_to_token(token_id) for token_id in found.token_ids]
-    maps = None if found.attention is None else found.attention.float().numpy()  # (L, h, w)
+    maps = None if found.attention is None else _unit_maps(found.attention)  # (L, h, w)
     return Caption(
         text=" ".join(words),
         words=[

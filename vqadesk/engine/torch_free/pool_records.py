@@ -24,10 +24,17 @@ class ComparedAnswer:
 
 @dataclass(frozen=True)
 class LoadedModels:
-    """What is loaded now: display names and checkpoint files (None: none), and the device."""
+    """What is loaded now: display names and checkpoint files (None: none), the device, and the
+    precision the models run in there (resolved: ``fp32``, ``bf16``, ``fp16``)."""
 
     vqa: str | None
     captioner: str | None
     device: str
     vqa_path: Path | None = None
     captioner_path: Path | None = None
+    precision: str = "fp32"
+
+    @property
+    def status_text(self) -> str:
+        """What the status bar shows: ``"CPU (2 threads) · bf16"``."""
+        return f"{self.device} · {self.precision}"

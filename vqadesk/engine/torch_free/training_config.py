@@ -20,7 +20,7 @@ TASKS = tuple(kind.value for kind in ModelKind)
 VQA_MODELS = ("bow", "lstm", "attention")
 CAPTION_CELLS = ("lstm", "rnn")
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
-PRECISIONS = ("fp32", "bf16", "fp16")  # see engine/precision.py
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # see engine/precision.py
 SCHEDULES = ("none", "step", "cosine", "plateau")
 DEVICES_HELP = "auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps"
 
@@ -69,7 +69,9 @@ class TrainingConfig:
     beam_size: int = 3  # captioning validation decoding
     log_interval_s: float = 2.0
     threads: int | None = None  # torch CPU threads (None: torch's default)
-    precision: str = "fp32"  # forward pass under autocast: fp32 (off) | bf16 | fp16 (CUDA, with loss scaling)
+    # The forward pass under autocast: auto | fp32 (off) | bf16 | fp16 (CUDA, with loss scaling). The
+    # trainer replaces auto by what it resolved, so the start event and checkpoints record that.
+    precision: str = "auto"
     # Real data (docs/real-data.md): a feature store replaces the image encoder, and files
     # given here replace those found in --data by their official names.
     features: str | None = None  # feature store of the training images (and validation, by default)
@@ -186,9 +188,11 @@ def add_training_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     add("--threads", type=int, metavar="N",
         help="CPU threads for torch (default: torch's choice); 1 is fastest for the small "
         "Shapes models on a busy 2-core machine (see docs/training.md)")
-    add("--precision", default="fp32", choices=PRECISIONS,
-        help="mixed precision for the forward pass: bf16 (CPUs with AVX512-BF16/AMX, recent GPUs) or "
-        "fp16 (CUDA, with loss scaling); weights, optimiser and validation stay float32 (default fp32)")
+    add("--precision", default="auto", choices=PRECISIONS,
+        help="arithmetic of the forward pass: auto (default: bf16 on CPUs with AVX512-BF16/AMX and on CUDA "
+        "GPUs with bf16, fp16 with loss scaling on older GPUs, else fp32), fp32 (exact reproducibility), bf16, "
+        "fp16 (CUDA, with loss scaling); weights, optimiser and metrics stay float32; a resumed run keeps "
+        "the precision it started in")
     add("--log-interval", dest="log_interval_s", type=float, default=2.0, metavar="SECONDS",
         help="at most this long between step events")
     real = parser.add_argument_group("real data (docs/real-data.md)")

@@ -91,6 +91,7 @@ class TrainingOptions:
     optimizer: str = "adam"
     dropout: float = 0.2
     device: str = "auto"
+    precision: str = "auto"
     overfit: int | None = None
     max_steps: int | None = None
     threads: int | None = None
@@ -106,7 +107,8 @@ class TrainingOptions:
             if self.model == "attention":
                 args += ["--grounding-weight", repr(float(self.grounding_weight))]
         args += ["--epochs", str(self.epochs), "--batch-size", str(self.batch_size), "--lr", repr(float(self.lr)),
-                 "--optimizer", self.optimizer, "--dropout", repr(float(self.dropout)), "--device", self.device]
+                 "--optimizer", self.optimizer, "--dropout", repr(float(self.dropout)), "--device", self.device,
+                 "--precision", self.precision]
         for flag, value in (("--overfit", self.overfit), ("--max-steps", self.max_steps), ("--threads", self.threads)):
             if value is not None:
                 args += [flag, str(value)]
@@ -219,6 +221,7 @@ class RunRecord:
     epoch: int = 0
     step: int = 0
     total_steps: int | None = None
+    precision: str | None = None  # the arithmetic the routine resolved (start event); None before it started
     stderr_tail: list[str] = field(default_factory=list)  # the last lines, to explain a failure
     command: list[str] = field(default_factory=list)  # as last launched, for the record
 
@@ -323,6 +326,8 @@ def apply_event(record: RunRecord, event: dict[str, Any]) -> bool:
     kind = event.get("event")
     if kind == "start":
         record.total_steps = event.get("total_steps") if isinstance(event.get("total_steps"), int) else None
+        precision = event.get("precision")  # resolved by the routine (never "auto")
+        record.precision = precision if isinstance(precision, str) else record.precision
         return True
     if kind == "epoch":
         record.epoch = event.get("epoch", record.epoch)

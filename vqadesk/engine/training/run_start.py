@@ -90,6 +90,8 @@ def check_resumed_settings(config: TrainingConfig, recorded: Any, source: Path) 
     for name, value in now.items():
         if name in RESUMABLE_CHANGES or name not in recorded or recorded[name] == value:
             continue
+        if name == "precision" and value == "auto":
+            continue  # auto keeps the recorded precision (engine/precision.py: settle_precision)
         flag = "--" + name.replace("_", "-")
         before = recorded[name]
         if name == "epochs":

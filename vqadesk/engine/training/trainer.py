@@ -23,6 +23,7 @@ knows the rest, top to bottom:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import sys
@@ -48,7 +49,7 @@ from vqadesk.engine.checkpoints.checkpoint import (
     save_checkpoint,
 )
 from vqadesk.engine.device import describe_device, pick_device
-from vqadesk.engine.precision import autocast, check_precision, grad_scaler
+from vqadesk.engine.precision import autocast, grad_scaler, recorded_precision, settle_precision
 from vqadesk.engine.torch_free.training_config import TrainingConfig
 from vqadesk.engine.training.distributed import DistributedContext
 from vqadesk.engine.training.out_folder import check_out_folder, check_room_for_checkpoint
@@ -131,9 +132,11 @@ def train(
 
 def _train(config, task, stop, out, device, context, started) -> Iterator[Event]:
     # -- 1. set-up -------------------------------------------------------------
-    check_precision(config.precision, device)
-    scaler = grad_scaler(config.precision, device)
     resumed: Checkpoint | None = load_resumed(config, task.kind) if config.resume else None
+    # From here on the config says the precision resolved (auto never reaches the records).
+    config = dataclasses.replace(config, precision=settle_precision(
+        config.precision, device, recorded_precision(resumed.metadata) if resumed else None))
+    scaler = grad_scaler(config.precision, device)
     seed_everything(config.seed)
     task.load(config, resumed.metadata if resumed else None)
     model = task.build_model().to(device)
@@ -182,6 +185,7 @@ def _train(config, task, stop, out, device, context, started) -> Iterator[Event]
         "steps_per_epoch": batches_per_epoch,
         "total_steps": total_steps,
         "resumed_from_step": step if resumed else None,
+        "precision": config.precision,
         "vqadesk_version": __version__,
     }
 
@@ -198,7 +202,7 @@ def _train(config, task, stop, out, device, context, started) -> Iterator[Event]
         ) if with_state else None
         metadata = task.metadata()
         metadata.update(training_config=config.to_dict(), domain=domain, history=history, step=step, epoch=epoch,
-                        best_score=best,
+                        best_score=best, precision=config.precision,
                         vqadesk_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         path = save_checkpoint(out, name, Checkpoint(
             kind=task.kind, model_config=task.model_config(), model_state=model.state_dict(),

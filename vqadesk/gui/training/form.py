@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from vqadesk.data.default_dataset import default_shapes_root
 from vqadesk.engine.torch_free.model_kind import ModelKind
-from vqadesk.engine.torch_free.training_config import CAPTION_CELLS, OPTIMIZERS, VQA_MODELS
+from vqadesk.engine.torch_free.training_config import CAPTION_CELLS, OPTIMIZERS, PRECISIONS, VQA_MODELS
 from vqadesk.engine.torch_free.training_data import dataset_problem
 from vqadesk.engine.torch_free.training_runs import TrainingOptions
 
@@ -110,6 +110,9 @@ class TrainingForm(QWidget):
                                       toolTip="Dropout probability (--dropout)")
         self.device = QComboBox(toolTip="auto: CUDA if present, else MPS, else CPU (--device)")
         self.device.addItems(list(DEVICES))
+        self.precision = QComboBox(toolTip="auto: bf16 on CPUs with AVX512-BF16/AMX and on CUDA GPUs, else fp32; "
+                                   "fp32 for exact reproducibility; fp16 needs CUDA (--precision)")
+        self.precision.addItems(list(PRECISIONS))
         self.overfit_check = QCheckBox("overfit", toolTip="Sanity check: train and validate on the first N examples "
                                        "only; the loss should fall towards zero (--overfit N)")
         self.overfit = QSpinBox(minimum=1, maximum=1000000, value=50, toolTip="N examples for --overfit")
@@ -150,6 +153,7 @@ class TrainingForm(QWidget):
         form.addRow("Optimizer", self.optimizer)
         form.addRow("Dropout", self.dropout)
         form.addRow("Device", self.device)
+        form.addRow("Precision", self.precision)
         form.addRow("Overfit", _optional_spin(self.overfit_check, self.overfit))
         form.addRow("Max steps", _optional_spin(self.max_steps_check, self.max_steps))
         form.addRow("Threads", self.threads)
@@ -172,7 +176,7 @@ class TrainingForm(QWidget):
         self.out_button.clicked.connect(self._choose_out)
         for edit in (self.dataset, self.train_split, self.val_split, self.extra, self.out):
             edit.textChanged.connect(self._edited)
-        for box in (self.model, self.question_encoder, self.optimizer, self.device):
+        for box in (self.model, self.question_encoder, self.optimizer, self.device, self.precision):
             box.currentIndexChanged.connect(self._edited)
         for spin in (self.epochs, self.batch_size, self.lr, self.dropout, self.overfit, self.max_steps, self.threads,
                      self.grounding):
@@ -206,6 +210,7 @@ class TrainingForm(QWidget):
             optimizer=self.optimizer.currentText(),
             dropout=self.dropout.value(),
             device=self.device.currentText(),
+            precision=self.precision.currentText(),
             overfit=self.overfit.value() if self.overfit_check.isChecked() else None,
             max_steps=self.max_steps.value() if self.max_steps_check.isChecked() else None,
             threads=self.threads.value() or None,
@@ -251,6 +256,7 @@ class TrainingForm(QWidget):
             self.question_encoder.setCurrentText(str(s.value(f"{GROUP}/question_encoder", "lstm")))
             self.optimizer.setCurrentText(str(s.value(f"{GROUP}/optimizer", "adam")))
             self.device.setCurrentText(str(s.value(f"{GROUP}/device", "auto")))
+            self.precision.setCurrentText(str(s.value(f"{GROUP}/precision", "auto")))
             for name, spin in self._spins().items():
                 spin.setValue(_number(s.value(f"{GROUP}/{name}"), spin.value()))
             self.overfit_check.setChecked(_flag(s.value(f"{GROUP}/overfit_on", False)))
@@ -275,6 +281,7 @@ class TrainingForm(QWidget):
         s.setValue(f"{GROUP}/question_encoder", self.question_encoder.currentText())
         s.setValue(f"{GROUP}/optimizer", self.optimizer.currentText())
         s.setValue(f"{GROUP}/device", self.device.currentText())
+        s.setValue(f"{GROUP}/precision", self.precision.currentText())
         for name, spin in self._spins().items():
             s.setValue(f"{GROUP}/{name}", spin.value())
         s.setValue(f"{GROUP}/overfit_on", self.overfit_check.isChecked())
