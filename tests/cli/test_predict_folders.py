@@ -13,11 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.support.cli_runs import assert_one_line_error, run
 from tests.support.inference_models import TinyModels, tiny_models
 from vqadesk.cli import predict_cmd
 from vqadesk.cli.main import main
+from vqadesk.engine.precision import resolve_precision
 from vqadesk.engine.torch_free.batch import FORMATS, load_results, progress_path, read_batch_results
 from vqadesk.text.counts import plural
 
@@ -62,7 +64,8 @@ def test_a_folder_of_any_names_gets_results_and_a_caption_file_beside_each_photo
     assert [f.key for f in results.failed] == ["2020/broken.png"]
     assert results.settings.recursive and results.settings.root == str(photos.resolve())
     for row in results.rows:
-        assert row.precision == "fp32" and row.model == str(models.captioner)
+        # Own models run in the resolved --precision auto (docs/performance.md)
+        assert row.precision == resolve_precision("auto", torch.device("cpu")) and row.model == str(models.captioner)
         assert row.caption == one_caption(capsys, models, row.path)  # as captioning the photo alone
         assert (photos / row.key).with_suffix(".txt").read_text(encoding="utf-8") == row.caption + "\n"
     assert not (photos / "2020" / "broken.txt").exists()

@@ -103,7 +103,9 @@ def test_a_folder_is_captioned_into_the_table_and_the_progress_file(qtbot, windo
     assert settings.model == str(window.inference.models.captioner_path)
     _settings, results = iter_results(progress)
     rows = list(results)
-    assert len(rows) == 8 and all(isinstance(row, CaptionRow) and row.precision == "fp32" for row in rows)
+    resolved = window.device_label.text().rsplit("· ", 1)[-1]  # the inference process's precision
+    assert resolved in ("fp32", "bf16")
+    assert len(rows) == 8 and all(isinstance(row, CaptionRow) and row.precision == resolved for row in rows)
     # The results file is written at the end, as the command line writes it (json for a .json name).
     qtbot.waitUntil(lambda: panel.form.out_path().is_file(), timeout=WAIT_MS)
     assert len(read_batch_results(panel.form.out_path()).rows) == 8
