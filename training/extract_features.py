@@ -7,7 +7,9 @@
 
 One JSON event per line on stdout (start, skipped, step, done or error); the
 progress bar on stderr. Running the same command again resumes a stopped or
-killed extraction. See docs/real-data.md.
+killed extraction. Under ``torchrun --nproc-per-node N`` the processes share
+the photos and write one store (docs/real-data.md, "Several processes").
+See docs/real-data.md.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from vqadesk.errors import VqadeskError
 
 
 def default_workers() -> int:
-    """One decoding process per core but one: the main process runs the network."""
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
+    """One decoding process per core but one for each process running the network (under torchrun,
+    ``LOCAL_WORLD_SIZE`` of them share the machine's cores)."""
+    ranks = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(1, min(8, (os.cpu_count() or 2) // ranks - 1))
 
 
 def build_parser() -> argparse.ArgumentParser:

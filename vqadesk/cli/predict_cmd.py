@@ -122,6 +122,11 @@ def run_vqa(args: argparse.Namespace) -> int:
         args.parser.error(f"{', '.join(given)}: for folder runs (--question / --questions-file), not --questions")
     if args.out is None:
         args.parser.error("--questions needs --out RESULTS.json")
+    from vqadesk.cli.predict_folder import sharded
+
+    if sharded():
+        raise VqadeskError(f"{args.questions}: a VQA questions file is answered by one process; under torchrun, "
+                           "ask a folder's photos with --question or --questions-file")
     if args.batch_size is None:
         args.batch_size = 128
     return _run_official_vqa(args)

@@ -21,8 +21,10 @@ the time left.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from vqadesk.engine.torch_free.batch import (
@@ -32,8 +34,8 @@ from vqadesk.engine.torch_free.batch import (
     BatchSettingsError,
     ExportReport,
     Finished,
+    Photo,
     PhotoFailed,
-    PhotoSurvey,
     Progress,
     SettingsMismatchError,
     SidecarReport,
@@ -51,6 +53,7 @@ from vqadesk.engine.torch_free.batch import (
     survey_photos,
     write_sidecars,
 )
+from vqadesk.engine.torch_free.batch.shards import rank_files, take_up
 from vqadesk.engine.torch_free.model_kind import ModelKind
 from vqadesk.errors import VqadeskError
 from vqadesk.text.counts import noun_for, plural
@@ -77,8 +80,19 @@ def run_folder(args: argparse.Namespace, kind: str) -> int:
     progress = progress_path(out)
     if progress.exists() and not args.restart:
         _check_same_job(progress, settings)  # before loading the model: a mismatch is told at once
-    predictor = _load(kind, args)
-    finished = _run(args, settings, root, survey, progress, predictor)
+    if sharded():
+        from vqadesk.cli.predict_shards import run_share
+
+        run = run_share(args, settings, root, out, progress, lambda: _load(kind, args), _run)
+        if run is None:  # not rank 0: its photos are in rank 0's progress file now
+            return 0
+        seconds, predictor = run
+    else:
+        if rank_files(out):  # a torchrun job stopped before rank 0 merged its ranks' photos
+            take_up(progress, settings, out, restart=args.restart)
+        predictor = _load(kind, args)
+        seconds = _run(args, settings, iter_photos(root, args.recursive), survey.photos, progress, predictor,
+                       root=root, restart=args.restart).seconds
     report = export_results(progress, out, fmt)
     _notes(args, report, fmt)
     sidecars = write_sidecars(iter_results(progress)[1], overwrite=args.overwrite) if args.sidecar else None
@@ -87,10 +101,15 @@ def run_folder(args: argparse.Namespace, kind: str) -> int:
     images = survey.coco_named if fmt == "coco" else report.photos + report.failed
     print(f"wrote {what} of {plural(images, 'image')} to {out} ({fmt}; model {model} on "
           f"{predictor.device_description}, "
-          f"{finished.seconds:.1f} s this run, {time.perf_counter() - started:.1f} s in all)")
+          f"{seconds:.1f} s this run, {time.perf_counter() - started:.1f} s in all)")
     if sidecars is not None:
         _sidecar_lines(sidecars)
     return 0
+
+
+def sharded() -> bool:
+    """Started by torchrun with several processes (``cli/predict_shards.py`` shares the photos)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def _settings(args: argparse.Namespace, kind: str, root: Path) -> BatchSettings:
@@ -143,20 +162,21 @@ def _chunk_size(args: argparse.Namespace, settings: BatchSettings) -> int:
     return 32 if settings.kind == CAPTIONS else max(1, VQA_QUESTIONS_PER_BATCH // len(settings.questions))
 
 
-def _run(args: argparse.Namespace, settings: BatchSettings, root: Path, survey: PhotoSurvey, progress: Path,
-         predictor) -> Finished:
-    """The job, with a bar on stderr and a line per failed photo; Ctrl-C says what is kept."""
+def _run(args: argparse.Namespace, settings: BatchSettings, photos: Iterable[Photo], total: int, progress: Path,
+         predictor, *, root: Path, restart: bool, bar: bool = True) -> Finished:
+    """The job over ``photos`` into ``progress``, with a bar on stderr (``bar``: on a terminal) and a
+    line per failed photo; Ctrl-C says what is kept."""
     from tqdm import tqdm
 
     def predict(chunk):
         return predict_photos(predictor, chunk, settings)
 
-    photos = iter_photos(root, args.recursive)
-    events = run_batch(photos, settings, predict, progress, _chunk_size(args, settings), total=survey.photos,
-                       restart=args.restart)
+    events = run_batch(photos, settings, predict, progress, _chunk_size(args, settings), total=total,
+                       restart=restart)
     done = 0
     # disable=None: a bar on a terminal only, so logs and pipes are not filled with redraws.
-    with tqdm(total=survey.photos, unit="photo", file=sys.stderr, disable=None, dynamic_ncols=True, leave=False,
+    with tqdm(total=total, unit="photo", file=sys.stderr, disable=None if bar else True, dynamic_ncols=True,
+              leave=False,
               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]") as bar:
         try:
             for event in events:
@@ -174,7 +194,7 @@ def _run(args: argparse.Namespace, settings: BatchSettings, root: Path, survey: 
                     return event
         except KeyboardInterrupt:
             bar.close()
-            print(f"vqadesk: note: stopped; the photos finished ({done} of {survey.photos}) are kept in "
+            print(f"vqadesk: note: stopped; the photos finished ({done} of {total}) are kept in "
                   f"{progress}: run the same command to go on", file=sys.stderr)
             raise
     raise AssertionError("run_batch ended without Finished")  # pragma: no cover - the generator always ends so

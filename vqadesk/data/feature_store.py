@@ -20,6 +20,10 @@ between the two steps leaves rows above ``committed`` that the next run
 overwrites. The manifest's ``image_ids`` fix the row of every image, so a
 resumed run writes exactly the rows an uninterrupted one would have.
 
+Under torchrun several processes write their own rows of one store and
+record them in ``STORE/shards/`` until rank 0 folds them into
+``progress.json`` (``feature_store_shards``); a reader never looks there.
+
 Skipped images (unreadable or missing files) keep a zero row and are listed
 in ``progress.json``; the reader reports them as absent, with the reason.
 Everything here is numpy; the extraction itself is in
@@ -448,13 +452,17 @@ class FeatureStoreWriter:
 
     def commit(self, committed: int, skipped: list[SkippedImage]) -> None:
         """Make rows below ``committed`` final: data to disk first, then the count."""
+        self.sync()
+        self.progress = StoreProgress(committed=committed, skipped=self.progress.skipped + tuple(skipped))
+        write_json_atomic(self.path / PROGRESS, self.progress.to_dict(self.manifest.count))
+
+    def sync(self) -> None:
+        """The rows written so far onto the disk (before any file says they are done)."""
         try:
             self._file.flush()
             os.fsync(self._file.fileno())
         except OSError as exc:
             raise FeatureStoreError(f"{self.path / FEATURES}: cannot write features ({exc.strerror or exc})") from None
-        self.progress = StoreProgress(committed=committed, skipped=self.progress.skipped + tuple(skipped))
-        write_json_atomic(self.path / PROGRESS, self.progress.to_dict(self.manifest.count))
 
     def close(self) -> None:
         self._file.close()

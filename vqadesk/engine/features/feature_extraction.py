@@ -172,11 +172,29 @@ def _feature_shape(encoder) -> tuple[int, ...]:
 
 
 def extract_features(config: ExtractionConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[Event]:
+    """The extraction's events. Under torchrun (``WORLD_SIZE`` > 1), or on a store a sharded run
+    left unfinished, ``sharded_extraction`` runs it instead: the same store, rows shared by ranks."""
+    from vqadesk.engine.features.sharded_extraction import extract_sharded, runs_sharded
+
+    if runs_sharded(config):
+        yield from extract_sharded(config, stop)
+        return
     started = time.perf_counter()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    image_ids, paths, exists, source = list_images(config)
     device = pick_device(config.device)
+    paths, exists, encoder, manifest = prepare(config, device)
+    writer = FeatureStoreWriter.open(config.out, manifest)
+    try:
+        yield from _extract(config, stop, writer, on_device(encoder, device), paths, exists, device, started)
+    finally:
+        writer.close()
+
+
+def prepare(config: ExtractionConfig,
+            device: torch.device) -> tuple[list[Path], list[bool], torch.nn.Module, StoreManifest]:
+    """The photos (files, whether each is there), the frozen network, and the store's manifest."""
+    image_ids, paths, exists, source = list_images(config)
     precision = extraction_precision(config.precision, device, config.out)
     encoder, weights = build_encoder(config)
     manifest = StoreManifest(
@@ -187,13 +205,12 @@ def extract_features(config: ExtractionConfig, stop: Callable[[], bool] = lambda
         software={"vqadesk": __version__, "torch": torch.__version__, "numpy": np.__version__},
         precision=precision,
     )
-    writer = FeatureStoreWriter.open(config.out, manifest)
-    try:
-        # A frozen backbone holds its weights channels_last (models/backbones.py), the layout
-        # oneDNN's and cuDNN's fastest convolutions read; the batches are made so below.
-        yield from _extract(config, stop, writer, encoder.to(device), paths, exists, device, started)
-    finally:
-        writer.close()
+    return paths, exists, encoder, manifest
+
+
+def on_device(encoder: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """channels_last: the layout oneDNN's (and cuDNN's) fastest convolutions read."""
+    return encoder.to(device, memory_format=torch.channels_last)
 
 
 def _extract(config, stop, writer: FeatureStoreWriter, encoder, paths, exists, device, started) -> Iterator[Event]:
@@ -208,37 +225,12 @@ def _extract(config, stop, writer: FeatureStoreWriter, encoder, paths, exists, d
         "precision": manifest.precision,
         "device": describe_device(device), "resumed": first > 0, "vqadesk_version": __version__,
     }
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # one input size: let cuDNN pick its fastest kernels
-    rows = list(range(first, end))
-    loader = DataLoader(
-        _ImageFiles(rows, [paths[r] for r in rows], [exists[r] for r in rows], config.image_size,
-                    draft=not config.full_decode),
-        batch_size=config.batch_size,
-        shuffle=False, num_workers=config.workers, collate_fn=_collate, worker_init_fn=_one_thread,
-        pin_memory=device.type == "cuda",  # page-locked batches: the copy below overlaps the GPU's work
-    )
-    store_dtype = torch.float16 if manifest.dtype == "float16" else torch.float32
     progress = _progress_bar(manifest.count, first)
     done = first
     skipped_here = 0
     last_report = loop_started = time.perf_counter()
     stopped = False
-    for batch_rows, pixels, problems in loader:
-        block = np.zeros((len(batch_rows), *manifest.feature_shape), dtype=manifest.dtype)
-        readable = np.array([problem is None for problem in problems])
-        if pixels is not None:
-            # uint8 to channels_last before prepare(): the float copies then keep that layout.
-            pixels = pixels.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            with torch.inference_mode(), autocast(manifest.precision, device):
-                features = encoder(encoder.prepare(pixels)).to(store_dtype)
-            _check_finite(features, manifest.dtype, writer.path)
-            block[readable] = features.cpu().numpy()  # (B_ok, *feature_shape)
-        writer.write(batch_rows[0], block)
-        skipped = [
-            SkippedImage(row=row, image_id=manifest.image_ids[row], file=str(paths[row]), reason=problem)
-            for row, problem in zip(batch_rows, problems) if problem is not None
-        ]
+    for batch_rows, skipped in extract_rows(config, writer, encoder, paths, exists, device, range(first, end)):
         writer.commit(batch_rows[-1] + 1, skipped)
         done = batch_rows[-1] + 1
         skipped_here += len(skipped)
@@ -262,6 +254,40 @@ def _extract(config, stop, writer: FeatureStoreWriter, encoder, paths, exists, d
         "complete": done == manifest.count, "stopped": "request" if stopped and done < end else None,
         "elapsed_s": elapsed, "images_per_s": (done - first) / elapsed if elapsed > 0 else None,
     }
+
+
+def extract_rows(config, writer: FeatureStoreWriter, encoder, paths, exists, device,
+                 rows: range) -> Iterator[tuple[list[int], list[SkippedImage]]]:
+    """The network over consecutive ``rows``, batch by batch: each batch's features are written
+    into the store (not committed), then its rows and skipped images are yielded for the caller
+    to commit (``progress.json``, or a rank's shard file under torchrun)."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # one input size: let cuDNN pick its fastest kernels
+    rows = list(rows)
+    loader = DataLoader(
+        _ImageFiles(rows, [paths[r] for r in rows], [exists[r] for r in rows], config.image_size,
+                    draft=not config.full_decode),
+        batch_size=config.batch_size,
+        shuffle=False, num_workers=config.workers, collate_fn=_collate, worker_init_fn=_one_thread,
+        pin_memory=device.type == "cuda",  # page-locked batches: the copy below overlaps the GPU's work
+    )
+    manifest = writer.manifest
+    store_dtype = torch.float16 if manifest.dtype == "float16" else torch.float32
+    for batch_rows, pixels, problems in loader:
+        block = np.zeros((len(batch_rows), *manifest.feature_shape), dtype=manifest.dtype)
+        readable = np.array([problem is None for problem in problems])
+        if pixels is not None:
+            # uint8 to channels_last before prepare(): the float copies then keep that layout.
+            pixels = pixels.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode(), autocast(manifest.precision, device):
+                features = encoder(encoder.prepare(pixels)).to(store_dtype)
+            _check_finite(features, manifest.dtype, writer.path)
+            block[readable] = features.cpu().numpy()  # (B_ok, *feature_shape)
+        writer.write(batch_rows[0], block)
+        yield batch_rows, [
+            SkippedImage(row=row, image_id=manifest.image_ids[row], file=str(paths[row]), reason=problem)
+            for row, problem in zip(batch_rows, problems) if problem is not None
+        ]
 
 
 def _check_finite(features: torch.Tensor, dtype: str, store) -> None:

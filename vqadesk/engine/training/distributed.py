@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -32,7 +33,9 @@ class DistributedContext:
         return self.rank == 0
 
     @classmethod
-    def from_env(cls, device: torch.device) -> DistributedContext:
+    def from_env(cls, device: torch.device, *, timeout: timedelta | None = None) -> DistributedContext:
+        """``timeout``: how long a collective (a barrier) waits for the slowest rank (torch's default
+        when None: 30 minutes)."""
         world_size = int(os.environ.get("WORLD_SIZE", "1"))
         if world_size <= 1:
             return cls()
@@ -43,7 +46,7 @@ class DistributedContext:
         )
         if not dist.is_initialized():
             backend = "nccl" if device.type == "cuda" else "gloo"
-            dist.init_process_group(backend=backend)
+            dist.init_process_group(backend=backend, **({"timeout": timeout} if timeout else {}))
         return context
 
     def device_for(self, device: torch.device) -> torch.device:
