@@ -22,6 +22,7 @@ from training import evaluate as routine
 from vqadesk.cli import main as cli_main
 from vqadesk.data.shapes import write_shapes_dataset
 from vqadesk.engine.checkpoints.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from vqadesk.engine.precision import resolve_precision
 from vqadesk.engine.torch_free.training_config import TrainingConfig
 from vqadesk.engine.training.caption_task import CaptionTask
 from vqadesk.engine.training.trainer import train
@@ -95,6 +96,7 @@ def test_vqa_results_score_the_same_with_the_official_scorer(world, vqa_checkpoi
     assert code == 0, err
     document = json.loads(out)  # exactly one JSON document on stdout
     assert document["kind"] == "vqa" and document["split"] == "val" and document["note"] is None
+    assert document["precision"] == resolve_precision("auto", torch.device("cpu"))  # resolved, never "auto"
     assert document["results"] == str(results) and document["checkpoint"] == str(checkpoint)
     metrics = document["metrics"]
     assert set(metrics) == {"overall", "perAnswerType", "perQuestionType", "questions"}
@@ -118,11 +120,13 @@ def test_vqa_results_score_the_same_with_the_official_scorer(world, vqa_checkpoi
 
 
 def test_vqa_evaluation_repeats_the_training_validation(world, vqa_checkpoint, evaluate, tmp_path):
-    """Validation in training and a later evaluation decode with the same loop."""
+    """Validation in training and a later evaluation decode with the same loop; training validates in
+    fp32, so --precision fp32 repeats it exactly (docs/performance.md)."""
     checkpoint, validated = vqa_checkpoint
     code, out, _ = evaluate("--checkpoint", checkpoint, "--data", world, "--split", "val",
-                            "--out", tmp_path / "r.json", "--json", "--batch-size", "7")
+                            "--out", tmp_path / "r.json", "--json", "--batch-size", "7", "--precision", "fp32")
     assert code == 0
+    assert json.loads(out)["precision"] == "fp32"
     metrics = json.loads(out)["metrics"]
     assert metrics["overall"] == validated["accuracy"]
     assert metrics["perAnswerType"] == validated["per_answer_type"]

@@ -167,3 +167,23 @@ def test_a_bf16_training_run_validates_like_float32(tmp_path):
         assert {t.dtype for t in checkpoint.model_state.values() if t.is_floating_point()} == {torch.float32}
     assert best["fp32"] > 33 and best["bf16"] > 33
     assert abs(best["bf16"] - best["fp32"]) <= FP32_SEED_SPREAD, best
+
+
+# -- channels_last ------------------------------------------------------------------------------
+
+
+def test_frozen_backbones_store_weights_channels_last_and_trainable_ones_do_not():
+    """Trainable weights keep the default layout: fused Adam mis-updates channels-last parameters whose
+    saved state comes back contiguous (docs/performance.md); the input is channels-last for both."""
+    configs = {trainable: ImageEncoderConfig(name="resnet50", layer="grid", image_size=64, weights="none",
+                                             trainable=trainable) for trainable in (True, False)}
+    torch.manual_seed(0)
+    trainable = build_image_encoder(configs[True]).eval()
+    torch.manual_seed(0)
+    frozen = build_image_encoder(configs[False])
+    conv = "backbone.conv1.weight"
+    assert trainable.state_dict()[conv].is_contiguous()
+    assert frozen.state_dict()[conv].is_contiguous(memory_format=torch.channels_last)
+    pixels = trainable.prepare(torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8))
+    with torch.inference_mode():
+        torch.testing.assert_close(frozen(pixels), trainable(pixels), rtol=1e-4, atol=1e-4)

@@ -45,7 +45,9 @@ def root(coco_real, vqa_v2_sample, tmp_path_factory) -> Path:
 
 
 def _extract(images: Path, out: Path, **options) -> Path:
-    settings = {"weights": "none", "image_size": 64, "batch_size": 8, "workers": 0, "log_interval_s": 60.0}
+    # fp32: a test below compares a stored row with the backbone run by hand (bf16: test_precision_policy.py)
+    settings = {"weights": "none", "image_size": 64, "batch_size": 8, "workers": 0, "log_interval_s": 60.0,
+                "precision": "fp32"}
     events = list(extract_features(ExtractionConfig(images=str(images), out=str(out), **{**settings, **options})))
     assert events[-1]["event"] == "done"
     return out
@@ -273,7 +275,7 @@ def test_a_store_trained_model_reads_photos_through_the_stores_backbone(coco_rea
     from vqadesk.engine.inference.predictor import Predictor
 
     out, _events = vqa_run
-    predictor = Predictor(vqa=out / "best.json", captioner=None, device="cpu")
+    predictor = Predictor(vqa=out / "best.json", captioner=None, device="cpu", precision="fp32")
     photo = coco_real / "COCO_val2014_000000262148.jpg"
     prediction = predictor.ask(photo, "Where is he looking?", top_k=2)
     assert len(prediction.answers) == 2 and prediction.attention is not None

@@ -194,6 +194,7 @@ def test_options_make_the_routine_command_line():
     assert args[-4:] == ["--hidden-dim", "32", "--weights", "my file.safetensors"]
     check_arguments("vqa", args[2:])
     assert "--grounding-weight" not in args  # bow does not attend
+    assert args[args.index("--precision") + 1] == "auto"  # the form's default
     attention = TrainingOptions(kind="vqa", data="/d", out="/o", model="attention", grounding_weight=0.0).arguments()
     assert attention[attention.index("--grounding-weight") + 1] == "0.0"
     check_arguments("vqa", attention[2:])

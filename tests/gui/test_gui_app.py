@@ -64,6 +64,9 @@ def test_window_opens_on_the_shapes_world_with_both_models(window, models):
     assert window.inference.models.captioner_path == models.captioner
     assert "best" in window.models_label.text()
     assert window.device_label.text().startswith("CPU")
+    # The precision the inference process resolved (docs/performance.md), never "auto".
+    assert window.device_label.text().endswith((" · fp32", " · bf16"))
+    assert window.device_label.text() == window.inference.models.status_text
     assert window.ask_panel.dataset_question_count() > 0
     assert window.ask_panel.question_edit.completion_count() > 10
 
