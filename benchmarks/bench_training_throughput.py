@@ -28,12 +28,15 @@ samples of timed steps (forward, cross-entropy, backward, gradient clipping, opt
 precision used** is measured in the same run (``machine.matmul_peak``, same threads), and the
 models' useful work is counted analytically: the matmul FLOPs of a forward pass (Linear
 layers and LSTM gates at the sampled mean question length; embeddings, element-wise ops and
-the optimiser not counted), x3 for forward + backward. Run from the repository root
+the optimiser not counted), x3 for forward + backward. Samples per CPU-second (this process, all
+its threads) are printed too: with ``--threads 1`` they measure the work itself and move far
+less than the wall clock on a shared machine (with more threads, OpenMP's waiting threads
+count as well). Run from the repository root
 (``--quick``: batch 512 only, ~2,048 samples, one repeat)::
 
     python benchmarks/bench_training_throughput.py [--quick] [--models bow lstm] [--precisions fp32 bf16]
         [--batch-sizes 128 512] [--samples 8192] [--repeats 3] [--optimizer adam] [--unfused]
-        [--device cpu|cuda] [--json OUT.json]
+        [--device cpu|cuda] [--threads N] [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -162,6 +165,7 @@ class Measurement:
     steps: int  # timed steps per repeat
     samples_per_s: float  # median of the repeats
     samples_per_s_runs: tuple[float, ...]
+    samples_per_cpu_s: float  # samples per CPU-second of this process (all its threads), median of the repeats
     epoch_s: float  # EPOCH_SAMPLES / samples_per_s
     train_gflop_per_sample: float  # 3 x forward matmul FLOPs
     achieved_gflops: float
@@ -186,14 +190,19 @@ def measure(name: str, precision: str, fused: bool, batch_size: int, args, peak:
     batches = [(r, q.to(device), n, a.to(device)) for r, q, n, a in batches]
     run = lambda part: timed_steps(model, optimizer, scaler, pool, part, precision=precision, device=device)  # noqa: E731
     run(batches[: args.warmup])
-    runs = [steps * batch_size / run(batches[args.warmup :]) for _ in range(args.repeats)]
+    runs, cpu_runs = [], []
+    for _ in range(args.repeats):
+        cpu_started = time.process_time()  # this process's CPU time: steadier than the wall clock when shared
+        runs.append(steps * batch_size / run(batches[args.warmup :]))
+        cpu_runs.append(steps * batch_size / (time.process_time() - cpu_started))
     rate = statistics.median(runs)
     train_flops = 3 * forward_flops_per_sample(config, mean_length)
     achieved = rate * train_flops / 1e9
     return Measurement(
         model=name, precision=precision, optimizer_kernel="fused" if fused else "for-each", batch_size=batch_size,
         optimizer=args.optimizer, parameters=sum(p.numel() for p in model.parameters()), steps=steps,
-        samples_per_s=rate, samples_per_s_runs=tuple(runs), epoch_s=EPOCH_SAMPLES / rate,
+        samples_per_s=rate, samples_per_s_runs=tuple(runs), samples_per_cpu_s=statistics.median(cpu_runs),
+        epoch_s=EPOCH_SAMPLES / rate,
         train_gflop_per_sample=train_flops / 1e9, achieved_gflops=achieved, matmul_peak_gflops=peak,
         share_of_peak=achieved / peak,
     )
@@ -213,8 +222,11 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.quick:
         args.batch_sizes, args.samples, args.repeats, args.min_steps = [512], 2048, 1, 4
     device = torch.device(args.device)
@@ -242,7 +254,8 @@ def main() -> int:
                     f"  {label:<18} batch {batch_size:>4}: {m.samples_per_s:6.0f} samples/s -> "
                     f"{m.epoch_s:5.0f} s/epoch; {m.train_gflop_per_sample * 1e3:.1f} MFLOP/sample, "
                     f"{m.achieved_gflops:.1f} GFLOP/s = {100 * m.share_of_peak:.0f}% of the {precision} peak "
-                    f"(runs: {', '.join(f'{r:.0f}' for r in m.samples_per_s_runs)} samples/s)",
+                    f"(runs: {', '.join(f'{r:.0f}' for r in m.samples_per_s_runs)} samples/s; "
+                    f"{m.samples_per_cpu_s:.0f} samples per CPU-second)",
                     flush=True,
                 )
     if args.json:
