@@ -187,3 +187,13 @@ def test_frozen_backbones_store_weights_channels_last_and_trainable_ones_do_not(
     pixels = trainable.prepare(torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8))
     with torch.inference_mode():
         torch.testing.assert_close(frozen(pixels), trainable(pixels), rtol=1e-4, atol=1e-4)
+
+
+def test_auto_on_cuda_is_bf16_where_the_gpu_has_it_else_fp16(monkeypatch):
+    """The CUDA branch of the policy, with the one capability it reads mocked (no GPU here)."""
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    assert resolve_precision("auto", cuda) == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: False)
+    assert resolve_precision("auto", cuda) == "fp16" and settle_precision("auto", cuda) == "fp16"
+    assert resolve_precision("auto", torch.device("mps")) == "fp32"
