@@ -18,7 +18,8 @@ marked in the output):
    batch size and workers) on ``--images`` photos: the 15 fixture photos of
    ``../shared/fixtures/coco-real`` **copied** under distinct COCO names into a temporary folder.
    Wall-clock seconds, median of ``--repeats`` alternating runs, and the ratio (target: the
-   routine at most 1.25x the hand-written time). The two outputs are compared (cosine) to show
+   routine at most 1.25x the hand-written time); also the CPU seconds of each process and its
+   decoding workers, steadier than wall-clock time on a shared machine. The two outputs are compared (cosine) to show
    they did the same work.
 
 Run from the repository root (``--quick``: 64 photos, one repeat, three batches)::
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -96,7 +98,8 @@ def main() -> int:
                 rate = args.images / whole[who]["seconds"]
                 print(f"  {who:<11} whole process, {args.images} photos: {whole[who]['seconds']:6.1f} s = "
                       f"{rate:5.1f} images/s = {100 * rate * flops / 1e9 / peak:.0f} % of the peak "
-                      f"(runs: {', '.join(f'{s:.1f}' for s in whole[who]['runs'])} s)", flush=True)
+                      f"(runs: {', '.join(f'{s:.1f}' for s in whole[who]['runs'])} s; "
+                      f"CPU {whole[who]['cpu_seconds']:.1f} s)", flush=True)
             print(f"  routine / hand-written time: {whole['ratio']:.2f} (target <= 1.25); "
                   f"features cosine, median {whole['cosine_median']:.5f}, min {whole['cosine_min']:.5f}", flush=True)
             report["precisions"][precision] = found
@@ -190,16 +193,21 @@ def whole_runs(folder: Path, scratch: Path, precision: str, args) -> dict:
                         str(array), *common],
     }
     runs = {"routine": [], "handwritten": []}
+    cpu = {"routine": [], "handwritten": []}
     for _ in range(args.repeats):
         shutil.rmtree(store, ignore_errors=True)  # the routine would resume a finished store
         for who, command in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
             runs[who].append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the process and its decoding workers
+            cpu[who].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
             if done.returncode != 0:
                 raise SystemExit(f"{who} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     cosine = compare(store, array)
-    found = {who: {"seconds": statistics.median(times), "runs": times} for who, times in runs.items()}
+    found = {who: {"seconds": statistics.median(times), "runs": times, "cpu_seconds": statistics.median(cpu[who])}
+             for who, times in runs.items()}
     return {**found, "ratio": found["routine"]["seconds"] / found["handwritten"]["seconds"],
             "cosine_median": statistics.median(cosine), "cosine_min": min(cosine)}
 

@@ -3,19 +3,22 @@
 Draft mode (``load_image(draft_side=...)``) decodes a JPEG at 1/2, 1/4 or 1/8 of its size when
 both sides stay at least the target, so it changes pixels only for photos at least twice the
 target; the features of a seeded ResNet-50 must stay what a full decode gives (cosine per photo;
-the floor and the measured values are in docs/performance.md).
+the floor and the measured values are in docs/performance.md). ``--full-decode`` keeps the
+pixels, and the stores, of the versions before draft mode.
 """
 
 from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from vqadesk.data.feature_store import FeatureStore, FeatureStoreError
 from vqadesk.data.images import load_image
-from vqadesk.engine.features.feature_extraction import build_encoder
+from vqadesk.engine.features.feature_extraction import build_encoder, extract_features
 from vqadesk.engine.image_tensors import load_image_tensor
 from vqadesk.engine.torch_free.extraction_config import ExtractionConfig
 
@@ -65,3 +68,26 @@ def test_draft_keeps_the_exif_orientation(coco_real, tmp_path):
     full, drafted = load_image(rotated), load_image(rotated, draft_side=200)
     assert full.size == (480, 640) and drafted.size == (240, 320)  # upright, half size
     assert load_image(rotated, draft_side=300).size == (480, 640)  # 480 < 2 x 300: full decode
+
+
+OLD_DECODE = "vqadesk.data.images.load_image: EXIF upright, 8-bit RGB, transparency on white"  # stores before draft
+
+
+def test_full_decode_makes_and_resumes_the_stores_made_before_draft_mode(coco_real, tmp_path):
+    out = tmp_path / "store"
+    settings = {"images": str(coco_real), "out": str(out), "weights": "none", "image_size": 64, "batch_size": 4,
+                "workers": 0, "precision": "fp32", "log_interval_s": 0.0}
+    first = list(extract_features(ExtractionConfig(**settings, full_decode=True, max_images=4)))
+    assert first[-1]["committed"] == 4
+    assert FeatureStore(out).manifest.preprocessing["decode"] == OLD_DECODE  # what older versions recorded
+    with pytest.raises(FeatureStoreError, match="preprocessing"):  # draft pixels never mix into such a store
+        list(extract_features(ExtractionConfig(**settings)))
+    resumed = list(extract_features(ExtractionConfig(**settings, full_decode=True)))
+    assert resumed[0]["already_done"] == 4 and resumed[-1]["complete"]
+
+    encoder, _ = build_encoder(ExtractionConfig(images=str(coco_real), out="-", weights="none", image_size=64))
+    photo = coco_real / "COCO_val2014_000000262148.jpg"
+    with torch.inference_mode():
+        expected = encoder(encoder.prepare(load_image_tensor(photo, 64)[None])).numpy()
+    stored = FeatureStore(out).features([262148]).astype(np.float32)
+    np.testing.assert_allclose(stored, expected, rtol=2e-3, atol=2e-3)

@@ -60,6 +60,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from vqadesk.models.dropout import Dropout
 from vqadesk.models.small_cnn import coordinate_channels
 from vqadesk.models.vqa_config import VqaModelConfig
 from vqadesk.models.vqa_model import VqaModel, VqaOutput, classifier_mlp, l2_normalise
@@ -175,7 +176,7 @@ class AttentionVqa(VqaModel):
         image_channels, _ = self.image_encoder.output_shape
         question_dim = self.question_encoder.output_dim
         width = config.attention_dim
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.project = nn.Sequential(nn.Conv2d(image_channels, width, kernel_size=1), nn.ReLU(inplace=True))
         self.film_blocks = nn.ModuleList(FilmBlock(width, question_dim) for _ in range(FILM_BLOCKS))
         self.attention = nn.Sequential(

@@ -14,8 +14,9 @@ No attention map. The question encoder setting is ignored (always a bag of words
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from vqadesk.models.dropout import Dropout
 from vqadesk.models.question_encoders import BagOfWords
 from vqadesk.models.vqa_config import VqaModelConfig
 from vqadesk.models.vqa_model import VqaModel, VqaOutput, classifier_mlp, global_feature, l2_normalise
@@ -28,7 +29,7 @@ class BowVqa(VqaModel):
         super().__init__(config=config)
         self.question_encoder = BagOfWords(vocab_size=config.vocab_size, embed_dim=config.embed_dim)
         image_dim, _ = self.image_encoder.output_shape
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.classifier = classifier_mlp(
             in_dim=config.embed_dim + image_dim, hidden_dim=config.fusion_dim,
             layers=config.mlp_layers, num_answers=config.num_answers, dropout=config.dropout,

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from vqadesk.models.beam_search import Hypothesis, beam_search
 from vqadesk.models.captioner_config import CAPTIONER_CELLS, CaptionerConfig
+from vqadesk.models.dropout import Dropout
 from vqadesk.models.image_encoders import ImageEncoder, build_image_encoder
 from vqadesk.models.question_encoders import copy_embeddings, lengths_mask
 from vqadesk.text.vocabulary import END_ID, PAD_ID, START_ID
@@ -105,7 +106,7 @@ class Captioner(nn.Module):
             self.gate = nn.Linear(hidden, 1)
         cell_type = nn.LSTMCell if config.cell == "lstm" else nn.RNNCell
         self.cell = cell_type(config.embed_dim + channels, hidden)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.output = nn.Linear(hidden, config.vocab_size)
 
     def encode_images(self, images: Tensor) -> Tensor:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from vqadesk.models.dropout import Dropout
 from vqadesk.models.vqa_config import VqaModelConfig
 from vqadesk.models.vqa_model import VqaModel, VqaOutput, classifier_mlp, global_feature, l2_normalise
 
@@ -31,14 +32,14 @@ class LstmVqa(VqaModel):
         self.question_encoder = self.configured_question_encoder(lstm_states="all")
         image_dim, _ = self.image_encoder.output_shape
         self.question_projection = nn.Sequential(
-            nn.Dropout(config.dropout),
+            Dropout(config.dropout),
             nn.Linear(self.question_encoder.output_dim, config.fusion_dim),
             nn.Tanh(),
         )
         self.image_projection = nn.Sequential(
-            nn.Dropout(config.dropout), nn.Linear(image_dim, config.fusion_dim), nn.Tanh()
+            Dropout(config.dropout), nn.Linear(image_dim, config.fusion_dim), nn.Tanh()
         )
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.classifier = classifier_mlp(
             in_dim=config.fusion_dim, hidden_dim=config.fusion_dim, layers=config.mlp_layers,
             num_answers=config.num_answers, dropout=config.dropout,

@@ -19,6 +19,7 @@ import numpy as np
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vqadesk.models.dropout import Dropout
 from vqadesk.models.image_encoders import ImageEncoder, build_image_encoder
 from vqadesk.models.question_encoders import QuestionEncoder, build_question_encoder
 from vqadesk.models.vqa_config import VqaModelConfig
@@ -89,7 +90,7 @@ def classifier_mlp(
     parts: list[nn.Module] = []
     width = in_dim
     for _ in range(layers):
-        parts += [nn.Linear(width, hidden_dim), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+        parts += [nn.Linear(width, hidden_dim), nn.ReLU(inplace=True), Dropout(dropout)]
         width = hidden_dim
     parts.append(nn.Linear(width, num_answers))
     return nn.Sequential(*parts)

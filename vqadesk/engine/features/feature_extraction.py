@@ -55,14 +55,16 @@ from vqadesk.models.image_encoder_base import ImageEncoderConfig
 from vqadesk.models.image_encoders import build_image_encoder
 
 Event = dict[str, Any]
+_FULL_DECODE = "vqadesk.data.images.load_image: EXIF upright, 8-bit RGB, transparency on white"
+_DRAFT_DECODE = f"{_FULL_DECODE}; JPEG in draft mode (DCT scale 1/2, 1/4 or 1/8 keeping both sides >= image_size)"
 PREPROCESSING = {
-    "decode": "vqadesk.data.images.load_image: EXIF upright, 8-bit RGB, transparency on white; "
-              "JPEG in draft mode (DCT scale 1/2, 1/4 or 1/8 keeping both sides >= image_size)",
+    "decode": _DRAFT_DECODE,
     "resize": "fit_square: shorter side to image_size (bilinear, antialiased), centre crop",
     "scale": "pixels / 255",
     "mean": list(IMAGENET_MEAN),
     "std": list(IMAGENET_STD),
 }
+FULL_DECODE_PREPROCESSING = {**PREPROCESSING, "decode": _FULL_DECODE}  # --full-decode: stores made before draft
 _WEIGHTS_ENUMS = {"vgg16": "VGG16_Weights", "resnet50": "ResNet50_Weights", "resnet152": "ResNet152_Weights"}
 
 
@@ -92,8 +94,8 @@ def list_images(config: ExtractionConfig) -> tuple[list[int], list[Path], list[b
 class _ImageFiles(Dataset):
     """Row ``rows[i]``'s photo, decoded and squared, or why it could not be."""
 
-    def __init__(self, rows: list[int], paths: list[Path], exists: list[bool], size: int):
-        self.rows, self.paths, self.exists, self.size = rows, paths, exists, size
+    def __init__(self, rows: list[int], paths: list[Path], exists: list[bool], size: int, draft: bool):
+        self.rows, self.paths, self.exists, self.size, self.draft = rows, paths, exists, size, draft
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -103,7 +105,7 @@ class _ImageFiles(Dataset):
         if not self.exists[index]:
             return self.rows[index], None, "image file not found"
         try:
-            return self.rows[index], load_image_tensor(path, self.size, draft=True), None  # (3, S, S) uint8
+            return self.rows[index], load_image_tensor(path, self.size, draft=self.draft), None  # (3, S, S) uint8
         except ImageLoadError as exc:
             return self.rows[index], None, exc.problem
         except VqadeskError as exc:
@@ -197,7 +199,8 @@ def prepare(config: ExtractionConfig,
     encoder, weights = build_encoder(config)
     manifest = StoreManifest(
         backbone=config.backbone, layer=config.layer, image_size=config.image_size, weights=weights,
-        preprocessing=PREPROCESSING, dtype=config.dtype, feature_shape=_feature_shape(encoder),
+        preprocessing=FULL_DECODE_PREPROCESSING if config.full_decode else PREPROCESSING, dtype=config.dtype,
+        feature_shape=_feature_shape(encoder),
         image_ids=tuple(image_ids), source=source, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         software={"vqadesk": __version__, "torch": torch.__version__, "numpy": np.__version__},
         precision=precision,
@@ -262,7 +265,8 @@ def extract_rows(config, writer: FeatureStoreWriter, encoder, paths, exists, dev
         torch.backends.cudnn.benchmark = True  # one input size: let cuDNN pick its fastest kernels
     rows = list(rows)
     loader = DataLoader(
-        _ImageFiles(rows, [paths[r] for r in rows], [exists[r] for r in rows], config.image_size),
+        _ImageFiles(rows, [paths[r] for r in rows], [exists[r] for r in rows], config.image_size,
+                    draft=not config.full_decode),
         batch_size=config.batch_size,
         shuffle=False, num_workers=config.workers, collate_fn=_collate, worker_init_fn=_one_thread,
         pin_memory=device.type == "cuda",  # page-locked batches: the copy below overlaps the GPU's work
@@ -273,6 +277,7 @@ def extract_rows(config, writer: FeatureStoreWriter, encoder, paths, exists, dev
         block = np.zeros((len(batch_rows), *manifest.feature_shape), dtype=manifest.dtype)
         readable = np.array([problem is None for problem in problems])
         if pixels is not None:
+            # uint8 to channels_last before prepare(): the float copies then keep that layout.
             pixels = pixels.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             with torch.inference_mode(), autocast(manifest.precision, device):
                 features = encoder(encoder.prepare(pixels)).to(store_dtype)

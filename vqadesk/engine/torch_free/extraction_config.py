@@ -43,6 +43,7 @@ class ExtractionConfig:
     max_images: int | None = None  # stop after this many images in this run (resumable)
     threads: int | None = None
     log_interval_s: float = 2.0
+    full_decode: bool = False  # JPEGs decoded in full, not in draft mode (the pixels of stores made before it)
 
     def __post_init__(self) -> None:
         if self.backbone not in LAYERS_BY_BACKBONE:
