@@ -283,7 +283,8 @@ def test_a_store_trained_model_reads_photos_through_the_stores_backbone(coco_rea
     loaded = predictor._vqa
     from vqadesk.engine.image_tensors import load_image_tensor
 
-    pixels = load_image_tensor(photo, loaded.image_size)[None]
+    assert loaded.draft  # the store decoded the JPEGs in draft mode, so the app does too
+    pixels = load_image_tensor(photo, loaded.image_size, draft=True)[None]
     with torch.inference_mode():
         made = loaded.encode(pixels)[0].numpy()
     features = FeatureStore(store)

@@ -36,6 +36,8 @@ class StoreBackbone:
     image_size: int
     dtype: torch.dtype
     description: str
+    draft: bool = False  # the store decoded JPEGs in draft mode: photos must be decoded the same way
+
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         features = self.encoder(self.encoder.prepare(images))
@@ -86,4 +88,13 @@ def store_backbone(metadata: dict[str, Any], checkpoint_path: str | Path, device
     encoder = encoder.to(device).eval()
     dtype = torch.float16 if config.dtype == "float16" else torch.float32
     return StoreBackbone(encoder=encoder, image_size=config.image_size, dtype=dtype,
-                         description=f"{config.backbone} {config.layer} at {config.image_size} px")
+                         description=f"{config.backbone} {config.layer} at {config.image_size} px",
+                         draft=decoded_in_draft_mode(recorded.get("preprocessing")))
+
+
+def decoded_in_draft_mode(preprocessing: Any) -> bool:
+    """Whether a store's recorded preprocessing decoded JPEGs in draft mode (stores made since draft
+    decoding; older ones and ``--full-decode`` decoded in full)."""
+    from vqadesk.engine.features.feature_extraction import PREPROCESSING
+
+    return isinstance(preprocessing, dict) and preprocessing.get("decode") == PREPROCESSING["decode"]

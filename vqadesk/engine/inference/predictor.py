@@ -124,6 +124,7 @@ class _Loaded:
     image_size: int
     encode: Callable[[torch.Tensor], torch.Tensor]
     precision: str
+    draft: bool = False  # decode JPEGs in draft mode, as the feature store the model was trained on did
 
     @property
     def path(self) -> Path:
@@ -251,19 +252,19 @@ class Predictor:
         use_channels_last(trained.model)  # eval only: no optimiser state to keep in step
         encoder: ImageEncoderConfig = trained.model.config.image_encoder
         encode, image_size = trained.model.encode_images, encoder.image_size
-        backbone_text = ""
+        backbone_text, draft = "", False
         if encoder.name == "precomputed":
             # Trained on a feature store: photos go through the network that made the store.
             backbone = store_backbone(trained.checkpoint.metadata, trained.path, self.device)
             encode = lambda images: trained.model.encode_images(backbone(images))  # noqa: E731
-            image_size, backbone_text = backbone.image_size, backbone.description
+            image_size, backbone_text, draft = backbone.image_size, backbone.description, backbone.draft
         if kind == ModelKind.VQA:
             tokenize_question("warm up")  # spaCy loads on first use: here, not in the first answer
         shown = str(name_or_path) if looks_like_path(name_or_path) else str(name_or_path).strip()
         config_text = json.dumps(encoder.to_dict(), sort_keys=True) + backbone_text
         key = f"{Path(trained.path).resolve()}#{next(_load_serial)}|{config_text}"
         return _Loaded(name=shown, trained=trained, encoder_key=key, image_size=image_size, encode=encode,
-                       precision=precision)
+                       precision=precision, draft=draft)
 
     def _replace(self, kind: ModelKind, requested: str | os.PathLike[str] | None) -> None:
         """Load ``requested`` (None: no model) in place of the ``kind`` model; a failed load keeps the old one."""
@@ -391,7 +392,7 @@ class Predictor:
         """Features ``(N, ...)`` of ``images`` (one row each), timings, and which came from the cache."""
 
         def read(image: ImageInput) -> torch.Tensor:
-            return _pixels(image, loaded.image_size)  # (3, S, S) uint8
+            return _pixels(image, loaded.image_size, loaded.draft)  # (3, S, S) uint8
 
         def encode(pixels: list[torch.Tensor]) -> list[torch.Tensor]:
             with autocast(loaded.precision, self.device):
@@ -451,11 +452,12 @@ def _checked_image(image: object) -> ImageInput:
     raise InferenceInputError(f"an image must be a file path or a PIL image, got {kind}")
 
 
-def _pixels(image: ImageInput, size: int) -> torch.Tensor:
-    """``uint8 (3, size, size)``: the same pixels training saw (load_image, then fit_square)."""
+def _pixels(image: ImageInput, size: int, draft: bool = False) -> torch.Tensor:
+    """``uint8 (3, size, size)``: the same pixels training saw (load_image, then fit_square; for a
+    model trained on a feature store made in JPEG draft mode, a file is decoded in draft mode too)."""
     if isinstance(image, Image.Image):
         return image_to_tensor(fit_square(_pil_to_rgb(_PIL_SOURCE, image), size))
-    return load_image_tensor(image, size)
+    return load_image_tensor(image, size, draft=draft)
 
 
 def _pad(encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
