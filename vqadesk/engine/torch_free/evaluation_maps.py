@@ -36,6 +36,8 @@ class MapsWriter:
         grid = np.asarray(grid)
         if grid.ndim != 2:
             raise ValueError(f"a map is (h, w), got shape {grid.shape} for {key}")
+        if not (isinstance(key, (int, np.integer)) or (isinstance(key, tuple) and len(key) == 2)):
+            raise TypeError(f"a map's key is a question id or (image id, word index), got {key!r}")
         maps, ids = self._groups.setdefault((int(grid.shape[0]), int(grid.shape[1])), ([], []))
         maps.append(grid.astype(np.float16))
         ids.append(key)
