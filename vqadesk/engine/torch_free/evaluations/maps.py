@@ -116,7 +116,7 @@ class MapsFile:
         if self._lookup is None:
             parts = [np.asarray(handle.get_tensor(f"ids/{name}")) for name in self._names]
             ids = np.concatenate(parts) if parts else np.zeros((0, 1 if self.kind == "vqa" else 2), np.int64)
-            ids = ids.reshape(len(ids), -1)
+            ids = ids.reshape(-1, 1) if self.kind == "vqa" else ids
             groups = np.repeat(np.arange(len(parts), dtype=np.int32), [len(part) for part in parts])
             positions = np.concatenate([np.arange(len(part)) for part in parts]) if parts else np.zeros(0, np.int64)
             order = np.lexsort(ids.T[::-1])  # by the first column, then the word
