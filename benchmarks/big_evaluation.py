@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vqadesk.engine.torch_free.evaluation_maps import MapsWriter
 from vqadesk.engine.torch_free.evaluations import folder_name
 from vqadesk.metrics.analysis.documents import vqa_analysis, vqa_document
 from vqadesk.metrics.results_io import VqaResult
@@ -47,7 +48,7 @@ def _answer_of(kind: str, rng: random.Random) -> str:
 def write_big_evaluation(root: Path, dataset: Path, images: list[str], questions: int = 40_000) -> Path:
     """One evaluation folder of ``questions`` rows under ``root``; ``images``: photo paths relative to ``dataset``."""
     rng = random.Random(0)
-    rows, annotations, results, maps = [], {}, [], {}
+    rows, annotations, results, maps = [], {}, [], MapsWriter()
     for n in range(questions):
         question_id = 1_000_000 + n
         question_type = QUESTION_TYPES[min(int(rng.expovariate(0.08)), len(QUESTION_TYPES) - 1)]
@@ -66,7 +67,7 @@ def write_big_evaluation(root: Path, dataset: Path, images: list[str], questions
                      "question": f"{question_type} thing number {n} in the picture?", "question_type": question_type,
                      "answer_type": kind, "answer": answer, "score": round(score, 4), "top_k": top_k,
                      "human_answers": list(humans)})
-        maps[f"q{question_id}"] = np.asarray([[rng.random() for _ in range(8)] for _ in range(8)], dtype=np.float16)
+        maps.add(question_id, np.asarray([[rng.random() for _ in range(8)] for _ in range(8)], dtype=np.float16))
     ids = list(annotations)
     evaluation = evaluate_vqa(ids, annotations, results)
     analysis, _note = vqa_analysis(evaluation, ids, annotations, results)
@@ -85,7 +86,5 @@ def write_big_evaluation(root: Path, dataset: Path, images: list[str], questions
                                                       "score": r.score} for r in results]))
     (folder / "metrics.json").write_text(json.dumps(vqa_document(evaluation, analysis)))
     (folder / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    from safetensors.numpy import save_file
-
-    save_file(maps, str(folder / "maps.safetensors"))
+    maps.write(folder / "maps.safetensors")
     return folder

@@ -48,7 +48,7 @@ def test_calibration_plot_draws_only_filled_bins_with_their_counts():
 def test_caption_report_with_word_maps(tmp_path, coco_real):
     entries = real_caption_entries(coco_real)
     worst = min(range(len(entries)), key=lambda i: entries[i].caption != "a photo of something")
-    maps = {f"i{entries[worst].image_id}:{k}": np.eye(4, dtype=np.float32) * (k + 1) for k in range(4)}
+    maps = {(entries[worst].image_id, k): np.eye(4, dtype=np.float32) * (k + 1) for k in range(4)}
     folder = write_caption_evaluation(tmp_path, entries, dataset=coco_real, maps=maps)
     write_html_report(open_evaluation(folder), tmp_path / "r.html", mistakes=3)
     html = (tmp_path / "r.html").read_text()

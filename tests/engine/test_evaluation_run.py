@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 
 from tests.support.cli_runs import run as run_cli
 from tests.support.hf_cache_layout import put_in_cache
@@ -107,6 +108,10 @@ def test_a_captioner_evaluation_matches_vqadesk_evaluate_captions(models, tmp_pa
     assert row.references and row.cider == evaluation.metrics["perImageCIDEr"][str(row.image_id)]
     maps = evaluation.map_for(row)
     assert maps.shape[0] == len(row.caption.split(" "))
+    with safe_open(str(folder / "maps.safetensors"), framework="numpy") as handle:  # (image id, word) per map
+        (name,) = [key for key in handle.keys() if key.startswith("ids/")]
+        ids = handle.get_tensor(name)
+    assert ids.dtype == np.int64 and ids.shape == (sum(len(r.caption.split(" ")) for r in evaluation.rows), 2)
 
 
 def test_a_model_without_attention_has_no_maps(models, tmp_path):
@@ -241,6 +246,9 @@ def test_hub_vqa_model_with_maps_of_each_photos_shape(real_root, tmp_path, tmp_p
     evaluation = open_evaluation(folder)
     shapes = {evaluation.map_for(row).shape for row in evaluation.rows}
     assert len(shapes) > 1  # ViLT's patch grid follows each photo's aspect ratio
+    with safe_open(str(folder / "maps.safetensors"), framework="numpy") as handle:  # one pair of tensors per shape
+        assert sorted(handle.keys()) == sorted(f"{part}/{h}x{w}" for h, w in shapes for part in ("ids", "maps"))
+        assert sum(len(handle.get_tensor(f"ids/{h}x{w}")) for h, w in shapes) == len(evaluation.rows)
     assert all(0.0 <= row.score <= 1.0 for row in evaluation.rows)
 
 

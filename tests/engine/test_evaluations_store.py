@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def vqa_folder(tmp_path, coco_real) -> Path:
 @pytest.fixture
 def caption_folder(tmp_path, coco_real) -> Path:
     entries = real_caption_entries(coco_real)
-    maps = {f"i{entries[0].image_id}:{k}": np.full((4, 5), k, np.float32) for k in range(3)}
+    maps = {(entries[0].image_id, k): np.full((4, 5), k, np.float32) for k in range(3)}
     return write_caption_evaluation(tmp_path / "evaluations", entries, dataset=coco_real, maps=maps)
 
 
@@ -201,13 +202,91 @@ def test_maps_missing_or_damaged(vqa_folder):
     (vqa_folder / "maps.safetensors").unlink()
     with pytest.raises(DataFormatError, match="maps.safetensors: file not found"):
         open_evaluation(vqa_folder).map_for(row)
-    from safetensors.numpy import save_file
-
-    save_file({row.key: np.zeros(3, np.float16)}, str(vqa_folder / "maps.safetensors"))
-    with pytest.raises(DataFormatError, match=f"field '{row.key}': expected a 2-D float map"):
-        open_evaluation(vqa_folder).map_for(row)
     edit_json(vqa_folder / "evaluation.json", lambda d: d.update(has_maps=False))
     assert open_evaluation(vqa_folder).map_for(row) is None
+
+
+def test_maps_are_stacked_per_shape_with_their_ids(tmp_path, coco_real):
+    """A header of a few tensors whatever the number of rows; maps of several shapes in one file (ViLT)."""
+    from safetensors import safe_open
+
+    entries = real_vqa_entries(coco_real)
+    maps = {e.question_id: np.full((3 + position % 2, 4), position, np.float32) for position, e in enumerate(entries)}
+    folder = write_vqa_evaluation(tmp_path, entries, dataset=coco_real, maps=maps)
+    with safe_open(str(folder / "maps.safetensors"), framework="numpy") as handle:
+        assert sorted(handle.keys()) == ["ids/3x4", "ids/4x4", "maps/3x4", "maps/4x4"]
+        assert handle.metadata() == {"format": "vqadesk-evaluation-maps", "version": "2"}
+        assert handle.get_tensor("ids/4x4").tolist() == [e.question_id for e in entries[1::2]]
+    evaluation = open_evaluation(folder)
+    for position, row in enumerate(evaluation.rows):
+        assert evaluation.map_for(row).tolist() == maps[row.question_id].tolist()
+        assert evaluation.map_for(row).dtype == np.float32 and row.question_id == entries[position].question_id
+    assert evaluation.map_for(replace(evaluation.rows[0], question_id=-5)) is None
+    assert evaluation.map_for(replace(evaluation.rows[0], question_id=2**70)) is None
+
+
+def _vqa_maps(count: int = 3) -> dict[str, np.ndarray]:
+    return {"maps/2x2": np.ones((count, 2, 2), np.float16), "ids/2x2": np.arange(count, dtype=np.int64)}
+
+
+@pytest.mark.parametrize(("tensors", "metadata", "message"), [
+    ({"q1": np.ones((2, 2), np.float16)}, None, r"maps.safetensors: maps of an earlier vqadesk \(one tensor per row\)"),
+    ({"q1": np.ones((2, 2), np.float16)}, {"format": "vqadesk-evaluation-maps", "version": "1"}, "earlier vqadesk"),
+    (_vqa_maps(), {"format": "vqadesk-evaluation-maps", "version": "3"}, "not vqadesk evaluation maps version 2 "
+                                                                        r"\(metadata format .*, version '3'\)"),
+    (_vqa_maps(), {}, "not vqadesk evaluation maps version 2"),
+    ({**_vqa_maps(), "extra": np.ones(1)}, "v2", "field 'extra': unexpected tensor"),
+    ({"maps/2x2": np.ones((3, 2, 2), np.float16)}, "v2", r"field 'ids/2x2': missing \(the file has maps/2x2\)"),
+    ({"maps/2x2": np.ones((3, 2, 2), np.float32), "ids/2x2": np.arange(3, dtype=np.int64)}, "v2",
+     r"field 'maps/2x2': expected float16 \(N, 2, 2\), got F32"),
+    ({"maps/2x2": np.ones((3, 2, 3), np.float16), "ids/2x2": np.arange(3, dtype=np.int64)}, "v2",
+     "field 'maps/2x2': expected float16"),
+    ({"maps/2x2": np.ones((3, 2, 2), np.float16), "ids/2x2": np.arange(4, dtype=np.int64)}, "v2",
+     r"field 'ids/2x2': expected int64 \(3,\) \(3 maps\), got I64 \(4,\)"),
+    ({"maps/2x2": np.ones((3, 2, 2), np.float16), "ids/2x2": np.arange(3, dtype=np.int32)}, "v2",
+     "field 'ids/2x2': expected int64"),
+    ({"maps/2x2": np.ones((2, 2, 2), np.float16), "ids/2x2": np.array([7, 7], np.int64),
+      "maps/1x1": np.ones((1, 1, 1), np.float16), "ids/1x1": np.array([1], np.int64)}, "v2",
+     "field 'ids/2x2': question id 7 appears more than once"),
+    ({"maps/2x2": np.full((2, 2, 2), np.inf, np.float16), "ids/2x2": np.array([0, 1], np.int64)}, "v2",
+     "field 'maps/2x2': non-finite values in the map of id 0"),
+])
+def test_malformed_maps_are_one_line_naming_the_tensor(vqa_folder, tensors, metadata, message):
+    from safetensors.numpy import save_file
+
+    row = open_evaluation(vqa_folder).rows[0]
+    if metadata == "v2":
+        metadata = {"format": "vqadesk-evaluation-maps", "version": "2"}
+    save_file(tensors, str(vqa_folder / "maps.safetensors"), metadata=metadata)
+    with pytest.raises(DataFormatError, match=message) as caught:
+        open_evaluation(vqa_folder).map_for(replace(row, question_id=0))
+    assert "\n" not in str(caught.value) and "maps.safetensors" in str(caught.value)
+
+
+def test_malformed_caption_maps(caption_folder):
+    from safetensors.numpy import save_file
+
+    row = open_evaluation(caption_folder).rows[0]
+    v2 = {"format": "vqadesk-evaluation-maps", "version": "2"}
+    path = caption_folder / "maps.safetensors"
+    save_file({"maps/2x2": np.ones((2, 2, 2), np.float16), "ids/2x2": np.arange(2, dtype=np.int64)}, str(path),
+              metadata=v2)
+    with pytest.raises(DataFormatError, match=r"field 'ids/2x2': expected int64 \(2, 2\)"):
+        open_evaluation(caption_folder).map_for(row)
+    ids = np.array([[row.image_id, 0], [row.image_id, 0]], np.int64)
+    save_file({"maps/2x2": np.ones((2, 2, 2), np.float16), "ids/2x2": ids}, str(path), metadata=v2)
+    with pytest.raises(DataFormatError, match=f"image id and word {row.image_id}, 0 appears more than once"):
+        open_evaluation(caption_folder).map_for(row)
+    # Words 0 and 1 of different shapes (a map per shape group), word 3 after a gap is not read.
+    save_file({"maps/2x2": np.ones((1, 2, 2), np.float16), "ids/2x2": np.array([[row.image_id, 0]], np.int64),
+               "maps/1x1": np.ones((2, 1, 1), np.float16),
+               "ids/1x1": np.array([[row.image_id, 1], [row.image_id, 3]], np.int64)}, str(path), metadata=v2)
+    with pytest.raises(DataFormatError, match=f"the word maps of image {row.image_id} differ in shape"):
+        open_evaluation(caption_folder).map_for(row)
+    save_file({"maps/1x1": np.full((3, 1, 1), 0.5, np.float16),
+               "ids/1x1": np.array([[row.image_id, 3], [row.image_id, 1], [row.image_id, 0]], np.int64)}, str(path),
+              metadata=v2)
+    assert open_evaluation(caption_folder).map_for(row).shape == (2, 1, 1)
 
 
 def test_delete(vqa_folder, tmp_path):

@@ -142,7 +142,7 @@ def test_a_routine_error_is_one_line_in_the_form(qtbot, tab, shapes):
 @pytest.fixture
 def vqa_folder(tab, coco_real) -> Path:
     entries = real_vqa_entries(coco_real)
-    maps = {f"q{e.question_id}": np.full((7, 7), 0.01) + np.eye(7)[e.question_id % 7] for e in entries}
+    maps = {e.question_id: np.full((7, 7), 0.01) + np.eye(7)[e.question_id % 7] for e in entries}
     return write_vqa_evaluation(tab.root, entries, dataset=coco_real, maps=maps)
 
 

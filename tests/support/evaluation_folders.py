@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.support.real_coco import PHOTOS, _human_answers, _question_type, photo_files
+from vqadesk.engine.torch_free.evaluation_maps import MapsWriter
 from vqadesk.engine.torch_free.evaluations import folder_name
 from vqadesk.metrics.analysis.documents import caption_analysis, caption_document, vqa_analysis, vqa_document
 from vqadesk.metrics.captions import evaluate_captions
@@ -59,23 +60,24 @@ def _manifest(kind: str, count: int, headline: float, *, dataset: Path, split: s
 
 
 def _write(folder: Path, manifest: dict, results: list, metrics: dict, rows: list[dict],
-           maps: dict[str, np.ndarray] | None) -> Path:
+           maps: dict | None) -> Path:
     folder.mkdir(parents=True)
     (folder / "evaluation.json").write_text(json.dumps(manifest))
     (folder / "results.json").write_text(json.dumps(results))
     (folder / "metrics.json").write_text(json.dumps(metrics))
     (folder / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     if maps is not None:
-        from safetensors.numpy import save_file
-
-        save_file({key: value.astype(np.float16) for key, value in maps.items()}, str(folder / "maps.safetensors"))
+        writer = MapsWriter()
+        for key, value in maps.items():
+            writer.add(key, value)
+        writer.write(folder / "maps.safetensors")
     return folder
 
 
 def write_vqa_evaluation(root: Path, entries: list[VqaEntry], *, dataset: Path, split: str = "val",
                          label: str = "tiny vqa", created: datetime | None = None,
-                         maps: dict[str, np.ndarray] | None = None, subset: dict | None = None) -> Path:
-    """One VQA evaluation folder under ``root``; ``maps`` keyed ``q<question_id>``."""
+                         maps: dict[int, np.ndarray] | None = None, subset: dict | None = None) -> Path:
+    """One VQA evaluation folder under ``root``; ``maps`` keyed by question id."""
     created = created or datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
     annotations = {e.question_id: _Annotation(e.human_answers, e.question_type, e.answer_type) for e in entries}
     results = [VqaResult(e.question_id, e.answer, e.score) for e in entries]
@@ -96,8 +98,8 @@ def write_vqa_evaluation(root: Path, entries: list[VqaEntry], *, dataset: Path, 
 
 def write_caption_evaluation(root: Path, entries: list[CaptionEntry], *, dataset: Path, split: str = "val",
                              label: str = "tiny captioner", created: datetime | None = None,
-                             maps: dict[str, np.ndarray] | None = None) -> Path:
-    """One caption evaluation folder under ``root``; ``maps`` keyed ``i<image_id>:<word>``."""
+                             maps: dict[tuple[int, int], np.ndarray] | None = None) -> Path:
+    """One caption evaluation folder under ``root``; ``maps`` keyed by ``(image_id, word index)``."""
     created = created or datetime(2026, 12, 1, 11, 0, 0, tzinfo=UTC)
     evaluation = evaluate_captions({e.image_id: list(e.references) for e in entries},
                                    {e.image_id: e.caption for e in entries})
@@ -153,13 +155,13 @@ def with_answers(entries: list[VqaEntry], answers: dict[int, str]) -> list[VqaEn
     return [replace(e, answer=answers.get(e.question_id, e.answer)) for e in entries]
 
 
-def maps_for(entries: list[VqaEntry], size: int = 7) -> dict[str, np.ndarray]:
+def maps_for(entries: list[VqaEntry], size: int = 7) -> dict[int, np.ndarray]:
     """A map per question: a bright spot that moves with the question id (distinct maps per row)."""
     maps = {}
     for e in entries:
         grid = np.zeros((size, size), np.float32)
         grid[e.question_id % size, (e.question_id // size) % size] = 1.0
-        maps[f"q{e.question_id}"] = grid
+        maps[e.question_id] = grid
     return maps
 
 

@@ -47,7 +47,7 @@ class VqaRecords:
             # Probabilities to 6 decimals: the results file's "score" is what the calibration reads.
             top_k = [[answer.text, _probability(answer.prob)] for answer in prediction.answers]
             if prediction.attention is not None:
-                self.maps.add(f"q{question_id}", prediction.attention)
+                self.maps.add(question_id, prediction.attention)
             self.predictions.append((prediction.best.text, top_k[0][1], top_k))
 
     def write(self, folder: PartialFolder) -> dict[str, Any]:
@@ -105,7 +105,7 @@ class CaptionRecords:
             words_match = [word.word for word in best.words] == best.text.split(" ")
             if best.words and words_match and all(word.attention is not None for word in best.words):
                 for index, word in enumerate(best.words):
-                    self.maps.add(f"i{image_id}:{index}", word.attention)
+                    self.maps.add((image_id, index), word.attention)
             self.captions.append(best.text)
 
     def write(self, folder: PartialFolder) -> dict[str, Any]:

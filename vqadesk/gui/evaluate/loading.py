@@ -93,11 +93,12 @@ _maps_opened: dict[str, object] = {}  # folder -> Evaluation, in the worker proc
 def read_map(_pool, folder: str, row):
     """Worker-process job (``InferenceClient(models=False)``): ``row``'s stored map(s), or None.
 
-    Opening ``maps.safetensors`` parses its header, one entry per row: for 40k
-    rows a call of 120-400 ms that holds the interpreter lock, so in the GUI
-    process it froze the window at the first selected row of each evaluation
-    (docs/evaluate.md). In this process it only delays the map; the open file
-    is kept for the next rows.
+    The maps were first read here because opening a file of one tensor per row
+    held the interpreter lock 120-400 ms at 40k rows. The file now holds a few
+    tensors per shape (opening: under a millisecond, docs/evaluate.md), but the
+    reads stay in this process, which also writes the exports: the GUI process
+    would need the evaluation's maps guarded against ``close`` (before a delete)
+    racing a pool thread's read. The open file is kept for the next rows.
     """
     evaluation = _maps_opened.pop(folder, None)
     if evaluation is None:

@@ -33,11 +33,6 @@ class VqaRow:
     human_answers: tuple[str, ...]
 
     @property
-    def key(self) -> str:
-        """The row's key in ``maps.safetensors``."""
-        return f"q{self.question_id}"
-
-    @property
     def row_id(self) -> int:
         return self.question_id
 
@@ -52,11 +47,6 @@ class CaptionRow:
     cider: float
     bleu4: float
     references: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        """The prefix of the row's keys in ``maps.safetensors`` (``i<image_id>:<word index>``)."""
-        return f"i{self.image_id}"
 
     @property
     def row_id(self) -> int:

@@ -111,7 +111,7 @@ class Evaluation:
         self.manifest = manifest
         self.metrics = metrics
         self._rows: EvaluationRows | None = None
-        self._maps = MapsFile(path / MAPS_FILE) if manifest.has_maps else None
+        self._maps = MapsFile(path / MAPS_FILE, manifest.kind) if manifest.has_maps else None
 
     @property
     def kind(self) -> str:
@@ -142,12 +142,12 @@ class Evaluation:
         if self._maps is None:
             return None
         if isinstance(row, VqaRow):
-            return self._maps.get(row.key)
-        words = self._maps.words(row.key)
+            return self._maps.get(row.question_id)
+        words = self._maps.words(row.image_id)
         if not words:
             return None
         if len({word.shape for word in words}) != 1:
-            raise DataFormatError(self._maps.path, "word maps of different shapes", f"{row.key}:0")
+            raise DataFormatError(self._maps.path, f"the word maps of image {row.image_id} differ in shape", "maps")
         return np.stack(words)
 
 
