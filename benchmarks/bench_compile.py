@@ -11,16 +11,16 @@ never on the app's start-up path. This measures both sides of that trade for:
    built, fed and stepped by ``bench_training_throughput.py``'s builders (synthetic batches of the
    report's shapes, the routine's fused Adam, autocast, gradient clipping), batch 512.
 
-Each configuration is eager or ``torch.compile(module, mode=M)`` for each ``--modes`` entry
-(``default``; ``max-autotune-no-cudagraphs``), and runs in **its own process with a fresh,
-empty inductor cache** (a user's first run; a cached second run compiles faster), under
-``--timeout`` seconds. Reported:
+Each compile mode (``--modes``: ``default``, ``max-autotune-no-cudagraphs``) runs in **its own
+process with a fresh, empty inductor cache** (a user's first run; a cached second run compiles
+faster), under ``--timeout`` seconds, beside the same module run eagerly. Reported:
 
-* **first call**: seconds of the first batch or step (eager: allocations and kernel choice;
-  compiled: tracing and compiling, forward and backward), and the **compile cost**, compiled
-  first call minus eager first call;
-* **steady rate**: images or samples per second, the median of ``--batches`` timed calls after
-  ``--warmup`` untimed ones;
+* **first call**: seconds of the first batch or step, eager and compiled (eager: allocations and
+  kernel choice; compiled: tracing and compiling, forward and backward); the **compile cost** is
+  their difference;
+* **steady rate**: images or samples per second, eager and compiled, the median of ``--batches``
+  calls each after ``--warmup`` untimed ones, **alternated** call by call so both see the same
+  load; also per CPU-second of the process (all its threads);
 * **break-even**: compile cost / per-item saving (1/eager rate - 1/compiled rate), the number of
   images or samples after which the compiled run is ahead; ``never`` where compiled is not faster.
   Compare it with a realistic run: a few hundred photos for extraction, an epoch (215,000
@@ -58,6 +58,29 @@ TRAIN_BATCH = 512
 REALISTIC = {"extraction": 300, "training": EPOCH_SAMPLES}  # a few hundred photos; one seed-scale epoch
 
 
+def paired(eager, compiled, size: int, job: dict) -> dict:
+    """First calls, then eager and compiled calls alternated (both see the same load), medians of each."""
+    found = {}
+    for name, call in (("eager", eager), ("compiled", compiled)):
+        started = time.perf_counter()
+        call()
+        found[f"{name}_first_s"] = time.perf_counter() - started
+    for _ in range(job["warmup"]):
+        eager(), compiled()
+    wall, cpu = {"eager": [], "compiled": []}, {"eager": [], "compiled": []}
+    for i in range(job["batches"]):
+        for name, call in ((("eager", eager), ("compiled", compiled)) if i % 2 == 0
+                           else (("compiled", compiled), ("eager", eager))):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            call()
+            wall[name].append(time.perf_counter() - started)
+            cpu[name].append(time.process_time() - cpu_started)
+    for name in wall:
+        found[f"{name}_rate"] = size / statistics.median(wall[name])
+        found[f"{name}_cpu_rate"] = size / statistics.median(cpu[name])  # items per CPU-second, all threads
+    return found
+
+
 def run_extraction(job: dict) -> dict:
     import torch
     from bench_extract_features import build_network, photo_files
@@ -71,17 +94,15 @@ def run_extraction(job: dict) -> dict:
     size = job["batch_size"]
     pixels = torch.stack([load_image_tensor(photos[i % len(photos)], 224, draft=True) for i in range(size)])
     pixels = pixels.contiguous(memory_format=memory_format)
-    network = encoder if job["mode"] == "eager" else torch.compile(encoder, mode=job["mode"])
-    times = []
+    compiled = torch.compile(encoder, mode=job["mode"])
     with torch.inference_mode(), autocast(job["precision"], device):
-        for _ in range(1 + job["warmup"] + job["batches"]):
-            started = time.perf_counter()
-            network(encoder.prepare(pixels)).float()
-            times.append(time.perf_counter() - started)
-    return {"first_s": times[0], "rate": size / statistics.median(times[1 + job["warmup"]:])}
+        return paired(lambda: encoder(encoder.prepare(pixels)).float(),
+                      lambda: compiled(encoder.prepare(pixels)).float(), size, job)
 
 
 def run_training(job: dict) -> dict:
+    import itertools
+
     import torch
     from bench_training_throughput import model_config, synthetic_data, timed_steps
 
@@ -96,26 +117,29 @@ def run_training(job: dict) -> dict:
     config = TrainingConfig(task=ModelKind.VQA, data="-", out="-", model=job["model"])
     optimizer = make_optimizer(config, model.parameters())  # the routine's: fused Adam
     scaler = torch.amp.GradScaler("cpu", enabled=False)
-    trained = model if job["mode"] == "eager" else torch.compile(model, mode=job["mode"])
+    compiled = torch.compile(model, mode=job["mode"])  # what a trainer option would wrap; the step stays eager
     size = job["batch_size"]
-    pool, batches, _ = synthetic_data(0, size, 1 + job["warmup"] + job["batches"])
-    times = [timed_steps(trained, optimizer, scaler, pool, [batch], precision=job["precision"], device=device)
-             for batch in batches]  # one step each; clipping reads the same parameters either way
-    return {"first_s": times[0], "rate": size / statistics.median(times[1 + job["warmup"]:])}
+    pool, batches, _ = synthetic_data(0, size, 8)  # questions of varying lengths, as an epoch's batches
+
+    def stepper(module):
+        feed = itertools.cycle(batches)
+        return lambda: timed_steps(module, optimizer, scaler, pool, [next(feed)], precision=job["precision"],
+                                   device=device)  # one step; clipping reads the same parameters either way
+
+    return paired(stepper(model), stepper(compiled), size, job)
 
 
 def child(job: dict) -> None:
-    """One configuration, in this fresh process; prints its result as the last line."""
+    """One compile mode against eager, in this fresh process; prints the result as the last line."""
     import torch
 
     if job.get("threads"):
         torch.set_num_threads(job["threads"])
     result = (run_extraction if job["part"] == "extraction" else run_training)(job)
-    if job["mode"] != "eager":
-        from torch._dynamo.utils import counters
+    from torch._dynamo.utils import counters
 
-        result["graphs"] = int(counters["stats"].get("unique_graphs", 0))
-        result["graph_breaks"] = int(sum(counters["graph_break"].values()))
+    result["graphs"] = int(counters["stats"].get("unique_graphs", 0))
+    result["graph_breaks"] = int(sum(counters["graph_break"].values()))
     print(json.dumps(result), flush=True)
 
 
@@ -137,11 +161,12 @@ def measure(job: dict, timeout: float) -> dict:
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "process_s": wall}
 
 
-def break_even(eager: dict, compiled: dict) -> dict:
+def break_even(found: dict) -> dict:
     """The compile cost and the number of items after which the compiled run is ahead (None: never)."""
-    cost = compiled["first_s"] - eager["first_s"]
-    saving = 1 / eager["rate"] - 1 / compiled["rate"]  # seconds per item
-    return {"compile_cost_s": cost, "speedup": compiled["rate"] / eager["rate"],
+    cost = found["compiled_first_s"] - found["eager_first_s"]
+    saving = 1 / found["eager_rate"] - 1 / found["compiled_rate"]  # seconds per item
+    return {"compile_cost_s": cost, "speedup": found["compiled_rate"] / found["eager_rate"],
+            "cpu_speedup": found["compiled_cpu_rate"] / found["eager_cpu_rate"],
             "break_even_items": max(0.0, cost / saving) if saving > 0 else None}
 
 
@@ -150,17 +175,31 @@ def jobs(args, auto: str) -> list[dict]:
     listed = []
     if "extraction" in args.parts:
         for precision in dict.fromkeys([auto, "fp32"]):
-            for mode in ["eager", *args.modes]:
+            for mode in args.modes:
                 if not (args.quick and mode == MODES[1] and precision != auto):
                     listed.append({"part": "extraction", "model": "resnet50", "precision": precision, "mode": mode,
                                    "batch_size": args.batch_size, **common})
     if "training" in args.parts:
         for model in args.models:
             for precision in dict.fromkeys([auto] if args.quick else [auto, "fp32"]):
-                for mode in ["eager", *args.modes]:
+                for mode in args.modes:
                     listed.append({"part": "training", "model": model, "precision": precision, "mode": mode,
                                    "batch_size": TRAIN_BATCH, **common})
     return listed
+
+
+def report(job: dict, found: dict) -> str:
+    unit = "images" if job["part"] == "extraction" else "samples"
+    label = f"{job['part']:<10} {job['model']:<8} {job['precision']:<4} {job['mode']:<26}"
+    if "error" in found:
+        return f"{label} FAILED: {found['error']}"
+    items = found["break_even_items"]
+    return (f"{label} first call eager {found['eager_first_s']:5.1f} s, compiled {found['compiled_first_s']:5.1f} s; "
+            f"steady eager {found['eager_rate']:7.1f}, compiled {found['compiled_rate']:7.1f} {unit}/s "
+            f"(x{found['speedup']:.2f}; per CPU-second x{found['cpu_speedup']:.2f}); "
+            f"{found['graphs']} graphs, {found['graph_breaks']} graph breaks; break-even "
+            + (f"{items:,.0f} {unit}" if items is not None else "never (not faster)")
+            + f" (a realistic run: {REALISTIC[job['part']]:,})")
 
 
 def main() -> int:
@@ -191,27 +230,12 @@ def main() -> int:
     threads = args.threads or torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} threads; --precision auto resolves to {auto} here; "
           f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    results, eager = [], {}
+    results = []
     for job in jobs(args, auto):
         found = measure(job, args.timeout)
-        key = (job["part"], job["model"], job["precision"])
-        unit = "images" if job["part"] == "extraction" else "samples"
-        label = f"{job['part']:<10} {job['model']:<8} {job['precision']:<4} {job['mode']:<26}"
-        if job["mode"] == "eager" and "error" not in found:
-            eager[key] = found
-        if "error" in found:
-            line = f"FAILED: {found['error']}"
-        else:
-            line = f"first call {found['first_s']:7.1f} s, steady {found['rate']:7.1f} {unit}/s"
-            if job["mode"] != "eager":
-                line += f" ({found['graphs']} graphs, {found['graph_breaks']} graph breaks)"
-                if key in eager:
-                    found.update(break_even(eager[key], found))
-                    items = found["break_even_items"]
-                    line += (f"; x{found['speedup']:.2f}, compile cost {found['compile_cost_s']:.1f} s, break-even "
-                             + (f"{items:,.0f} {unit}" if items is not None else "never (not faster)")
-                             + f" (a realistic run: {REALISTIC[job['part']]:,})")
-        print(f"{label} {line}", flush=True)
+        if "error" not in found:
+            found.update(break_even(found))
+        print(report(job, found), flush=True)
         results.append({**job, **found})
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     if args.json:
