@@ -22,11 +22,19 @@ and reports, per phase, the longest gap between ticks and the 99th percentile:
    writes it before the phase, with maps): listed, opened (rows read and
    their columns built in a pool thread), its Mistakes browsed -- filtered by
    question type, answer type, confidence and words, sorted by each column,
-   "Confidently wrong first", rows selected (photo and map shown).
+   "Confidently wrong first", rows selected (photo and map shown);
+8. "evaluate-run" (``evaluate_run_phase.py``): with phase 5's split open (built
+   and opened first when phase 5 did not run), the Evaluate tab's run form
+   starts shapes-captioner on the whole 40,504-image split through its Evaluate
+   button (the ``QProcess`` running ``python -m training.evaluate_model``); after
+   about 20 s of reading the split, loading the model and progress events
+   (the bar and the ETA following) Cancel, until the form says "Cancelled".
+   The photos are valid PNGs the routine decodes; it also prints the progress
+   events counted and the last ETA text seen.
 
 Run from the repository root: ``python benchmarks/bench_gui_responsiveness.py``
 (``--phases batch`` runs only the start-up and the batch job; names: questions,
-captions, training, split, batch, evaluate). Target: longest gap <= 50 ms.
+captions, training, split, batch, evaluate, evaluate-run). Target: longest gap <= 50 ms.
 """
 
 from __future__ import annotations
@@ -119,7 +127,7 @@ def start_window(app: QApplication, tmp: Path):
     return window, monitor, root
 
 
-PHASES = ("questions", "captions", "training", "split", "batch", "evaluate")
+PHASES = ("questions", "captions", "training", "split", "batch", "evaluate", "evaluate-run")
 
 
 def main() -> None:
@@ -144,6 +152,10 @@ def main() -> None:
             run_batch_job(app, window, monitor, results, Path(tmp))
         if "evaluate" in wanted:
             browse_big_evaluation(app, window, monitor, results, root)
+        if "evaluate-run" in wanted:
+            from evaluate_run_phase import run_big_evaluation  # benchmarks/evaluate_run_phase.py
+
+            run_big_evaluation(app, window, monitor, results, Path(tmp))
         monitor.stop()
         window.close()
 
