@@ -91,7 +91,7 @@ _maps_opened: dict[str, object] = {}  # folder -> Evaluation, in the worker proc
 
 
 def read_map(_pool, folder: str, row):
-    """Worker-process job (``InferenceClient(models=False)``): ``row``'s stored map(s), or None.
+    """Worker-process job (``InferenceClient(models=False)``): ``row``'s stored maps, or None.
 
     The maps were first read here because opening a file of one tensor per row
     held the interpreter lock 120-400 ms at 40k rows. The file now holds a few
