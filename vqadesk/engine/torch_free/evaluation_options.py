@@ -21,7 +21,9 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser, *, nice: int = 0) 
     add("--subset", type=_positive, default=None, metavar="N",
         help="evaluate a random subset of N questions (VQA) or images (captioning)")
     add("--seed", type=_non_negative, default=0, metavar="S", help="the subset's random seed (default 0)")
-    add("--precision", choices=PRECISIONS, default="auto", help="pretrained models' arithmetic (default auto)")
+    add("--precision", choices=PRECISIONS, default="auto",
+        help="the model's arithmetic: auto (bf16 on CPUs with native bf16 and on CUDA, else fp32; "
+        "docs/performance.md), fp32 for exact reproducibility")
     add("--device", default="auto", metavar="D", help=DEVICES_HELP)
     add("--out-root", default=None, metavar="DIR",
         help="where the evaluation folder is made (default: evaluations/ in the user data folder)")
