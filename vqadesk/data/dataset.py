@@ -289,6 +289,27 @@ def discover_splits(root: Path) -> list[str]:
     return sorted(names, key=lambda s: (not s.startswith("train"), not s.startswith("val"), s))
 
 
+def require_folder(root: Path) -> Path:
+    """``root`` if it is a folder; else one ``DatasetError`` line saying what it is."""
+    if not root.is_dir():
+        raise DatasetError(f"{root}: {'not a folder' if root.exists() else 'folder not found'}")
+    return root
+
+
+def require_split(root: Path, split: str) -> Path:
+    """``root`` if it is a dataset folder with the split ``split``; else one ``DatasetError`` line
+    naming the files a split needs and the splits the folder has."""
+    require_folder(root)
+    splits = discover_splits(root)
+    if split not in splits:
+        known = f"its splits are {', '.join(splits)}" if splits else "it has no annotations/ folder with any"
+        raise DatasetError(
+            f"{root}: no split '{split}' (expected annotations/captions_{split}.json or "
+            f"instances_{split}.json; {known})"
+        )
+    return root
+
+
 def find_vqa_files(root: Path, split: str) -> tuple[Path | None, Path | None]:
     """The VQA v2 questions and annotations files for ``split``, if present.
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from vqadesk.engine.checkpoints.checkpoint_files import remove_quietly, sha256_of_file, sync_folder
+from vqadesk.engine.torch_free.file_lock import lock_exclusive
 from vqadesk.errors import VqadeskError
 from vqadesk.jsonio import read_json
 
@@ -49,7 +50,7 @@ def lock_run_folder(folder: Path) -> IO[bytes]:
     except OSError as exc:
         raise RunFolderError(f"{path}: cannot create the run's lock file ({exc.strerror or exc})") from None
     try:
-        _lock(handle)
+        lock_exclusive(handle)
     except OSError:
         handle.close()
         raise RunFolderError(
@@ -61,18 +62,6 @@ def lock_run_folder(folder: Path) -> IO[bytes]:
     handle.write(f"{os.getpid()}\n".encode())  # informational: which process holds it
     handle.flush()
     return handle
-
-
-def _lock(handle: IO[bytes]) -> None:
-    if os.name == "nt":  # pragma: no cover - exercised on Windows only
-        import msvcrt
-
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def unlock_run_folder(handle: IO[bytes]) -> None:

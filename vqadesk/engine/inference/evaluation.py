@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from vqadesk.data.coco import CocoIndex
-from vqadesk.data.dataset import DatasetError, discover_splits
+from vqadesk.data.dataset import DatasetError, require_folder, require_split
 from vqadesk.data.feature_store import FeatureStore
 from vqadesk.data.vqa_arrays import load_vqa_arrays
 from vqadesk.engine.checkpoints.checkpoint import load_checkpoint
@@ -250,7 +250,7 @@ def evaluate_checkpoint(
     if beam_size is not None and beam_size < 1:
         raise EvaluationError(f"the beam size must be at least 1, got {beam_size}")
     # With a feature store no COCO annotation file is needed (test-dev has none).
-    root = _check_split(Path(data), split) if files.features is None else _check_folder(Path(data))
+    root = require_split(Path(data), split) if files.features is None else require_folder(Path(data))
     # The kind decides which loader to use; load_checkpoint also refuses pickles
     # and foreign files before any model is built. The loader reads the pair
     # again, which costs little next to the evaluation.
@@ -280,24 +280,6 @@ def _store_for(trained: TrainedVqa | TrainedCaptioner, files: SplitFiles) -> Fea
     store = FeatureStore(files.features)
     check_store_matches(store, trained.checkpoint.metadata.get("image_features"), config, source=str(trained.path))
     return store
-
-
-def _check_folder(root: Path) -> Path:
-    if not root.is_dir():
-        raise DatasetError(f"{root}: {'not a folder' if root.exists() else 'folder not found'} ")
-    return root
-
-
-def _check_split(root: Path, split: str) -> Path:
-    _check_folder(root)
-    splits = discover_splits(root)
-    if split not in splits:
-        known = f"its splits are {', '.join(splits)}" if splits else "it has no annotations/ folder with any"
-        raise DatasetError(
-            f"{root}: no split '{split}' (expected annotations/captions_{split}.json or "
-            f"instances_{split}.json; {known})"
-        )
-    return root
 
 
 def _pixels_encoder(config: ImageEncoderConfig, checkpoint: Path) -> int:

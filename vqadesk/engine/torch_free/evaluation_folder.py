@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from vqadesk.engine.torch_free.evaluations import PARTIAL_SUFFIX, partial_folder
+from vqadesk.engine.torch_free.file_lock import lock_exclusive
 from vqadesk.errors import VqadeskError
 from vqadesk.jsonio import atomic_file, write_json_atomic
 
@@ -67,7 +68,7 @@ class PartialFolder:
                     number += 1
             self._made = True
             self._lock = open(self.path / LOCK_NAME, "a+b")  # noqa: SIM115 - held until finish/discard
-            _lock(self._lock)
+            lock_exclusive(self._lock)
         except OSError as exc:
             self.discard()
             raise EvaluationWriteError(f"{self.path}: cannot make the evaluation folder ({describe_os_error(exc)})") \
@@ -151,19 +152,7 @@ def _in_use(folder: Path) -> bool:
             return False
     with handle:
         try:
-            _lock(handle)
+            lock_exclusive(handle)
         except OSError:
             return True
     return False
-
-
-def _lock(handle: IO[bytes]) -> None:
-    if os.name == "nt":  # pragma: no cover - exercised on Windows only
-        import msvcrt
-
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

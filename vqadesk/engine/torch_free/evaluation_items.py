@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from vqadesk.data.coco import CocoIndex, dataset_root_files
-from vqadesk.data.dataset import DatasetError, discover_splits, find_vqa_files
+from vqadesk.data.dataset import find_vqa_files, require_split
 from vqadesk.data.vqa import VqaAnnotation
 from vqadesk.data.vqa_arrays import load_vqa_arrays
 from vqadesk.engine.torch_free.model_kind import ModelKind
@@ -82,7 +82,7 @@ def split_items(kind: ModelKind, dataset: PathLike, split: str, subset: int | No
         raise EvaluationInputError(f"the subset size must be at least 1, got {subset}")
     if seed < 0:
         raise EvaluationInputError(f"the subset's seed must be at least 0, got {seed}")
-    root = _check_split(Path(dataset), split)
+    root = require_split(Path(dataset), split)
     if kind == ModelKind.VQA:
         return _vqa_items(root, split, subset, seed)
     return _caption_items(root, split, subset, seed)
@@ -110,19 +110,6 @@ def relative_image(path: Path, root: Path) -> str:
 
 def _inside(path: Path, root: Path) -> bool:
     return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(root))
-
-
-def _check_split(root: Path, split: str) -> Path:
-    if not root.is_dir():
-        raise DatasetError(f"{root}: {'not a folder' if root.exists() else 'folder not found'}")
-    splits = discover_splits(root)
-    if split not in splits:
-        known = f"its splits are {', '.join(splits)}" if splits else "it has no annotations/ folder with any"
-        raise DatasetError(
-            f"{root}: no split '{split}' (expected annotations/captions_{split}.json or "
-            f"instances_{split}.json; {known})"
-        )
-    return root
 
 
 def _vqa_items(root: Path, split: str, subset: int | None, seed: int) -> SplitItems:
