@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.json_files import human_answers, write
 from vqadesk.cli import main as cli_main
 from vqadesk.jsonio import read_json
 from vqadesk.metrics.results_io import (
@@ -35,13 +36,6 @@ def run(monkeypatch, capsys):
     return run_cli
 
 
-def write(path: Path, data) -> Path:
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return path
-
-
-def human_answers(*answers: str) -> list[dict]:
-    return [{"answer": a, "answer_confidence": "yes", "answer_id": i + 1} for i, a in enumerate(answers)]
 
 
 @pytest.fixture

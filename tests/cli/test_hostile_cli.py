@@ -11,7 +11,6 @@ for a bug).
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import pytest
 
 from tests.support import hostile_files as hostile
 from tests.support.inference_models import TinyModels, tiny_models
+from tests.support.json_files import human_answers, write
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -44,13 +44,6 @@ def assert_one_line_naming(code: int, err: str, path: Path, *fragments: str) -> 
         assert fragment in lines[0], err
 
 
-def write(path: Path, data) -> Path:
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return path
-
-
-def human_answers(*answers: str) -> list[dict]:
-    return [{"answer": a, "answer_confidence": "yes", "answer_id": i + 1} for i, a in enumerate(answers)]
 
 
 @pytest.fixture

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from tests.support.json_files import write
 from vqadesk.data.coco import CocoCaption, CocoIndex, CocoObject, UnknownImageError
 from vqadesk.data.coco_naming import coco_id_from_name
 from vqadesk.errors import DataFormatError, ImageLoadError, VqadeskError
@@ -72,10 +72,6 @@ def instances_file(tmp_path: Path, annotations=None, categories=CATEGORIES, imag
         document["categories"] = categories
     return write(tmp_path / "instances_val2014.json", document)
 
-
-def write(path: Path, document) -> Path:
-    path.write_text(json.dumps(document), encoding="utf-8")
-    return path
 
 
 def touch_image(path: Path, size=(8, 6)) -> Path:

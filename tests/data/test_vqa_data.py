@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.json_files import write
 from vqadesk.data.coco import CocoIndex
 from vqadesk.data.vqa import (
     VqaAnnotation,
@@ -26,10 +27,6 @@ HEADER = {
     "license": {"name": "CC BY 4.0"},
 }
 
-
-def write(path: Path, document) -> Path:
-    path.write_text(json.dumps(document), encoding="utf-8")
-    return path
 
 
 def question(question_id=1, image_id=10, text="What color is the cat?") -> dict:

@@ -78,9 +78,7 @@ class VqaRecords:
                 "accuracy": evaluation.per_question[qid], "human_answers": list(annotation.answers),
                 "image": image_names[items.images[position]],
             }, ensure_ascii=False))
-        folder.write_lines(ROWS_FILE, lines)
-        if len(self.maps):
-            folder.write_with(MAPS_FILE, self.maps.write)
+        _write_rows_and_maps(folder, lines, self.maps)
         return metrics
 
     @staticmethod
@@ -126,9 +124,7 @@ class CaptionRecords:
                 "references": items.references[position],
                 "image": image_names[items.images[position]],
             }, ensure_ascii=False))
-        folder.write_lines(ROWS_FILE, lines)
-        if len(self.maps):
-            folder.write_with(MAPS_FILE, self.maps.write)
+        _write_rows_and_maps(folder, lines, self.maps)
         return metrics
 
     @staticmethod
@@ -144,3 +140,10 @@ def _image_names(images: Sequence[Path], root: Path) -> dict[Path, str]:
 def _probability(value: float) -> float:
     """A softmax probability to 6 decimals, inside [0, 1] (the results reader checks the range)."""
     return min(max(round(float(value), 6), 0.0), 1.0)
+
+
+def _write_rows_and_maps(folder: PartialFolder, lines: list[str], maps: MapsWriter) -> None:
+    """``rows.jsonl``, and ``maps.safetensors`` when the model gave any map."""
+    folder.write_lines(ROWS_FILE, lines)
+    if len(maps):
+        folder.write_with(MAPS_FILE, maps.write)
